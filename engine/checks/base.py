@@ -1,0 +1,75 @@
+"""What a check is: declared metadata plus an async collect step and a pure detector.
+
+A check type declares its named outcomes up front (``stacked``, ``single``,
+``no_frames``...). The playbook maps every outcome to a next node, and lint
+verifies that the mapping is complete. Branching is data, never ``eval``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from engine.remote.inventory import Host, Inventory
+from engine.remote.runner import Runner
+
+FactValue = str | int | float | bool | None | list[Any] | dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Something the operator should see to believe the conclusion."""
+
+    title: str
+    text: str
+    host: str | None = None
+
+
+@dataclass(frozen=True)
+class LiveLine:
+    """One line for a live pane while a check runs (a decoded packet, a ping reply)."""
+
+    source: str  # e.g. "controller:tcpdump bond0"
+    text: str
+    anomaly: str | None = None  # why this line deserves highlighting
+
+
+@dataclass
+class CheckResult:
+    outcome: str
+    summary: str
+    facts: dict[str, FactValue] = field(default_factory=dict)
+    evidence: list[Evidence] = field(default_factory=list)
+
+
+class CheckParams(BaseModel):
+    """Base for each check type's parameters (validated at playbook load time)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass
+class CheckContext:
+    runner: Runner
+    inventory: Inventory
+    hosts: list[Host]
+    facts: Mapping[str, FactValue]
+    timeout: float
+    emit: Callable[[LiveLine], None] = lambda line: None
+
+
+RunFn = Callable[[CheckContext, Any], Awaitable[CheckResult]]
+
+
+@dataclass(frozen=True)
+class CheckType:
+    name: str
+    title: str
+    outcomes: tuple[str, ...]
+    params: type[CheckParams]
+    run: RunFn
+    facts: tuple[str, ...] = ()  # fact keys it produces (besides "outcome")
+    needs_hosts: bool = True

@@ -1,0 +1,56 @@
+"""Check ``link_facts``: VLAN stacking from ``ip -j -d link`` on each host."""
+
+from __future__ import annotations
+
+import asyncio
+
+from engine.checks.base import CheckContext, CheckParams, CheckResult, CheckType, LiveLine
+from engine.checks.registry import register
+from engine.detectors.base import Outcome
+from engine.detectors.vlan import LINK_OUTCOMES, detect_vlan_stacking
+from engine.errors import CloudtalesError
+from engine.parsers.iplink import parse_ip_link
+
+COMMAND = "ip -j -d link show"
+
+
+class LinkFactsParams(CheckParams):
+    pass
+
+
+async def _one(ctx: CheckContext, host_name: str) -> Outcome:
+    host = ctx.inventory.host(host_name)
+    res = await ctx.runner.run(host, COMMAND, timeout=ctx.timeout)
+    if not res.ok:
+        raise CloudtalesError(f"host {host_name}: `{COMMAND}` failed: {res.stderr.strip()[:200]}")
+    links = parse_ip_link(res.stdout, f"{host_name}: {COMMAND}")
+    for link in links:
+        ctx.emit(LiveLine(f"{host_name}:ip link", f"{link.label:<20} {link.kind or '-':<7} "
+                          f"mtu {link.mtu:<5} {link.operstate:<7} master {link.master or '-'}",
+                          "VLAN on VLAN" if link.is_vlan and link.parent and any(
+                              p.ifname == link.parent and p.is_vlan for p in links) else None))
+    return detect_vlan_stacking(host_name, links)
+
+
+async def run(ctx: CheckContext, params: LinkFactsParams) -> CheckResult:
+    outcomes = await asyncio.gather(*(_one(ctx, h.name) for h in ctx.hosts))
+    order = {k: i for i, k in enumerate(LINK_OUTCOMES)}
+    worst = min(outcomes, key=lambda o: order[o.key])
+    devices = [d for o in outcomes for d in o.facts.get("vlan_devices", []) or []]  # type: ignore[union-attr]
+    stacked = [d for o in outcomes for d in o.facts.get("stacked_devices", []) or []]  # type: ignore[union-attr]
+    return CheckResult(
+        outcome=worst.key,
+        summary="; ".join(o.summary for o in outcomes),
+        facts={"vlan_devices": devices, "stacked_devices": stacked},
+        evidence=[e for o in outcomes for e in o.evidence],
+    )
+
+
+register(CheckType(
+    name="link_facts",
+    title="Link facts (ip -j -d link)",
+    outcomes=LINK_OUTCOMES,
+    params=LinkFactsParams,
+    run=run,
+    facts=("vlan_devices", "stacked_devices"),
+))

@@ -1,0 +1,62 @@
+"""Check ``vlan_interface``: which device nova attaches tenant VLANs to (nova.conf)."""
+
+from __future__ import annotations
+
+import asyncio
+import shlex
+
+from engine.checks.base import CheckContext, CheckParams, CheckResult, CheckType, LiveLine
+from engine.checks.registry import register
+from engine.detectors.base import Outcome
+from engine.detectors.vlan import VLAN_IFACE_OUTCOMES, classify_vlan_interface
+from engine.errors import CloudtalesError
+from engine.parsers.nova_conf import NovaConf, parse_nova_conf
+
+MAX_CONF_BYTES = 1 << 20
+
+
+class VlanInterfaceParams(CheckParams):
+    path: str = "/etc/nova/nova.conf"
+    vlan_devices: list[str] | str = []
+
+
+async def read_nova_conf(ctx: CheckContext, host_name: str, path: str) -> NovaConf:
+    """The remote nova.conf, bounded to 1 MiB, parsed with configparser."""
+    host = ctx.inventory.host(host_name)
+    res = await ctx.runner.run(host, f"head -c {MAX_CONF_BYTES} {shlex.quote(path)}", timeout=ctx.timeout)
+    if not res.ok:
+        raise CloudtalesError(f"host {host_name}: cannot read {path}: {res.stderr.strip()[:200]}")
+    return parse_nova_conf(res.stdout, f"{host_name}:{path}")
+
+
+async def run(ctx: CheckContext, params: VlanInterfaceParams) -> CheckResult:
+    devices = params.vlan_devices if isinstance(params.vlan_devices, list) else []
+
+    async def one(name: str) -> Outcome:
+        conf = await read_nova_conf(ctx, name, params.path)
+        value = conf.get("DEFAULT", "vlan_interface")
+        outcome = classify_vlan_interface(name, conf.source, value, devices)
+        ctx.emit(LiveLine(f"{name}:nova.conf", f"vlan_interface={value}",
+                          "tenant VLANs stack on a VLAN" if outcome.key == "is_vlan_device" else None))
+        return outcome
+
+    outcomes = await asyncio.gather(*(one(h.name) for h in ctx.hosts))
+    order = {k: i for i, k in enumerate(VLAN_IFACE_OUTCOMES)}
+    worst = min(outcomes, key=lambda o: order[o.key])
+    return CheckResult(
+        outcome=worst.key,
+        summary="; ".join(o.summary for o in outcomes),
+        facts={"vlan_interface": worst.facts.get("vlan_interface"),
+               "hosts": [o.summary for o in outcomes]},
+        evidence=[e for o in outcomes for e in o.evidence],
+    )
+
+
+register(CheckType(
+    name="vlan_interface",
+    title="nova.conf vlan_interface",
+    outcomes=VLAN_IFACE_OUTCOMES,
+    params=VlanInterfaceParams,
+    run=run,
+    facts=("vlan_interface", "hosts"),
+))

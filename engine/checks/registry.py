@@ -1,0 +1,39 @@
+"""The catalogue of check types. Adding a check type = one module here + one detector."""
+
+from __future__ import annotations
+
+import importlib
+
+from engine.checks.base import CheckType
+from engine.errors import CloudtalesError
+
+_MODULES = (
+    "engine.checks.link_facts",
+    "engine.checks.nova_conf",
+    "engine.checks.pmtu",
+    "engine.checks.capture",
+)
+
+_REGISTRY: dict[str, CheckType] = {}
+
+
+def register(check_type: CheckType) -> CheckType:
+    _REGISTRY[check_type.name] = check_type
+    return check_type
+
+
+def check_types() -> dict[str, CheckType]:
+    if not _REGISTRY:
+        for mod in _MODULES:
+            importlib.import_module(mod)
+    return dict(_REGISTRY)
+
+
+def get_check_type(name: str) -> CheckType:
+    types = check_types()
+    try:
+        return types[name]
+    except KeyError:
+        raise CloudtalesError(
+            f"unknown check type {name!r} (known: {', '.join(sorted(types))})"
+        ) from None

@@ -1,0 +1,80 @@
+"""Run the walker's current check: render parameters, resolve hosts, enforce the timeout.
+
+Failures never escape as tracebacks: a failed or timed-out check is recorded in
+the journal and the walk follows the check's fallback edge.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from engine.checks.base import CheckContext, CheckResult, LiveLine
+from engine.checks.registry import get_check_type
+from engine.errors import CloudtalesError
+from engine.playbook.model import Check
+from engine.remote.inventory import Host, Inventory
+from engine.remote.runner import Runner
+from engine.templating import render
+from engine.walker import Walker
+
+
+@dataclass(frozen=True)
+class StepReport:
+    node: str
+    title: str
+    outcome: str | None
+    summary: str
+    seconds: float
+    error: str | None = None
+
+
+def hosts_for(check: Check, inventory: Inventory) -> list[Host]:
+    seen: dict[str, Host] = {}
+    for selector in check.hosts:
+        for host in inventory.resolve(selector):
+            seen.setdefault(host.name, host)
+    return list(seen.values())
+
+
+async def run_check(check: Check, runner: Runner, inventory: Inventory, facts: dict[str, object],
+                    emit: Callable[[LiveLine], None] = lambda line: None) -> CheckResult:
+    ctype = get_check_type(check.type)
+    params = ctype.params.model_validate(render(check.params, inventory, facts))
+    ctx = CheckContext(runner, inventory, hosts_for(check, inventory), facts, check.timeout, emit)  # type: ignore[arg-type]
+    try:
+        return await asyncio.wait_for(ctype.run(ctx, params), timeout=check.timeout)
+    except TimeoutError:
+        raise CloudtalesError(f"check {check.id} timed out after {check.timeout:g}s") from None
+
+
+async def step(walker: Walker, runner: Runner, inventory: Inventory,
+               emit: Callable[[LiveLine], None] = lambda line: None) -> StepReport:
+    """Run the proposed check and record its result (or failure) in the walker."""
+    proposal = walker.proposal()
+    if proposal is None:
+        raise CloudtalesError("nothing to run: the investigation reached a diagnosis")
+    check = proposal.check
+    walker.record("check_started", node=check.id, hosts=[h.name for h in hosts_for(check, inventory)])
+    started = time.monotonic()
+    try:
+        result = await run_check(check, runner, inventory, walker.facts, emit)
+    except CloudtalesError as exc:
+        walker.record_failure(check.id, str(exc))
+        return StepReport(check.id, check.title, None, str(exc), time.monotonic() - started, str(exc))
+    walker.record_result(check.id, result)
+    return StepReport(check.id, check.title, result.outcome, result.summary, time.monotonic() - started)
+
+
+async def autopilot(walker: Walker, runner: Runner, inventory: Inventory,
+                    on_step: Callable[[StepReport], None] = lambda r: None,
+                    emit: Callable[[LiveLine], None] = lambda line: None,
+                    max_steps: int = 50) -> None:
+    """Walk every proposed step without asking, until a diagnosis."""
+    for _ in range(max_steps):
+        if walker.done:
+            return
+        on_step(await step(walker, runner, inventory, emit))
+    raise CloudtalesError(f"no diagnosis after {max_steps} steps")

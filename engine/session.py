@@ -1,0 +1,78 @@
+"""An investigation session: graph + inventory + runner + walker + journal, UI-free.
+
+The TUI and the headless autopilot both drive one of these.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.checks.base import LiveLine
+from engine.errors import CloudtalesError
+from engine.executor import StepReport, autopilot
+from engine.journal import Journal, read_events
+from engine.playbook.graph import PlaybookGraph
+from engine.remote.inventory import Inventory, load_inventory
+from engine.remote.runner import Runner
+from engine.walker import Walker
+
+
+def journal_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "cloudtales" / "journals"
+
+
+def default_journal_path(symptom: str) -> Path:
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return journal_dir() / f"{stamp}-{symptom}.jsonl"
+
+
+@dataclass
+class Session:
+    graph: PlaybookGraph
+    inventory: Inventory
+    runner: Runner
+    walker: Walker
+    journal: Journal
+
+    @classmethod
+    def start(cls, graph: PlaybookGraph, inventory: Inventory, runner: Runner, symptom: str,
+              journal_path: Path | None = None, **meta: object) -> Session:
+        path = journal_path or default_journal_path(symptom)
+        journal = Journal(path)
+        walker = Walker.start(graph, symptom, journal, inventory=inventory.source, **meta)
+        return cls(graph, inventory, runner, walker, journal)
+
+    @classmethod
+    def resume(cls, graph: PlaybookGraph, journal_path: Path, runner_factory: Callable[[Inventory], Runner],
+               inventory: Inventory | None = None) -> Session:
+        events = list(read_events(journal_path))
+        first = next((e for e in events if e.type == "session"), None)
+        if first is None:
+            raise CloudtalesError(f"{journal_path}: no session event; nothing to resume")
+        if inventory is None:
+            src = first.data.get("inventory")
+            if not src:
+                raise CloudtalesError(f"{journal_path}: no inventory recorded; pass --inventory")
+            inventory = load_inventory(str(src))
+        journal = Journal(journal_path)
+        walker = Walker.resume(graph, events, journal)
+        walker.record("resumed")
+        return cls(graph, inventory, runner_factory(inventory), walker, journal)
+
+    async def autopilot(self, on_step: Callable[[StepReport], None] = lambda r: None,
+                        emit: Callable[[LiveLine], None] = lambda line: None) -> None:
+        await autopilot(self.walker, self.runner, self.inventory, on_step, emit)
+
+    async def close(self) -> None:
+        await self.runner.close()
+        self.journal.close()
+
+
+def format_step(n: int, report: StepReport) -> str:
+    result = report.outcome or "failed -> fallback"
+    return f"  {n}. {report.node} -> {result} ({report.seconds:.1f}s): {report.summary}"

@@ -1,0 +1,233 @@
+"""The walker: the investigation as a state machine over journal events.
+
+It proposes the next check (and says why), records results as facts, follows the
+branch the playbook maps for the outcome, and ends at a diagnosis. Skip follows
+the check's fallback edge; back undoes the last step; a manual fact naming a
+check's outcome (``capture.outcome = stacked``) answers that check without running it.
+
+State is *derived* from the event list, so ``--resume JOURNAL`` is a replay.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.checks.base import CheckResult, Evidence, FactValue
+from engine.errors import CloudtalesError
+from engine.journal import Event, Journal
+from engine.playbook.graph import PlaybookGraph
+from engine.playbook.model import Check, Diagnosis
+
+
+@dataclass(frozen=True)
+class Step:
+    node: str
+    how: str  # "ran" | "skipped" | "failed" | "answered"
+    outcome: str | None
+    next_node: str
+    summary: str = ""
+    evidence: tuple[Evidence, ...] = ()
+
+
+@dataclass(frozen=True)
+class Proposal:
+    node: str
+    check: Check
+    reason: str
+    step_number: int
+
+
+@dataclass
+class WalkerState:
+    symptom: str = ""
+    current: str = ""
+    steps: list[Step] = field(default_factory=list)
+    manual_facts: dict[str, FactValue] = field(default_factory=dict)
+    notes: list[tuple[float, str]] = field(default_factory=list)
+    step_facts: list[dict[str, FactValue]] = field(default_factory=list)
+
+
+class Walker:
+    def __init__(self, graph: PlaybookGraph, journal: Journal | None = None) -> None:
+        self.graph = graph
+        self.journal = journal
+        self.events: list[Event] = []
+        self.state = WalkerState()
+
+    # ---- construction -------------------------------------------------
+    @classmethod
+    def start(cls, graph: PlaybookGraph, symptom: str, journal: Journal | None = None,
+              **session: Any) -> Walker:
+        if symptom not in graph.g or graph.kind(symptom) != "symptom":
+            known = ", ".join(sorted(s.id for s in graph.symptoms()))
+            raise CloudtalesError(f"unknown symptom {symptom!r} (known: {known})")
+        w = cls(graph, journal)
+        w._record("session", symptom=symptom, **session)
+        return w
+
+    @classmethod
+    def resume(cls, graph: PlaybookGraph, events: Iterable[Event], journal: Journal | None = None) -> Walker:
+        w = cls(graph, journal)
+        for ev in events:
+            w._apply(ev)
+        if not w.state.symptom:
+            raise CloudtalesError("journal has no session event; nothing to resume")
+        return w
+
+    # ---- queries -------------------------------------------------------
+    @property
+    def facts(self) -> dict[str, FactValue]:
+        merged: dict[str, FactValue] = {}
+        for f in self.state.step_facts:
+            merged.update(f)
+        merged.update(self.state.manual_facts)
+        return merged
+
+    @property
+    def done(self) -> bool:
+        return bool(self.state.current) and self.graph.kind(self.state.current) == "diagnosis"
+
+    @property
+    def diagnosis(self) -> Diagnosis | None:
+        return self.graph.diagnosis(self.state.current) if self.done else None
+
+    @property
+    def path(self) -> list[str]:
+        return [self.state.symptom, *[s.node for s in self.state.steps], *(
+            [self.state.current] if self.done else [])]
+
+    def proposal(self) -> Proposal | None:
+        if self.done or not self.state.current:
+            return None
+        node = self.state.current
+        chk = self.graph.check(node)
+        if self.state.steps:
+            prev = self.state.steps[-1]
+            if prev.how == "ran":
+                because = f"{prev.node} found {prev.outcome!r}"
+            elif prev.how == "answered":
+                because = f"you said {prev.node} is {prev.outcome!r}"
+            else:
+                because = f"{prev.node} was {prev.how}"
+            reason = f"{because}; {chk.why.strip()}"
+        else:
+            reason = chk.why.strip()
+        return Proposal(node, chk, reason, len(self.state.steps) + 1)
+
+    def evidence(self) -> list[tuple[str, Any]]:
+        """The diagnosis's evidence facts with their values (missing ones skipped)."""
+        dia = self.diagnosis
+        if dia is None:
+            return []
+        facts = self.facts
+        return [(name, facts[name]) for name in dia.evidence if name in facts]
+
+    # ---- intents -------------------------------------------------------
+    def record_result(self, node: str, result: CheckResult) -> str:
+        self._require_current(node)
+        chk = self.graph.check(node)
+        if result.outcome not in chk.on:
+            raise CloudtalesError(f"check {node} returned undeclared outcome {result.outcome!r}")
+        self._record("check_result", node=node, outcome=result.outcome, summary=result.summary,
+                     facts=result.facts,
+                     evidence=[{"title": e.title, "text": e.text, "host": e.host} for e in result.evidence])
+        return self.state.current
+
+    def record_failure(self, node: str, error: str) -> str:
+        self._require_current(node)
+        self._record("check_failed", node=node, error=error)
+        return self.state.current
+
+    def skip(self) -> str:
+        if self.done:
+            raise CloudtalesError("the investigation already reached a diagnosis")
+        self._record("skip", node=self.state.current)
+        return self.state.current
+
+    def back(self) -> str:
+        if not self.state.steps:
+            raise CloudtalesError("already at the first step")
+        self._record("back")
+        return self.state.current
+
+    def set_fact(self, name: str, value: FactValue, source: str = "operator") -> str:
+        if not name or " " in name:
+            raise CloudtalesError(f"a fact name is one word like 'compute.bond0_state', not {name!r}")
+        self._record("fact", name=name, value=value, source=source)
+        return self.state.current
+
+    def note(self, text: str) -> None:
+        self._record("note", text=text)
+
+    def record(self, type_: str, **data: Any) -> None:
+        """Events the walker does not interpret (check_started, remedy_dry_run...)."""
+        self._record(type_, **data)
+
+    # ---- internals -----------------------------------------------------
+    def _require_current(self, node: str) -> None:
+        if node != self.state.current:
+            raise CloudtalesError(f"check {node} is not the current step ({self.state.current})")
+
+    def _record(self, type_: str, **data: Any) -> None:
+        if self.journal is not None:
+            ev = self.journal.append(type_, **data)
+        else:
+            import time
+
+            ev = Event(type=type_, data=data, ts=time.time(), seq=len(self.events) + 1)
+        self._apply(ev)
+
+    def _advance(self, node: str, how: str, outcome: str | None, facts: dict[str, FactValue],
+                 summary: str = "", evidence: tuple[Evidence, ...] = ()) -> None:
+        chk = self.graph.check(node)
+        nxt = chk.on[outcome] if outcome is not None else chk.fallback
+        step_facts = {f"{node}.{k}": v for k, v in facts.items()}
+        if outcome is not None:
+            step_facts[f"{node}.outcome"] = outcome
+        if summary:
+            step_facts[f"{node}.summary"] = summary
+        self.state.steps.append(Step(node, how, outcome, nxt, summary, evidence))
+        self.state.step_facts.append(step_facts)
+        self.state.current = nxt
+        self._auto_answer()
+
+    def _auto_answer(self) -> None:
+        """A manual fact '<check>.outcome' answers that check when the walk reaches it."""
+        while not self.done and self.state.current:
+            node = self.state.current
+            answer = self.state.manual_facts.get(f"{node}.outcome")
+            if not isinstance(answer, str) or answer not in self.graph.check(node).on:
+                return
+            self._advance(node, "answered", answer, {}, f"answered by the operator: {answer}")
+
+    def _apply(self, ev: Event) -> None:
+        self.events.append(ev)
+        d = ev.data
+        st = self.state
+        if ev.type == "session":
+            st.symptom = str(d["symptom"])
+            st.current = self.graph.symptom(st.symptom).start
+            self._auto_answer()
+        elif ev.type == "check_result":
+            ev_list = tuple(Evidence(e["title"], e["text"], e.get("host")) for e in d.get("evidence", []))
+            self._advance(str(d["node"]), "ran", str(d["outcome"]), dict(d.get("facts", {})),
+                          str(d.get("summary", "")), ev_list)
+        elif ev.type == "check_failed":
+            self._advance(str(d["node"]), "failed", None, {}, f"failed: {d.get('error', '')}")
+        elif ev.type == "skip":
+            self._advance(str(d["node"]), "skipped", None, {}, "skipped by the operator")
+        elif ev.type == "back":
+            # undo the last step; an answered step forgets its answer, or it would re-answer
+            if st.steps:
+                last = st.steps.pop()
+                st.step_facts.pop()
+                st.current = last.node
+                if last.how == "answered":
+                    st.manual_facts.pop(f"{last.node}.outcome", None)
+        elif ev.type == "fact":
+            st.manual_facts[str(d["name"])] = d.get("value")
+            self._auto_answer()
+        elif ev.type == "note":
+            st.notes.append((ev.ts, str(d.get("text", ""))))

@@ -1,0 +1,178 @@
+"""The ``cloudtales`` command. Only the UI subcommands import textual (lazily)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from engine.errors import CloudtalesError
+
+EPILOG = """\
+quick start (no cloud needed, as root):
+  cloudtales drill double-vlan              build the Double VLAN lab, investigate it in the TUI
+  cloudtales drill double-vlan --autopilot  the same, headless: prints the path and the diagnosis
+
+against your cloud:
+  cloudtales investigate -i inventory.yaml                 pick a symptom, walk it in the TUI
+  cloudtales investigate -i inv.yaml -s SYMPTOM --autopilot
+  cloudtales investigate --resume ~/.local/share/cloudtales/journals/X.jsonl
+
+after the incident:
+  cloudtales report JOURNAL -o postmortem.md
+  cloudtales analyze capture.pcap --mtu 1500      findings for a capture someone sent you
+
+checks are read-only; remedies are shown as dry runs and run only after confirmation.
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="cloudtales",
+        description="Guided troubleshooting for OpenStack clouds, built from the "
+                    "'Tales From the Cloud'. Each tale is a playbook: symptoms, read-only "
+                    "checks, branches and diagnoses.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--playbooks", action="append", metavar="PATH",
+                   help="playbook file or directory (default: the shipped playbooks/)")
+    sub = p.add_subparsers(dest="cmd", metavar="COMMAND")
+
+    inv = sub.add_parser("investigate", help="walk a symptom to its root cause (TUI or --autopilot)")
+    inv.add_argument("-i", "--inventory", metavar="FILE", help="inventory YAML (hosts, roles, ssh)")
+    inv.add_argument("-s", "--symptom", help="symptom id (default: pick one in the TUI)")
+    inv.add_argument("--autopilot", action="store_true", help="run every proposed check, headless")
+    inv.add_argument("--journal", metavar="FILE", help="where to write the incident journal")
+    inv.add_argument("--resume", metavar="JOURNAL", help="continue an investigation from its journal")
+
+    drill = sub.add_parser("drill", help="lab up, investigate, lab down (training; needs root)")
+    drill.add_argument("name", help="drill name, e.g. double-vlan (see `cloudtales symptoms`)")
+    drill.add_argument("--healthy", action="store_true", help="build the corrected lab as a control")
+    drill.add_argument("--autopilot", action="store_true", help="walk headless; ends with 'diagnosis: ID'")
+    drill.add_argument("--keep", action="store_true", help="leave the lab running afterwards")
+    drill.add_argument("--journal", metavar="FILE", help="where to write the incident journal")
+
+    lab = sub.add_parser("lab", help="build or remove a tale's lab in network namespaces (root)")
+    lab.add_argument("action", choices=["up", "down", "status"])
+    lab.add_argument("name", help="lab name, e.g. double-vlan")
+    lab.add_argument("--healthy", action="store_true", help="(up) build the corrected topology")
+
+    lint = sub.add_parser("lint", help="validate playbooks: schema, references, graph")
+    lint.add_argument("paths", nargs="*", metavar="PATH", help="files or directories (default: shipped)")
+
+    an = sub.add_parser("analyze", help="findings for a pcap/pcapng capture (tags, oversize, BPDU, DHCP)")
+    an.add_argument("file")
+    an.add_argument("--mtu", type=int, default=1500, help="MTU of the captured link (default 1500)")
+    an.add_argument("--json", action="store_true", help="machine-readable output")
+
+    rep = sub.add_parser("report", help="Markdown postmortem from an incident journal")
+    rep.add_argument("journal")
+    rep.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+
+    sub.add_parser("symptoms", help="list every symptom and drill the playbooks know")
+    return p
+
+
+def _graph(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from engine.playbook.graph import load_valid_graph
+
+    return load_valid_graph(args.playbooks)
+
+
+def cmd_lint(args: argparse.Namespace) -> int:
+    from engine.playbook.graph import load_graph
+    from engine.playbook.loader import playbook_files
+
+    paths = args.paths or args.playbooks
+    files = playbook_files(paths)
+    graph, problems = load_graph(paths)
+    for prob in problems:
+        print(prob)
+    if problems:
+        print(f"{len(problems)} problem(s) in {len(files)} file(s)", file=sys.stderr)
+        return 1
+    g = graph.g
+    print(f"ok: {len(files)} playbook(s), {g.number_of_nodes()} nodes, {g.number_of_edges()} edges, "
+          f"{len(graph.symptoms())} symptom(s)")
+    return 0
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from engine.analyzers.capture_report import run_analyze
+
+    print(run_analyze(args.file, args.mtu, args.json))
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from engine.report import write_report
+
+    text = write_report(_graph(args), args.journal, args.output)
+    if args.output:
+        print(f"wrote {args.output}")
+    else:
+        print(text)
+    return 0
+
+
+def cmd_symptoms(args: argparse.Namespace) -> int:
+    graph = _graph(args)
+    for sym in sorted(graph.symptoms(), key=lambda s: s.id):
+        print(f"{sym.id:<36} {sym.title}")
+    drills = [src.playbook for src in graph.sources if src.playbook.drill]
+    if drills:
+        print("\ndrills:")
+        for pb in drills:
+            assert pb.drill is not None
+            print(f"  {pb.drill.lab:<22} {pb.title} (expects {pb.drill.expect})")
+    return 0
+
+
+def cmd_lab(args: argparse.Namespace) -> int:
+    from labs.registry import get_lab
+
+    lab = get_lab(args.name)
+    if args.action == "up":
+        info = lab.up(healthy=args.healthy, progress=lambda m: print(f"  {m}", file=sys.stderr))
+        print(f"lab {info.name} up ({'healthy' if info.healthy else 'faulty'}, mode {info.mode}); "
+              f"inventory: {info.inventory_path}")
+    elif args.action == "down":
+        removed = lab.down()
+        print(f"lab {args.name} down" + (f": removed {', '.join(removed)}" if removed else " (nothing to remove)"))
+    else:
+        st = lab.status()
+        state = "running" if st.running else "not running"
+        extra = f", mode {st.mode}, {'healthy' if st.healthy else 'faulty'}" if st.running else ""
+        print(f"lab {st.name}: {state}{extra}")
+        for line in st.details:
+            print(f"  {line}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.cmd is None:
+            args.cmd, args.inventory, args.symptom, args.autopilot = "investigate", None, None, False
+            args.journal = args.resume = None
+        handler = {
+            "lint": cmd_lint, "analyze": cmd_analyze, "report": cmd_report, "symptoms": cmd_symptoms,
+            "lab": cmd_lab,
+        }.get(args.cmd)
+        if handler is not None:
+            return handler(args)
+        from tui.session_cli import cmd_drill, cmd_investigate
+
+        return cmd_drill(args) if args.cmd == "drill" else cmd_investigate(args)
+    except CloudtalesError as exc:
+        print(f"cloudtales: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("cloudtales: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
