@@ -1,0 +1,76 @@
+"""A runner that records what another runner returns, for rehearsal tests.
+
+``RecordingRunner(inner, out_dir)`` passes every call through and writes
+``out_dir/recordings.yaml`` (plus one file per byte stream), in the format
+``engine.remote.replay.load_recordings`` reads back. A real lab session becomes
+a rehearsal: recorded outputs in, expected path and diagnosis out.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from engine.remote.inventory import Host
+from engine.remote.runner import CommandResult, Runner
+
+
+class RecordingRunner:
+    def __init__(self, inner: Runner, out_dir: str | Path) -> None:
+        self.inner = inner
+        self.out_dir = Path(out_dir)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.entries: list[dict[str, Any]] = []
+
+    def _match(self, command: str) -> str:
+        return "^" + re.escape(command) + "$"
+
+    def _save(self) -> None:
+        (self.out_dir / "recordings.yaml").write_text(
+            yaml.safe_dump(self.entries, sort_keys=False, width=200))
+
+    async def run(self, host: Host, command: str, timeout: float = 30.0) -> CommandResult:
+        res = await self.inner.run(host, command, timeout)
+        self.entries.append({"host": host.name, "match": self._match(command), "stdout": res.stdout,
+                             "stderr": res.stderr, "exit_status": res.exit_status})
+        self._save()
+        return res
+
+    async def stream_lines(self, host: Host, command: str, timeout: float = 60.0) -> AsyncIterator[str]:
+        lines: list[str] = []
+        try:
+            async for line in self.inner.stream_lines(host, command, timeout):
+                lines.append(line)
+                yield line
+        finally:
+            self.entries.append({"host": host.name, "match": self._match(command),
+                                 "stdout": "".join(f"{x}\n" for x in lines)})
+            self._save()
+
+    async def stream_bytes(self, host: Host, command: str, timeout: float = 60.0,
+                           on_stderr: Callable[[str], None] | None = None) -> AsyncIterator[bytes]:
+        chunks: list[bytes] = []
+        errs: list[str] = []
+
+        def tee(line: str) -> None:
+            errs.append(line)
+            if on_stderr is not None:
+                on_stderr(line)
+
+        name = f"stream-{len(self.entries) + 1:02d}-{host.name}.bin"
+        try:
+            async for chunk in self.inner.stream_bytes(host, command, timeout, tee):
+                chunks.append(chunk)
+                yield chunk
+        finally:
+            (self.out_dir / name).write_bytes(b"".join(chunks))
+            self.entries.append({"host": host.name, "match": self._match(command), "pcap_file": name,
+                                 "stderr": "".join(f"{x}\n" for x in errs)})
+            self._save()
+
+    async def close(self) -> None:
+        await self.inner.close()
