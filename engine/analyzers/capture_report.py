@@ -1,0 +1,169 @@
+"""Offline capture analysis behind ``cloudtales analyze FILE [--mtu N] [--json]``.
+
+One pass for VLAN depth and sizes (``analyze_vlans``), then a look at the few frames
+flagged as BPDU or DHCP. The report renders as JSON (``to_dict``) or text (``to_text``).
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import dataclass, field
+
+from engine.analyzers.summary import bpdu_kind, describe
+from engine.analyzers.vlan import VlanFindings, analyze_vlan, depth_label, fits_with_one_tag
+from engine.errors import CloudtalesError
+from engine.parsers.pcap import LINKTYPE_NAMES, Capture, CaptureStats, Frame, PcapFormatError
+from engine.parsers.pcap import read_capture as _read_capture
+
+DHCP_TYPES = {1: "DISCOVER", 2: "OFFER", 3: "REQUEST", 4: "DECLINE", 5: "ACK", 6: "NAK",
+              7: "RELEASE", 8: "INFORM"}
+DHCP_COOKIE = b"\x63\x82\x53\x63"
+MAX_EXAMPLES = 5
+_UDP_LEN = struct.Struct("!4xH").unpack_from
+
+VERDICT_TEXT = {
+    "stacked": "frames carry stacked VLAN tags (Double VLAN: a tag is added twice)",
+    "single": "frames carry one VLAN tag; no stacked tags seen",
+    "untagged": "no VLAN tags seen (captured above the VLAN device, or tags offloaded)",
+    "no_frames": "the capture holds no frames",
+}
+
+
+def dhcp_message_type(frame: Frame) -> str:
+    """DISCOVER, OFFER... from option 53; "BOOTP" without it; "truncated" when the capture
+    cut the datagram short (snaplen); "malformed" when the bytes do not add up. Never raises."""
+    data, off = frame.data, frame.l3_offset
+    if off >= len(data) or off + (data[off] & 15) * 4 + 8 > len(data):
+        return "truncated"
+    udp = off + (data[off] & 15) * 4
+    (udp_len,) = _UDP_LEN(data, udp)
+    bootp, udp_end = udp + 8, udp + max(udp_len, 8)
+    end, short = min(len(data), udp_end), "truncated" if len(data) < udp_end else "malformed"
+    if end < bootp + 240:
+        return short
+    if data[bootp + 236 : bootp + 240] != DHCP_COOKIE:
+        return "BOOTP"
+    pos = bootp + 240
+    while pos < end:
+        code = data[pos]
+        if code == 255:
+            return "BOOTP"
+        if code == 0:
+            pos += 1
+            continue
+        if pos + 2 > end or pos + 2 + data[pos + 1] > end:
+            return short
+        if code == 53 and data[pos + 1] >= 1:
+            value = data[pos + 2]
+            return DHCP_TYPES.get(value, f"type {value}")
+        pos += 2 + data[pos + 1]
+    return short
+
+
+@dataclass(slots=True)
+class CaptureReport:
+    path: str
+    mtu: int
+    stats: CaptureStats
+    vlan: VlanFindings
+    bpdus: dict[str, int] = field(default_factory=dict)  # STP/RSTP/MSTP/PVST+... -> frames
+    dhcp: dict[str, int] = field(default_factory=dict)  # message type -> frames
+    examples: list[str] = field(default_factory=list)  # describe() of telling frames
+
+    @property
+    def verdict(self) -> str:
+        return self.vlan.verdict()
+
+    def to_dict(self) -> dict[str, object]:
+        st = self.stats
+        return {
+            "path": self.path, "format": st.format,
+            "linktypes": {LINKTYPE_NAMES.get(k, str(k)): v for k, v in st.linktypes.items()},
+            "capture_problems": {"truncated": st.truncated, "malformed": st.malformed,
+                                 "unsupported_linktype": st.unsupported,
+                                 "unknown_blocks": st.unknown_blocks},
+            **self.vlan.to_dict(), "bpdus": self.bpdus, "dhcp": self.dhcp,
+            "examples": self.examples,
+        }
+
+    def to_text(self) -> str:
+        st, v = self.stats, self.vlan
+        links = ", ".join(LINKTYPE_NAMES.get(k, f"linktype {k}") for k in st.linktypes)
+        lines = [
+            f"{self.path}: {v.frames} frames ({st.format}{', ' + links if links else ''})",
+            f"verdict: {self.verdict} - {VERDICT_TEXT[self.verdict]}",
+            f"MTU {self.mtu}: frames up to {v.limit} bytes fit "
+            f"({self.mtu} + 14 Ethernet + 4 for one 802.1Q tag)",
+        ]
+        if v.frames:
+            depths = sorted(v.depth_counts.items())
+            lines.append("tag depth: " + ", ".join(f"{depth_label(d)} {n}" for d, n in depths))
+        if v.stacks:
+            shown = sorted(v.stacks.items(), key=lambda kv: (-len(kv[0]), -kv[1]))[:8]
+            stacks = ", ".join(f"({','.join(map(str, k))}) x{n}" for k, n in shown)
+            lines.append(f"VLAN stacks (outer first): {stacks}")
+        if v.oversize:
+            line = f"oversize: {v.oversize} frames > {v.limit} bytes, largest {v.largest_wire_len}"
+            if v.double_tag_oversize:
+                line += f"; {v.double_tag_oversize} would fit with a single tag"
+            lines.append(line)
+        else:
+            lines.append(f"oversize: none (largest frame {v.largest_wire_len} bytes)")
+        if self.bpdus:
+            lines.append("BPDUs: " + ", ".join(f"{k} {n}" for k, n in sorted(self.bpdus.items())))
+        if self.dhcp:
+            lines.append("DHCP: " + ", ".join(f"{k} {n}" for k, n in self.dhcp.items()))
+        problems = [f"{n} {what}" for n, what in (
+            (st.truncated, "truncated record(s)"), (st.malformed, "malformed frame(s)"),
+            (st.unsupported, "frame(s) on unsupported link types"),
+            (st.unknown_blocks, "unknown pcapng block(s) skipped")) if n]
+        if problems:
+            lines.append("capture problems: " + ", ".join(problems))
+        if self.examples:
+            lines.append("examples:")
+            lines.extend(f"  {line}" for line in self.examples)
+        return "\n".join(lines)
+
+
+def analyze_capture(capture: Capture, mtu: int = 1500) -> CaptureReport:
+    frames = capture.frames
+    report = CaptureReport(capture.path, mtu, capture.stats, analyze_vlan(frames, mtu))
+    bpdus, dhcp = report.bpdus, report.dhcp
+    double: list[Frame] = []
+    other: list[Frame] = []
+    limit = report.vlan.limit
+    for frame in frames:
+        if frame.is_bpdu:
+            kind = bpdu_kind(frame) or "BPDU"
+            bpdus[kind] = bpdus.get(kind, 0) + 1
+        elif frame.is_dhcp:
+            msg = dhcp_message_type(frame)
+            dhcp[msg] = dhcp.get(msg, 0) + 1
+        if frame.wire_len > limit or len(frame.tags) >= 2:
+            if fits_with_one_tag(frame, mtu):
+                if len(double) < MAX_EXAMPLES:
+                    double.append(frame)
+            elif len(other) < MAX_EXAMPLES:
+                other.append(frame)
+    chosen = (double + other)[:MAX_EXAMPLES]
+    report.examples = [describe(f) for f in chosen]
+    return report
+
+
+def run_analyze(path: str, mtu: int = 1500, as_json: bool = False) -> str:
+    """Text or JSON for ``cloudtales analyze``; one-line CloudtalesError on bad input."""
+    if not 68 <= mtu <= 65535:
+        raise CloudtalesError(f"--mtu {mtu}: must be between 68 and 65535")
+    try:
+        capture = _read_capture(path)
+    except FileNotFoundError:
+        raise CloudtalesError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise CloudtalesError(f"{path}: is a directory, not a capture file") from None
+    except PcapFormatError as exc:
+        raise CloudtalesError(f"{path}: not a readable pcap/pcapng capture: {exc}") from None
+    except OSError as exc:
+        raise CloudtalesError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    report = analyze_capture(capture, mtu)
+    return json.dumps(report.to_dict(), indent=2) if as_json else report.to_text()

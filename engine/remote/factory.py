@@ -1,0 +1,54 @@
+"""``make_runner``: one runner for a whole inventory, dispatching on ``host.transport``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+
+from engine.remote.inventory import Host, Inventory
+from engine.remote.local import LocalRunner
+from engine.remote.runner import CommandResult, Runner
+from engine.remote.ssh import SshRunner
+
+
+class InventoryRunner:
+    """``ssh`` hosts go to one shared ``SshRunner``, ``local`` hosts to a ``LocalRunner``.
+
+    Both are created on first use, so an all-local inventory never imports a key."""
+
+    def __init__(self, inventory: Inventory) -> None:
+        self.inventory = inventory
+        self._ssh: SshRunner | None = None
+        self._local: LocalRunner | None = None
+
+    def runner_for(self, host: Host) -> Runner:
+        if host.transport == "local":
+            if self._local is None:
+                self._local = LocalRunner()
+            return self._local
+        if self._ssh is None:
+            self._ssh = SshRunner(self.inventory)
+        return self._ssh
+
+    async def run(self, host: Host, command: str, timeout: float = 30.0) -> CommandResult:
+        return await self.runner_for(host).run(host, command, timeout)
+
+    def stream_lines(self, host: Host, command: str, timeout: float = 60.0) -> AsyncIterator[str]:
+        return self.runner_for(host).stream_lines(host, command, timeout)
+
+    def stream_bytes(
+        self,
+        host: Host,
+        command: str,
+        timeout: float = 60.0,
+        on_stderr: Callable[[str], None] | None = None,
+    ) -> AsyncIterator[bytes]:
+        return self.runner_for(host).stream_bytes(host, command, timeout, on_stderr)
+
+    async def close(self) -> None:
+        for runner in (self._ssh, self._local):
+            if runner is not None:
+                await runner.close()
+
+
+def make_runner(inventory: Inventory) -> Runner:
+    return InventoryRunner(inventory)

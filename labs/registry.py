@@ -1,0 +1,17 @@
+"""Every lab cloudtales can build, by name."""
+
+from __future__ import annotations
+
+from engine.errors import CloudtalesError
+from labs.base import Lab
+from labs.double_vlan import DoubleVlanLab
+
+LABS: dict[str, Lab] = {lab.name: lab for lab in (DoubleVlanLab(),)}
+
+
+def get_lab(name: str) -> Lab:
+    try:
+        return LABS[name]
+    except KeyError:
+        known = ", ".join(sorted(LABS))
+        raise CloudtalesError(f"unknown lab {name!r} (known: {known})") from None

@@ -1,0 +1,102 @@
+"""Shared helpers for lab tests: a live tcpdump inside a lab namespace."""
+
+from __future__ import annotations
+
+import queue
+import re
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import IO
+
+import pytest
+
+
+def _pump(stream: IO[str], into: queue.Queue[str | None]) -> None:
+    for line in stream:
+        into.put(line.rstrip("\n"))
+    into.put(None)
+
+
+class LiveCapture:
+    """``tcpdump -e -nn -l`` on ``iface`` in namespace ``ns``, read line by line.
+
+    Starting it waits for tcpdump's "listening on" line, so a frame sent after
+    ``start`` returns is captured: no fixed sleeps.
+    """
+
+    def __init__(self, ns: str, iface: str) -> None:
+        self.where = f"{ns}:{iface}"
+        argv = ["ip", "netns", "exec", ns, "tcpdump", "-i", iface, "-e", "-nn", "-l",
+                "--immediate-mode"]  # fmt: skip
+        self.proc = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1
+        )
+        assert self.proc.stdout is not None
+        assert self.proc.stderr is not None
+        self._out: queue.Queue[str | None] = queue.Queue()
+        self._err: queue.Queue[str | None] = queue.Queue()
+        for stream, into in ((self.proc.stdout, self._out), (self.proc.stderr, self._err)):
+            threading.Thread(target=_pump, args=(stream, into), daemon=True).start()
+        self.lines: list[str] = []
+
+    def wait_listening(self, timeout: float = 10.0) -> None:
+        said: list[str] = []
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                line = self._err.get(timeout=left)
+            except queue.Empty:
+                break
+            if line is None:
+                break
+            said.append(line)
+            if "listening on" in line:
+                return
+        pytest.fail(f"tcpdump on {self.where} did not start: {said}")
+
+    def wait_for(self, pattern: str, timeout: float = 5.0) -> str:
+        """The first captured line matching ``pattern`` (a regex); fails after ``timeout``."""
+        regex = re.compile(pattern)
+        for line in self.lines:
+            if regex.search(line):
+                return line
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                line = self._out.get(timeout=left)
+            except queue.Empty:
+                break
+            if line is None:
+                break
+            self.lines.append(line)
+            if regex.search(line):
+                return line
+        seen = "\n".join(self.lines) or "(nothing)"
+        pytest.fail(f"no frame matching {pattern!r} on {self.where}; captured:\n{seen}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture
+def capture() -> Iterator[Callable[[str, str], LiveCapture]]:
+    """``capture(ns, iface)`` starts tcpdump there and returns once it listens."""
+    started: list[LiveCapture] = []
+
+    def start(ns: str, iface: str) -> LiveCapture:
+        cap = LiveCapture(ns, iface)
+        started.append(cap)
+        cap.wait_listening()
+        return cap
+
+    yield start
+    for cap in started:
+        cap.stop()

@@ -1,0 +1,223 @@
+"""The diagnosis: what is wrong, the evidence, links, and each remedy as a DRY RUN.
+
+Nothing is run on this screen unless the operator asks for it and confirms: a remedy
+that changes a host needs its id typed in; one that does not, a plain yes. Showing
+a dry run and running a remedy are both recorded in the journal.
+"""
+
+from __future__ import annotations
+
+from rich.style import Style
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Log, OptionList, Static
+from textual.widgets.option_list import Option
+
+from engine.errors import CloudtalesError
+from engine.playbook.model import Remedy
+from engine.remote.inventory import Host
+from engine.session import Session
+from tui.screens.modals import ConfirmModal
+from tui.widgets.facts_panel import fact_value
+
+REMEDY_TIMEOUT = 120.0
+
+
+def remedy_hosts(session: Session, remedy: Remedy) -> tuple[list[Host], list[str]]:
+    """Hosts the remedy targets, and the selectors that matched none."""
+    hosts: dict[str, Host] = {}
+    missing: list[str] = []
+    for selector in remedy.hosts:
+        try:
+            for h in session.inventory.resolve(selector):
+                hosts.setdefault(h.name, h)
+        except CloudtalesError:
+            missing.append(selector)
+    return list(hosts.values()), missing
+
+
+def dry_run_text(session: Session, remedy: Remedy) -> Text:
+    hosts, missing = remedy_hosts(session, remedy)
+    text = Text()
+    text.append(remedy.title, style="bold")
+    if remedy.description:
+        text.append(f"\n{remedy.description.strip()}")
+    text.append("\nDRY RUN - nothing has been run.", style="bold yellow")
+    text.append(" It would run, on ")
+    text.append(", ".join(f"{h.name} ({h.address})" for h in hosts) or "no host", style="bold")
+    text.append(":")
+    for cmd in remedy.commands:
+        text.append(f"\n  $ {cmd}", style="cyan")
+    if missing:
+        text.append(f"\nno host in the inventory for: {', '.join(missing)}", style="red")
+    how = (f"changes the host: r, then type {remedy.id} to run it" if remedy.changes_host
+           else "read-only: r, then y to run it")
+    text.append(f"\n{how}", style="dim")
+    return text
+
+
+class DiagnosisScreen(Screen[None]):
+    BINDINGS = [
+        Binding("escape", "close", "Walk", tooltip="back to the investigation"),
+        Binding("r", "run_remedy", "Run remedy", tooltip="run the highlighted remedy (confirm)"),
+        Binding("b", "back_step", "Back a step", tooltip="undo the last step: not convinced"),
+    ]
+
+    def __init__(self, session: Session) -> None:
+        super().__init__()
+        self.session = session
+        dia = session.walker.diagnosis
+        if dia is None:
+            raise CloudtalesError("no diagnosis reached yet")
+        self.diagnosis = dia
+        self.remedies = [session.graph.remedies[r] for r in dia.remedies
+                         if r in session.graph.remedies]
+
+    def compose(self) -> ComposeResult:
+        dia = self.diagnosis
+        yield Header()
+        with VerticalScroll(id="diagnosis-body"):
+            yield Static(self._title(), id="dia-title")
+            yield Static(dia.explanation.strip(), id="dia-explanation", markup=False)
+            yield Static(self._evidence(), id="dia-evidence")
+            yield Static(self._links(), id="dia-links")
+            for remedy in self.remedies:
+                box = Static(dry_run_text(self.session, remedy), id=f"remedy-{remedy.id}",
+                             classes="remedy")
+                box.border_title = Content(f"DRY RUN: {remedy.id}")
+                yield box
+            if self.remedies:
+                yield OptionList(*[Option(Content(f"run {r.id}..."), id=r.id) for r in self.remedies],
+                                 id="remedy-choice")
+            yield Log(id="remedy-output", max_lines=2000)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        walker = self.session.walker
+        for remedy in self.remedies:
+            if not any(e.type == "remedy_dry_run" and e.data.get("remedy") == remedy.id
+                       and e.data.get("diagnosis") == self.diagnosis.id for e in walker.events):
+                hosts, _ = remedy_hosts(self.session, remedy)
+                walker.record("remedy_dry_run", diagnosis=self.diagnosis.id, remedy=remedy.id,
+                              hosts=[h.name for h in hosts], commands=list(remedy.commands))
+        self.query_one("#diagnosis-body").focus()
+
+    @property
+    def plain(self) -> str:
+        parts = [self._title().plain, self.diagnosis.explanation, self._evidence().plain]
+        parts += [dry_run_text(self.session, r).plain for r in self.remedies]
+        return "\n".join(parts)
+
+    def _title(self) -> Text:
+        dia = self.diagnosis
+        text = Text()
+        text.append(f"{dia.id}\n", style="bold reverse")
+        text.append(dia.title, style="bold")
+        if not dia.conclusive:
+            text.append("\nnot conclusive: the playbook says where to look next", style="yellow")
+        return text
+
+    def _evidence(self) -> Text:
+        walker = self.session.walker
+        text = Text("evidence", style="bold underline")
+        got = dict(walker.evidence())
+        for name in self.diagnosis.evidence:
+            text.append(f"\n  {name}", style="bold")
+            text.append(f" = {fact_value(got[name])}" if name in got else " (not gathered)")
+        text.append("\npath: ", style="bold")
+        text.append(" -> ".join(walker.path))
+        if self.diagnosis.lesson:
+            text.append("\nlesson: ", style="bold")
+            text.append(self.diagnosis.lesson.strip(), style="italic")
+        return text
+
+    def _links(self) -> Text:
+        links = [(link.title, link.url) for link in self.diagnosis.links]
+        tale = self.session.graph.source_link(self.diagnosis.id)
+        if tale[1] not in {url for _, url in links}:
+            links.append(tale)
+        text = Text("links", style="bold underline")
+        for title, url in links:
+            text.append(f"\n  {title}: ")
+            text.append(url, style=Style(underline=True, link=url))
+        return text
+
+    # ---- actions ------------------------------------------------------------------
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    def action_back_step(self) -> None:
+        try:
+            self.session.walker.back()
+        except CloudtalesError as exc:
+            self.notify(str(exc), severity="warning")
+            return
+        self.dismiss(None)
+
+    def _chosen(self) -> Remedy | None:
+        if not self.remedies:
+            return None
+        choice = self.query_one("#remedy-choice", OptionList)
+        index = choice.highlighted if choice.highlighted is not None else 0
+        return self.remedies[index]
+
+    @on(OptionList.OptionSelected, "#remedy-choice")
+    def _selected(self) -> None:
+        self.action_run_remedy()
+
+    def action_run_remedy(self) -> None:
+        remedy = self._chosen()
+        if remedy is None:
+            self.notify("this diagnosis has no remedy in the playbook")
+            return
+        hosts, _ = remedy_hosts(self.session, remedy)
+        if not hosts or not remedy.commands:
+            self.notify(f"{remedy.id}: no host or no command to run", severity="warning")
+            return
+        body = "\n".join([f"on {', '.join(h.name for h in hosts)}:",
+                          *(f"  $ {c}" for c in remedy.commands)])
+        require = remedy.id if remedy.changes_host else None
+        title = f"Run {remedy.id}? It CHANGES the host" if remedy.changes_host else f"Run {remedy.id}?"
+
+        def confirmed(yes: object) -> None:
+            if yes is True:
+                self.run_remedy(remedy, hosts)
+            else:
+                self.notify(f"{remedy.id}: not run")
+
+        self.app.push_screen(ConfirmModal(title, body, require), confirmed)
+
+    @work(exclusive=True, group="remedy", exit_on_error=False)
+    async def run_remedy(self, remedy: Remedy, hosts: list[Host]) -> None:
+        out = self.query_one("#remedy-output", Log)
+        out.add_class("visible")
+        results: list[dict[str, object]] = []
+        ok = True
+        for host in hosts:
+            for cmd in remedy.commands:
+                out.write_line(f"{host.name}$ {cmd}")
+                try:
+                    res = await self.session.runner.run(host, cmd, timeout=REMEDY_TIMEOUT)
+                except CloudtalesError as exc:
+                    results.append({"host": host.name, "command": cmd, "error": str(exc)})
+                    out.write_line(f"  failed: {exc}")
+                    ok = False
+                    break
+                results.append({"host": host.name, "command": cmd, "exit_status": res.exit_status})
+                out.write_lines([f"  {line}" for line in (res.stdout + res.stderr).splitlines()[-20:]]
+                                + [f"  exit {res.exit_status}"])
+                if not res.ok:
+                    ok = False
+                    break
+            if not ok:
+                break
+        self.session.walker.record("remedy_run", diagnosis=self.diagnosis.id, remedy=remedy.id,
+                                   ok=ok, results=results)
+        self.notify(f"{remedy.id}: {'done' if ok else 'stopped at a failure'}",
+                    severity="information" if ok else "error")
+        out.scroll_visible()

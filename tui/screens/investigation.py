@@ -1,0 +1,304 @@
+"""The investigation: decision path, current step, four live panes, facts and evidence.
+
+Checks run in an async worker (group ``check``, exclusive) on the app's event loop,
+so the runner's connections stay on one loop. A check's live lines are routed by
+source to a pane (the same source keeps its pane; a new one takes a free pane, or
+the next one round-robin) and only appended to that pane's buffer: the panes flush
+at ~30 Hz. Cancelling the worker cancels the check, which kills the remote commands.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Header
+from textual.worker import Worker, WorkerState
+
+from engine.checks.base import FactValue, LiveLine
+from engine.errors import CloudtalesError
+from engine.executor import StepReport, hosts_for, step
+from engine.session import Session
+from tui.messages import PaneCommandEnded, PaneFlushed, WalkUpdated
+from tui.screens.diagnosis import DiagnosisScreen
+from tui.screens.modals import FactModal, NoteModal, PaneCommandModal
+from tui.widgets.decision_path import DecisionPath
+from tui.widgets.facts_panel import FactsPanel
+from tui.widgets.live_pane import LivePane
+from tui.widgets.step_panel import StepPanel
+
+PANES = 4
+
+
+class InvestigationScreen(Screen[None]):
+    BINDINGS = [
+        Binding("r", "run_step", "Run", tooltip="run the proposed check"),
+        Binding("enter", "run_step", "Run", show=False),
+        Binding("a", "autopilot", "Auto", tooltip="run every proposed check up to a diagnosis"),
+        Binding("s", "skip", "Skip", tooltip="skip this check (follow its fallback)"),
+        Binding("b", "back", "Back", tooltip="undo the last step"),
+        Binding("f", "fact", "Fact", tooltip="record a fact you know (node.outcome=X answers)"),
+        Binding("n", "note", "Note", tooltip="add a note to the incident journal"),
+        Binding("p", "open_pane", "Pane", tooltip="run a command on a host in a live pane"),
+        Binding("c,escape", "cancel", "Cancel", tooltip="cancel the running check"),
+        Binding("d", "diagnosis", "Diag", tooltip="show the diagnosis and its remedies"),
+        Binding("x", "close_pane", "Close pane", show=False),
+        Binding("z", "zoom", "Zoom pane", show=False),
+    ]
+
+    def __init__(self, session: Session) -> None:
+        super().__init__()
+        self.session = session
+        self.walker = session.walker
+        self._check: Worker[None] | None = None
+        self._routes: dict[str, LivePane] = {}
+        self._step_sources: set[str] = set()
+        self._rr = 0
+        self._diagnosis_shown: str | None = None
+
+    # ---- layout -------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="investigation"):
+            with Vertical(id="side"):
+                yield DecisionPath(id="path")
+                yield FactsPanel(id="facts")
+            with Vertical(id="main"):
+                yield StepPanel(id="step")
+                with Grid(id="panes"):
+                    for i in range(1, PANES + 1):
+                        yield LivePane(f"pane {i}", id=f"pane-{i}")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#path").border_title = "path"
+        self.query_one("#facts").border_title = "facts & evidence"
+        self.refresh_walk()
+
+    @property
+    def panes(self) -> list[LivePane]:
+        return list(self.query(LivePane))
+
+    @property
+    def running(self) -> bool:
+        return self._check is not None and not self._check.is_finished
+
+    def refresh_walk(self) -> None:
+        w = self.walker
+        proposal = w.proposal()
+        hosts = [h.name for h in hosts_for(proposal.check, self.session.inventory)] if proposal else []
+        self.query_one(DecisionPath).show(w)
+        self.query_one(FactsPanel).show(w)
+        self.query_one(StepPanel).show(w, hosts)
+        if not w.done:
+            self._diagnosis_shown = None
+        elif self._diagnosis_shown != w.state.current and self.is_current:
+            self._diagnosis_shown = w.state.current
+            self.action_diagnosis()
+
+    @on(WalkUpdated)
+    def _walk_updated(self) -> None:
+        self.refresh_walk()
+
+    # ---- running checks -------------------------------------------------------
+    def action_run_step(self) -> None:
+        self._start(autopilot=False)
+
+    def action_autopilot(self) -> None:
+        self._start(autopilot=True)
+
+    def _start(self, autopilot: bool) -> None:
+        if self.running:
+            self.notify("a check is running: c cancels it", severity="warning")
+        elif self.walker.done:
+            self.action_diagnosis()
+        else:
+            self._check = self._run_checks(autopilot)
+
+    @work(exclusive=True, group="check", exit_on_error=False)
+    async def _run_checks(self, autopilot: bool) -> None:
+        s = self.session
+        while (proposal := self.walker.proposal()) is not None:
+            self._begin_step(proposal.node)
+            report = await step(self.walker, s.runner, s.inventory, self.route)
+            self._end_step(report)
+            if not autopilot:
+                break
+
+    def _begin_step(self, node: str) -> None:
+        for pane in self.panes:
+            if pane.source in self._step_sources:
+                pane.mark_stale()
+        self._step_sources.clear()
+        self.query_one(StepPanel).set_status(f"running {node}... (c cancels)")
+        self.add_class("running")
+
+    def _end_step(self, report: StepReport) -> None:
+        self._flush_panes()
+        result = report.outcome or f"failed -> fallback ({report.error})"
+        self.notify(f"{report.node}: {result}", timeout=3)
+        self.post_message(WalkUpdated(report.node))
+
+    def _flush_panes(self) -> None:
+        for pane in self.panes:
+            pane.flush()
+
+    @on(Worker.StateChanged)
+    def _worker_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker is not self._check or not event.worker.is_finished:
+            return
+        self.remove_class("running")
+        self._flush_panes()
+        if event.state == WorkerState.CANCELLED:
+            node = self.walker.state.current
+            self.walker.record("check_cancelled", node=node)
+            self.notify(f"{node}: cancelled; nothing recorded", severity="warning")
+        elif event.state == WorkerState.ERROR:
+            self.notify(f"check crashed: {event.worker.error}", severity="error", timeout=10)
+        self.refresh_walk()
+
+    def route(self, line: LiveLine) -> None:
+        """The check's ``emit``: one deque append, no UI work per line."""
+        pane = self._routes.get(line.source)
+        if pane is None or pane.source != line.source:
+            pane = self._pane_for(line.source)
+        pane.push(line)
+
+    def _pick_pane(self) -> LivePane:
+        """A free pane, else the next one round-robin that no command and no source of
+        the running step holds."""
+        panes = self.panes
+        free = [p for p in panes if p.is_free]
+        if free:
+            return free[0]
+        pool = [p for p in panes if not p.streaming and p.source not in self._step_sources]
+        pool = pool or [p for p in panes if not p.streaming] or panes
+        self._rr += 1
+        return pool[(self._rr - 1) % len(pool)]
+
+    def _pane_for(self, source: str) -> LivePane:
+        pane = self._pick_pane()
+        pane.attach(source)
+        self._routes[source] = pane
+        self._step_sources.add(source)
+        return pane
+
+    @on(PaneFlushed)
+    def _pane_flushed(self, event: PaneFlushed) -> None:
+        if not self.running:
+            return
+        total = sum(p.lines for p in self.panes if p.source in self._step_sources)
+        alerts = sum(p.anomalies for p in self.panes if p.source in self._step_sources)
+        note = f", {alerts} !! ({event.last_anomaly})" if alerts and event.last_anomaly else ""
+        self.query_one(StepPanel).set_status(f"running: {total} live lines{note}; c cancels")
+
+    # ---- walker intents -----------------------------------------------------
+    def _intent(self, what: str, fn: partial[object]) -> bool:
+        if self.running:
+            self.notify(f"a check is running: cancel it (c) before you {what}", severity="warning")
+            return False
+        try:
+            fn()
+        except CloudtalesError as exc:
+            self.notify(str(exc), severity="warning")
+            return False
+        self.post_message(WalkUpdated(what))
+        return True
+
+    def action_skip(self) -> None:
+        self._intent("skip", partial(self.walker.skip))
+
+    def action_back(self) -> None:
+        self._intent("go back", partial(self.walker.back))
+
+    def action_fact(self) -> None:
+        proposal = self.walker.proposal()
+        hints = [f"{proposal.node}.outcome={o}" for o in proposal.check.on] if proposal else []
+        self.app.push_screen(FactModal(hints), self._fact_entered)
+
+    def _fact_entered(self, result: object) -> None:
+        if isinstance(result, tuple):
+            name, value = result
+            self.set_fact(str(name), value)
+
+    def set_fact(self, name: str, value: FactValue) -> None:
+        if self._intent("set a fact", partial(self.walker.set_fact, name, value)):
+            self.notify(f"fact {name} = {value!r} recorded", timeout=3)
+
+    def action_note(self) -> None:
+        self.app.push_screen(NoteModal(), self._note_entered)
+
+    def _note_entered(self, result: object) -> None:
+        if isinstance(result, str):
+            self.walker.note(result)
+            self.post_message(WalkUpdated("note"))
+
+    def action_diagnosis(self) -> None:
+        if self.walker.done:
+            self.app.push_screen(DiagnosisScreen(self.session), lambda _: self.refresh_walk())
+        else:
+            self.notify("no diagnosis yet: run the proposed step (r) or autopilot (a)")
+
+    def action_cancel(self) -> None:
+        if self.running and self._check is not None:
+            self._check.cancel()
+            return
+        pane = self._focused_pane()
+        if pane is not None and pane.stop():
+            return
+        self.notify("nothing is running")
+
+    # ---- panes ------------------------------------------------------------------
+    def _focused_pane(self) -> LivePane | None:
+        focused = self.focused
+        for node in (focused, *(focused.ancestors if focused else ())):
+            if isinstance(node, LivePane):
+                return node
+        return None
+
+    def action_open_pane(self, host: str | None = None) -> None:
+        inv = self.session.inventory
+        suggestions = {name: self._suggest(name) for name in inv.hosts}
+        self.app.push_screen(PaneCommandModal(list(inv.hosts), host, suggestions), self._pane_chosen)
+
+    def _suggest(self, host: str) -> list[str]:
+        hv = self.session.inventory.hosts[host].vars
+        iface = hv.get("capture_iface") or hv.get("uplink") or "any"
+        target = next((h.vars["ip"] for h in self.session.inventory.hosts.values()
+                       if h.name != host and "ip" in h.vars), None)
+        cmds = [f"tcpdump -i {iface} -n -e", "ip -d link show", "ip -s link show"]
+        return cmds + ([f"ping -n -M do -s 1472 {target}"] if target else [])
+
+    def _pane_chosen(self, result: object) -> None:
+        if isinstance(result, tuple):
+            self.open_pane(str(result[0]), str(result[1]))
+
+    def open_pane(self, host: str, command: str) -> LivePane:
+        h = self.session.inventory.host(host)
+        focused = self._focused_pane()
+        pane = focused if focused is not None and not focused.streaming else None
+        pane = pane or self._pick_pane()
+        pane.run_command(self.session.runner, h, command, int(h.vars.get("mtu", 1500)))
+        self.walker.record("pane_opened", host=host, command=command)
+        return pane
+
+    @on(PaneCommandEnded)
+    def _pane_ended(self, event: PaneCommandEnded) -> None:
+        self.notify(f"{event.source}: {event.status}", timeout=3)
+
+    def action_close_pane(self) -> None:
+        pane = self._focused_pane()
+        if pane is not None:
+            pane.release()
+            pane.clear()
+
+    def action_zoom(self) -> None:
+        pane = self._focused_pane()
+        if self.maximized is not None:
+            self.minimize()
+        elif pane is not None:
+            self.maximize(pane, container=False)

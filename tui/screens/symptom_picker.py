@@ -1,0 +1,120 @@
+"""Pick the symptom the operator sees: type to filter (fuzzy), enter to start."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.content import Content
+from textual.fuzzy import Matcher
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Input, Label, OptionList, Static
+from textual.widgets.option_list import Option
+
+from engine.playbook.graph import PlaybookGraph
+from engine.playbook.model import Symptom
+
+
+def score(matcher: Matcher, symptom: Symptom) -> float:
+    """Best fuzzy score over the title, the id and each keyword (0 = no match)."""
+    candidates = [symptom.title, symptom.id, *symptom.keywords]
+    return max(matcher.match(c) for c in candidates)
+
+
+def rank(symptoms: list[Symptom], query: str) -> list[tuple[float, Symptom]]:
+    """Symptoms matching ``query``, best first; all of them by title when it is empty."""
+    if not query.strip():
+        return [(1.0, s) for s in sorted(symptoms, key=lambda s: s.title)]
+    matcher = Matcher(query.strip())
+    scored = [(score(matcher, s), s) for s in symptoms]
+    return sorted(((sc, s) for sc, s in scored if sc > 0), key=lambda p: (-p[0], p[1].title))
+
+
+def _prompt(matcher: Matcher | None, symptom: Symptom) -> Content:
+    title = symptom.title
+    shown = (matcher.highlight(title) if matcher is not None and "[" not in title
+             else Content(title))
+    return Content.assemble(shown, "\n", (symptom.id, "dim"))
+
+
+class SymptomPickerScreen(Screen[str]):
+    """Dismisses with the chosen symptom id."""
+
+    BINDINGS = [
+        Binding("down", "cursor(1)", "Next", show=False),
+        Binding("up", "cursor(-1)", "Previous", show=False),
+        Binding("enter", "choose", "Start", tooltip="investigate the highlighted symptom"),
+        Binding("escape", "app.quit", "Quit"),
+    ]
+
+    def __init__(self, graph: PlaybookGraph) -> None:
+        super().__init__()
+        self.graph = graph
+        self.symptoms = graph.symptoms()
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Vertical(id="picker"):
+            yield Label("What does the incident look like? Type to filter, enter to start.")
+            yield Input(placeholder="ssh freeze, mtu, dhcp, ...", id="filter")
+            yield OptionList(id="symptoms")
+            yield Static(id="symptom-detail")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.refilter("")
+        self.query_one("#filter", Input).focus()
+
+    @on(Input.Changed, "#filter")
+    def _changed(self, event: Input.Changed) -> None:
+        self.refilter(event.value)
+
+    def refilter(self, query: str) -> None:
+        matcher = Matcher(query.strip()) if query.strip() else None
+        options = self.query_one("#symptoms", OptionList)
+        options.clear_options()
+        ranked = rank(self.symptoms, query)
+        options.add_options([Option(_prompt(matcher, s), id=s.id) for _, s in ranked])
+        options.border_subtitle = f"{len(ranked)} of {len(self.symptoms)}"
+        if ranked:
+            options.highlighted = 0
+        self._describe(ranked[0][1] if ranked else None)
+
+    def _describe(self, symptom: Symptom | None) -> None:
+        detail = self.query_one("#symptom-detail", Static)
+        if symptom is None:
+            detail.update("no symptom matches; `cloudtales symptoms` lists them all")
+            return
+        tale = self.graph.tale_of(symptom.id)
+        detail.update(Content.assemble((f"{tale}: ", "bold"), symptom.description.strip()))
+
+    @on(OptionList.OptionHighlighted, "#symptoms")
+    def _highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        if event.option.id is not None:
+            self._describe(self.graph.symptom(event.option.id))
+
+    @on(OptionList.OptionSelected, "#symptoms")
+    def _selected(self, event: OptionList.OptionSelected) -> None:
+        if event.option.id is not None:
+            self.dismiss(event.option.id)
+
+    @on(Input.Submitted, "#filter")
+    def _submitted(self) -> None:
+        self.action_choose()
+
+    def action_cursor(self, delta: int) -> None:
+        options = self.query_one("#symptoms", OptionList)
+        if delta > 0:
+            options.action_cursor_down()
+        else:
+            options.action_cursor_up()
+
+    def action_choose(self) -> None:
+        options = self.query_one("#symptoms", OptionList)
+        if options.highlighted is None:
+            self.notify("no symptom matches the filter", severity="warning")
+            return
+        option_id = options.get_option_at_index(options.highlighted).id
+        if option_id is not None:
+            self.dismiss(option_id)

@@ -1,0 +1,195 @@
+"""One live pane: a bounded buffer flushed ~30 times a second into a ``Log``.
+
+Producers (a check's ``emit`` or the pane's own command worker) only append to a
+``deque(maxlen=...)``; a timer writes whatever accumulated with one
+``Log.write_lines`` call per frame (LAB-NOTES "Textual live panes": never write line
+by line). When the screen cannot keep up, the deque drops the oldest lines and the
+pane counts them instead of building a backlog.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+
+from rich.highlighter import Highlighter
+from rich.style import Style
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.content import Content
+from textual.widgets import Log
+from textual.worker import Worker
+
+from engine.checks.base import LiveLine
+from engine.livefeed import live_lines
+from engine.remote.inventory import Host
+from engine.remote.runner import Runner
+from tui.messages import PaneCommandEnded, PaneFlushed
+
+ANOMALY_MARK = "!! "
+STATUS_MARK = "-- "
+ANOMALY_STYLE = Style(color="red", bold=True)
+STATUS_STYLE = Style(dim=True, italic=True)
+
+
+class AnomalyHighlighter(Highlighter):
+    """Marks whole lines: anomalies bold red, status lines dim (ANSI colours only)."""
+
+    def highlight(self, text: Text) -> None:
+        plain = text.plain
+        if plain.startswith(ANOMALY_MARK):
+            text.stylize(ANOMALY_STYLE)
+        elif plain.startswith(STATUS_MARK):
+            text.stylize(STATUS_STYLE)
+
+
+def format_line(line: LiveLine) -> str:
+    """``!! <text>  [<why>]`` for an anomaly, the text alone otherwise."""
+    if line.anomaly:
+        return f"{ANOMALY_MARK}{line.text}  [{line.anomaly}]"
+    return line.text
+
+
+class LivePane(Vertical):
+    """Title ``host: command``; subtitle counts lines, dropped lines and anomalies."""
+
+    ALLOW_MAXIMIZE = True
+
+    def __init__(self, label: str, *, max_lines: int = 5000, buffer: int = 20000,
+                 fps: float = 30.0, id: str | None = None) -> None:
+        super().__init__(id=id, classes="live-pane")
+        self.label = label
+        self.source: str | None = None
+        self.max_lines = max_lines
+        self.fps = fps
+        self._buffer: deque[str] = deque(maxlen=buffer)
+        self.lines = 0
+        self.dropped = 0
+        self.anomalies = 0
+        self.last_anomaly: str | None = None
+        self._worker: Worker[None] | None = None
+
+    def compose(self) -> ComposeResult:
+        log = Log(max_lines=self.max_lines, highlight=True, auto_scroll=True)
+        log.highlighter = AnomalyHighlighter()
+        yield log
+
+    def on_mount(self) -> None:
+        self.set_interval(1 / self.fps, self.flush, name=f"flush {self.id}")
+        self._show_title()
+        self._show_counts()
+
+    @property
+    def log_widget(self) -> Log:
+        return self.query_one(Log)
+
+    @property
+    def streaming(self) -> bool:
+        return self._worker is not None and not self._worker.is_finished
+
+    @property
+    def is_free(self) -> bool:
+        return self.source is None and not self.streaming
+
+    @property
+    def text(self) -> str:
+        """Everything written so far (flushed lines only)."""
+        return "\n".join(self.log_widget.lines)
+
+    # ---- producers --------------------------------------------------------
+    def push(self, line: LiveLine) -> None:
+        """Queue one line for the next flush (cheap: called once per packet)."""
+        buf = self._buffer
+        if len(buf) == buf.maxlen:
+            self.dropped += 1
+        self.lines += 1
+        if line.anomaly:
+            self.anomalies += 1
+            self.last_anomaly = line.anomaly
+        buf.append(format_line(line))
+
+    def push_status(self, text: str) -> None:
+        self._buffer.append(STATUS_MARK + text)
+
+    def flush(self) -> None:
+        """Write everything buffered since the last frame in one ``write_lines``."""
+        if not self._buffer:
+            return
+        batch = list(self._buffer)
+        self._buffer.clear()
+        self.log_widget.write_lines(batch)
+        self._show_counts()
+        self.post_message(PaneFlushed(self.id or "", self.source or "", self.lines, self.dropped,
+                                      self.anomalies, self.last_anomaly))
+
+    # ---- ownership --------------------------------------------------------
+    def attach(self, source: str) -> None:
+        """Give the pane to a new source: stop its command, clear it, retitle it."""
+        self.stop()
+        self.clear()
+        self.source = source
+        self.remove_class("stale")
+        self._show_title()
+
+    def mark_stale(self) -> None:
+        """The source's check ended: keep the lines, but the pane may be reused."""
+        if not self.streaming:
+            self.add_class("stale")
+
+    def release(self) -> None:
+        self.stop()
+        self.flush()
+        self.source = None
+        self.remove_class("stale")
+        self._show_title()
+
+    def clear(self) -> None:
+        self._buffer.clear()
+        self.log_widget.clear()
+        self.lines = self.dropped = self.anomalies = 0
+        self.last_anomaly = None
+        self._show_counts()
+
+    # ---- an ad-hoc command --------------------------------------------------
+    def run_command(self, runner: Runner, host: Host, command: str, mtu: int = 1500) -> Worker[None]:
+        self.attach(f"{host.name}: {command}")
+        self.add_class("streaming")
+        self._worker = self.run_worker(self._stream(runner, host, command, mtu), group="stream",
+                                       exclusive=True, exit_on_error=False,
+                                       name=f"pane {host.name}: {command}")
+        return self._worker
+
+    async def _stream(self, runner: Runner, host: Host, command: str, mtu: int) -> None:
+        status = "finished"
+        try:
+            async for line in live_lines(runner, host, command, mtu=mtu):
+                self.push(line)
+        except asyncio.CancelledError:
+            status = "stopped (remote command killed)"
+            raise
+        except Exception as exc:  # a pane must not take the app down: show why it ended
+            status = f"failed: {exc}"
+        finally:
+            if self.is_mounted:
+                self.remove_class("streaming")
+                self.push_status(status)
+                self.flush()
+                self.post_message(PaneCommandEnded(self.id or "", self.source or "", status))
+
+    def stop(self) -> bool:
+        """Cancel the pane's command (the runner kills the remote process)."""
+        if self._worker is not None and not self._worker.is_finished:
+            self._worker.cancel()
+            return True
+        return False
+
+    # ---- display ------------------------------------------------------------
+    def _show_title(self) -> None:
+        self.border_title = Content(self.source or f"{self.label} (free)")
+
+    def _show_counts(self) -> None:
+        counts = f"{self.lines} lines, {self.dropped} dropped"
+        if self.anomalies:
+            counts += f", {self.anomalies} !!"
+        self.border_subtitle = Content(counts)
