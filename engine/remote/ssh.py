@@ -407,6 +407,9 @@ class _Session:
         await stderr_task
         await self.proc.wait_closed()
         self.closed = True
+        if self.proc.exit_status is None and self.proc.exit_signal is None:
+            # EOF without an exit status: the connection went away under the command
+            raise asyncssh.ConnectionLost("the connection closed before the command exited")
 
 
 async def _before(

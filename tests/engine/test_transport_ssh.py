@@ -371,9 +371,18 @@ def test_wrapped_command_survives_any_quoting() -> None:
     cmd = """printf '%s\\n' "a'b" `echo x` $(echo y) \\\\"""
     wrapped = wrap_command(cmd, 10)
     assert wrapped.startswith("exec timeout -k 5 15 sh -c ")
-    out = subprocess.run(["bash", "-c", wrapped], capture_output=True, text=True, check=True)
+    # As sshd runs it: in a session of its own, stdin held open (the watchdog's `cat`
+    # sees EOF only when we close it, and then TERMs that session, never ours).
+    proc = subprocess.Popen(
+        ["bash", "-c", wrapped],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, start_new_session=True,
+    )
+    assert proc.stdout is not None and proc.stdin is not None
+    out = proc.stdout.read()
+    assert proc.wait() == 0
+    proc.stdin.close()
     expected = subprocess.run(["sh", "-c", cmd], capture_output=True, text=True, check=True)
-    assert out.stdout == expected.stdout == "a'b\nx\ny\n\\\n"
+    assert out == expected.stdout == "a'b\nx\ny\n\\\n"
 
 
 # -- connection errors ----------------------------------------------------------------
