@@ -29,5 +29,5 @@ class TransportError(CloudtalesError):
         super().__init__(f"host {host}: {message}")
 
 
-class CheckTimeout(CloudtalesError):
+class CheckTimeoutError(CloudtalesError):
     pass

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from engine.checks.base import CheckContext, CheckResult, LiveLine
@@ -39,8 +39,13 @@ def hosts_for(check: Check, inventory: Inventory) -> list[Host]:
     return list(seen.values())
 
 
-async def run_check(check: Check, runner: Runner, inventory: Inventory, facts: dict[str, object],
-                    emit: Callable[[LiveLine], None] = lambda line: None) -> CheckResult:
+async def run_check(
+    check: Check,
+    runner: Runner,
+    inventory: Inventory,
+    facts: Mapping[str, object],
+    emit: Callable[[LiveLine], None] = lambda line: None,
+) -> CheckResult:
     ctype = get_check_type(check.type)
     params = ctype.params.model_validate(render(check.params, inventory, facts))
     ctx = CheckContext(runner, inventory, hosts_for(check, inventory), facts, check.timeout, emit)  # type: ignore[arg-type]
@@ -50,28 +55,42 @@ async def run_check(check: Check, runner: Runner, inventory: Inventory, facts: d
         raise CloudtalesError(f"check {check.id} timed out after {check.timeout:g}s") from None
 
 
-async def step(walker: Walker, runner: Runner, inventory: Inventory,
-               emit: Callable[[LiveLine], None] = lambda line: None) -> StepReport:
+async def step(
+    walker: Walker,
+    runner: Runner,
+    inventory: Inventory,
+    emit: Callable[[LiveLine], None] = lambda line: None,
+) -> StepReport:
     """Run the proposed check and record its result (or failure) in the walker."""
     proposal = walker.proposal()
     if proposal is None:
         raise CloudtalesError("nothing to run: the investigation reached a diagnosis")
     check = proposal.check
-    walker.record("check_started", node=check.id, hosts=[h.name for h in hosts_for(check, inventory)])
+    walker.record(
+        "check_started", node=check.id, hosts=[h.name for h in hosts_for(check, inventory)]
+    )
     started = time.monotonic()
     try:
         result = await run_check(check, runner, inventory, walker.facts, emit)
     except CloudtalesError as exc:
         walker.record_failure(check.id, str(exc))
-        return StepReport(check.id, check.title, None, str(exc), time.monotonic() - started, str(exc))
+        return StepReport(
+            check.id, check.title, None, str(exc), time.monotonic() - started, str(exc)
+        )
     walker.record_result(check.id, result)
-    return StepReport(check.id, check.title, result.outcome, result.summary, time.monotonic() - started)
+    return StepReport(
+        check.id, check.title, result.outcome, result.summary, time.monotonic() - started
+    )
 
 
-async def autopilot(walker: Walker, runner: Runner, inventory: Inventory,
-                    on_step: Callable[[StepReport], None] = lambda r: None,
-                    emit: Callable[[LiveLine], None] = lambda line: None,
-                    max_steps: int = 50) -> None:
+async def autopilot(
+    walker: Walker,
+    runner: Runner,
+    inventory: Inventory,
+    on_step: Callable[[StepReport], None] = lambda r: None,
+    emit: Callable[[LiveLine], None] = lambda line: None,
+    max_steps: int = 50,
+) -> None:
     """Walk every proposed step without asking, until a diagnosis."""
     for _ in range(max_steps):
         if walker.done:

@@ -28,13 +28,18 @@ class Event:
     seq: int = 0
 
     def to_json(self) -> str:
-        return json.dumps({"seq": self.seq, "ts": self.ts, "type": self.type, **self.data},
-                          sort_keys=False, default=str)
+        return json.dumps(
+            {"seq": self.seq, "ts": self.ts, "type": self.type, **self.data},
+            sort_keys=False,
+            default=str,
+        )
 
 
 def _event_from(obj: dict[str, Any]) -> Event:
     data = {k: v for k, v in obj.items() if k not in ("seq", "ts", "type")}
-    return Event(type=str(obj["type"]), data=data, ts=float(obj.get("ts", 0.0)), seq=int(obj.get("seq", 0)))
+    return Event(
+        type=str(obj["type"]), data=data, ts=float(obj.get("ts", 0.0)), seq=int(obj.get("seq", 0))
+    )
 
 
 class Journal:

@@ -71,8 +71,9 @@ def tcpdump_stream_command(command: str, limit: float = DEFAULT_LIMIT) -> str:
     return f"exec timeout {int(limit)} " + shlex.join([*prefix, words[0], *args])
 
 
-async def live_lines(runner: Runner, host: Host, command: str, *, mtu: int = 1500,
-                     limit: float = DEFAULT_LIMIT) -> AsyncIterator[LiveLine]:
+async def live_lines(
+    runner: Runner, host: Host, command: str, *, mtu: int = 1500, limit: float = DEFAULT_LIMIT
+) -> AsyncIterator[LiveLine]:
     """Yield LiveLines for ``command`` on ``host`` until it ends or the consumer stops."""
     source = f"{host.name}: {command}"
     if not is_tcpdump(command):
@@ -82,8 +83,12 @@ async def live_lines(runner: Runner, host: Host, command: str, *, mtu: int = 150
         return
     stderr: list[str] = []
     stream = PcapStream()
-    chunks = runner.stream_bytes(host, tcpdump_stream_command(command, limit), timeout=limit,
-                                 on_stderr=lambda line: stderr.append(line.rstrip()))
+    chunks = runner.stream_bytes(
+        host,
+        tcpdump_stream_command(command, limit),
+        timeout=limit,
+        on_stderr=lambda line: stderr.append(line.rstrip()),
+    )
     async with aclosing(chunks) as data:
         async for chunk in data:
             while stderr:

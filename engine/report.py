@@ -46,7 +46,9 @@ def render_report(graph: PlaybookGraph, events: list[Event]) -> str:
             "check_failed": f"**{d.get('node')}** failed: {d.get('error', '')}",
             "skip": f"skipped **{d.get('node')}**",
             "back": "stepped back",
-            "fact": f"fact `{d.get('name')}` = {_fmt(d.get('value'))} ({d.get('source', 'operator')})",
+            "fact": (
+                f"fact `{d.get('name')}` = {_fmt(d.get('value'))} ({d.get('source', 'operator')})"
+            ),
             "note": f"note: {d.get('text', '')}",
             "remedy_dry_run": f"remedy **{d.get('remedy')}** shown as a dry run",
             "remedy_run": f"remedy **{d.get('remedy')}** run after confirmation",
@@ -58,10 +60,23 @@ def render_report(graph: PlaybookGraph, events: list[Event]) -> str:
     out += ["## What was checked, and why", ""]
     for n, st in enumerate(walker.state.steps, 1):
         chk = graph.check(st.node)
-        out += [f"### {n}. {chk.title}", "", f"*Why:* {' '.join(chk.why.split())}", "",
-                f"*Result:* `{st.outcome or st.how}`: {st.summary}", ""]
+        out += [
+            f"### {n}. {chk.title}",
+            "",
+            f"*Why:* {' '.join(chk.why.split())}",
+            "",
+            f"*Result:* `{st.outcome or st.how}`: {st.summary}",
+            "",
+        ]
         for e in st.evidence:
-            out += [f"**{e.title}**" + (f" ({e.host})" if e.host else ""), "", "```", e.text, "```", ""]
+            out += [
+                f"**{e.title}**" + (f" ({e.host})" if e.host else ""),
+                "",
+                "```",
+                e.text,
+                "```",
+                "",
+            ]
 
     if dia is not None:
         out += ["## Root cause", "", f"**{dia.title}**", "", " ".join(dia.explanation.split()), ""]
@@ -81,7 +96,11 @@ def render_report(graph: PlaybookGraph, events: list[Event]) -> str:
             out.append(f"- [{link.title}]({link.url})")
         out.append("")
     if walker.state.notes:
-        out += ["## Notes", ""] + [f"- `{_clock(ts)[11:19]}` {t}" for ts, t in walker.state.notes] + [""]
+        out += (
+            ["## Notes", ""]
+            + [f"- `{_clock(ts)[11:19]}` {t}" for ts, t in walker.state.notes]
+            + [""]
+        )
     return "\n".join(out)
 
 

@@ -40,16 +40,28 @@ class Session:
     journal: Journal
 
     @classmethod
-    def start(cls, graph: PlaybookGraph, inventory: Inventory, runner: Runner, symptom: str,
-              journal_path: Path | None = None, **meta: object) -> Session:
+    def start(
+        cls,
+        graph: PlaybookGraph,
+        inventory: Inventory,
+        runner: Runner,
+        symptom: str,
+        journal_path: Path | None = None,
+        **meta: object,
+    ) -> Session:
         path = journal_path or default_journal_path(symptom)
         journal = Journal(path)
         walker = Walker.start(graph, symptom, journal, inventory=inventory.source, **meta)
         return cls(graph, inventory, runner, walker, journal)
 
     @classmethod
-    def resume(cls, graph: PlaybookGraph, journal_path: Path, runner_factory: Callable[[Inventory], Runner],
-               inventory: Inventory | None = None) -> Session:
+    def resume(
+        cls,
+        graph: PlaybookGraph,
+        journal_path: Path,
+        runner_factory: Callable[[Inventory], Runner],
+        inventory: Inventory | None = None,
+    ) -> Session:
         events = list(read_events(journal_path))
         first = next((e for e in events if e.type == "session"), None)
         if first is None:
@@ -64,8 +76,11 @@ class Session:
         walker.record("resumed")
         return cls(graph, inventory, runner_factory(inventory), walker, journal)
 
-    async def autopilot(self, on_step: Callable[[StepReport], None] = lambda r: None,
-                        emit: Callable[[LiveLine], None] = lambda line: None) -> None:
+    async def autopilot(
+        self,
+        on_step: Callable[[StepReport], None] = lambda r: None,
+        emit: Callable[[LiveLine], None] = lambda line: None,
+    ) -> None:
         await autopilot(self.walker, self.runner, self.inventory, on_step, emit)
 
     async def close(self) -> None:

@@ -58,8 +58,9 @@ class Walker:
 
     # ---- construction -------------------------------------------------
     @classmethod
-    def start(cls, graph: PlaybookGraph, symptom: str, journal: Journal | None = None,
-              **session: Any) -> Walker:
+    def start(
+        cls, graph: PlaybookGraph, symptom: str, journal: Journal | None = None, **session: Any
+    ) -> Walker:
         if symptom not in graph.g or graph.kind(symptom) != "symptom":
             known = ", ".join(sorted(s.id for s in graph.symptoms()))
             raise CloudtalesError(f"unknown symptom {symptom!r} (known: {known})")
@@ -68,7 +69,9 @@ class Walker:
         return w
 
     @classmethod
-    def resume(cls, graph: PlaybookGraph, events: Iterable[Event], journal: Journal | None = None) -> Walker:
+    def resume(
+        cls, graph: PlaybookGraph, events: Iterable[Event], journal: Journal | None = None
+    ) -> Walker:
         w = cls(graph, journal)
         for ev in events:
             w._apply(ev)
@@ -95,8 +98,11 @@ class Walker:
 
     @property
     def path(self) -> list[str]:
-        return [self.state.symptom, *[s.node for s in self.state.steps], *(
-            [self.state.current] if self.done else [])]
+        return [
+            self.state.symptom,
+            *[s.node for s in self.state.steps],
+            *([self.state.current] if self.done else []),
+        ]
 
     def proposal(self) -> Proposal | None:
         if self.done or not self.state.current:
@@ -130,9 +136,14 @@ class Walker:
         chk = self.graph.check(node)
         if result.outcome not in chk.on:
             raise CloudtalesError(f"check {node} returned undeclared outcome {result.outcome!r}")
-        self._record("check_result", node=node, outcome=result.outcome, summary=result.summary,
-                     facts=result.facts,
-                     evidence=[{"title": e.title, "text": e.text, "host": e.host} for e in result.evidence])
+        self._record(
+            "check_result",
+            node=node,
+            outcome=result.outcome,
+            summary=result.summary,
+            facts=result.facts,
+            evidence=[{"title": e.title, "text": e.text, "host": e.host} for e in result.evidence],
+        )
         return self.state.current
 
     def record_failure(self, node: str, error: str) -> str:
@@ -154,7 +165,9 @@ class Walker:
 
     def set_fact(self, name: str, value: FactValue, source: str = "operator") -> str:
         if not name or " " in name:
-            raise CloudtalesError(f"a fact name is one word like 'compute.bond0_state', not {name!r}")
+            raise CloudtalesError(
+                f"a fact name is one word like 'compute.bond0_state', not {name!r}"
+            )
         self._record("fact", name=name, value=value, source=source)
         return self.state.current
 
@@ -179,8 +192,15 @@ class Walker:
             ev = Event(type=type_, data=data, ts=time.time(), seq=len(self.events) + 1)
         self._apply(ev)
 
-    def _advance(self, node: str, how: str, outcome: str | None, facts: dict[str, FactValue],
-                 summary: str = "", evidence: tuple[Evidence, ...] = ()) -> None:
+    def _advance(
+        self,
+        node: str,
+        how: str,
+        outcome: str | None,
+        facts: dict[str, FactValue],
+        summary: str = "",
+        evidence: tuple[Evidence, ...] = (),
+    ) -> None:
         chk = self.graph.check(node)
         nxt = chk.on[outcome] if outcome is not None else chk.fallback
         step_facts = {f"{node}.{k}": v for k, v in facts.items()}
@@ -211,9 +231,17 @@ class Walker:
             st.current = self.graph.symptom(st.symptom).start
             self._auto_answer()
         elif ev.type == "check_result":
-            ev_list = tuple(Evidence(e["title"], e["text"], e.get("host")) for e in d.get("evidence", []))
-            self._advance(str(d["node"]), "ran", str(d["outcome"]), dict(d.get("facts", {})),
-                          str(d.get("summary", "")), ev_list)
+            ev_list = tuple(
+                Evidence(e["title"], e["text"], e.get("host")) for e in d.get("evidence", [])
+            )
+            self._advance(
+                str(d["node"]),
+                "ran",
+                str(d["outcome"]),
+                dict(d.get("facts", {})),
+                str(d.get("summary", "")),
+                ev_list,
+            )
         elif ev.type == "check_failed":
             self._advance(str(d["node"]), "failed", None, {}, f"failed: {d.get('error', '')}")
         elif ev.type == "skip":

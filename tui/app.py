@@ -34,9 +34,15 @@ class CloudtalesApp(App[None]):
     COMMANDS = App.COMMANDS | {CloudtalesCommands}
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
 
-    def __init__(self, graph: PlaybookGraph, inventory: Inventory, session: Session | None = None,
-                 journal_path: Path | None = None, title: str = "cloudtales",
-                 runner_factory: RunnerFactory | None = None) -> None:
+    def __init__(
+        self,
+        graph: PlaybookGraph,
+        inventory: Inventory,
+        session: Session | None = None,
+        journal_path: Path | None = None,
+        title: str = "cloudtales",
+        runner_factory: RunnerFactory | None = None,
+    ) -> None:
         super().__init__()
         self.graph = graph
         self.inventory = inventory
@@ -57,8 +63,13 @@ class CloudtalesApp(App[None]):
             self.exit()
             return
         try:
-            session = Session.start(self.graph, self.inventory, self.runner_factory(self.inventory),
-                                    symptom, self.journal_path)
+            session = Session.start(
+                self.graph,
+                self.inventory,
+                self.runner_factory(self.inventory),
+                symptom,
+                self.journal_path,
+            )
         except CloudtalesError as exc:
             self.notify(str(exc), severity="error", timeout=10)
             self.push_screen(SymptomPickerScreen(self.graph), self._symptom_chosen)

@@ -30,24 +30,38 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="cloudtales",
         description="Guided troubleshooting for OpenStack clouds, built from the "
-                    "'Tales From the Cloud'. Each tale is a playbook: symptoms, read-only "
-                    "checks, branches and diagnoses.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--playbooks", action="append", metavar="PATH",
-                   help="playbook file or directory (default: the shipped playbooks/)")
+        "'Tales From the Cloud'. Each tale is a playbook: symptoms, read-only "
+        "checks, branches and diagnoses.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--playbooks",
+        action="append",
+        metavar="PATH",
+        help="playbook file or directory (default: the shipped playbooks/)",
+    )
     sub = p.add_subparsers(dest="cmd", metavar="COMMAND")
 
-    inv = sub.add_parser("investigate", help="walk a symptom to its root cause (TUI or --autopilot)")
+    inv = sub.add_parser(
+        "investigate", help="walk a symptom to its root cause (TUI or --autopilot)"
+    )
     inv.add_argument("-i", "--inventory", metavar="FILE", help="inventory YAML (hosts, roles, ssh)")
     inv.add_argument("-s", "--symptom", help="symptom id (default: pick one in the TUI)")
     inv.add_argument("--autopilot", action="store_true", help="run every proposed check, headless")
     inv.add_argument("--journal", metavar="FILE", help="where to write the incident journal")
-    inv.add_argument("--resume", metavar="JOURNAL", help="continue an investigation from its journal")
+    inv.add_argument(
+        "--resume", metavar="JOURNAL", help="continue an investigation from its journal"
+    )
 
     drill = sub.add_parser("drill", help="lab up, investigate, lab down (training; needs root)")
     drill.add_argument("name", help="drill name, e.g. double-vlan (see `cloudtales symptoms`)")
-    drill.add_argument("--healthy", action="store_true", help="build the corrected lab as a control")
-    drill.add_argument("--autopilot", action="store_true", help="walk headless; ends with 'diagnosis: ID'")
+    drill.add_argument(
+        "--healthy", action="store_true", help="build the corrected lab as a control"
+    )
+    drill.add_argument(
+        "--autopilot", action="store_true", help="walk headless; ends with 'diagnosis: ID'"
+    )
     drill.add_argument("--keep", action="store_true", help="leave the lab running afterwards")
     drill.add_argument("--journal", metavar="FILE", help="where to write the incident journal")
 
@@ -57,9 +71,13 @@ def _parser() -> argparse.ArgumentParser:
     lab.add_argument("--healthy", action="store_true", help="(up) build the corrected topology")
 
     lint = sub.add_parser("lint", help="validate playbooks: schema, references, graph")
-    lint.add_argument("paths", nargs="*", metavar="PATH", help="files or directories (default: shipped)")
+    lint.add_argument(
+        "paths", nargs="*", metavar="PATH", help="files or directories (default: shipped)"
+    )
 
-    an = sub.add_parser("analyze", help="findings for a pcap/pcapng capture (tags, oversize, BPDU, DHCP)")
+    an = sub.add_parser(
+        "analyze", help="findings for a pcap/pcapng capture (tags, oversize, BPDU, DHCP)"
+    )
     an.add_argument("file")
     an.add_argument("--mtu", type=int, default=1500, help="MTU of the captured link (default 1500)")
     an.add_argument("--json", action="store_true", help="machine-readable output")
@@ -91,8 +109,10 @@ def cmd_lint(args: argparse.Namespace) -> int:
         print(f"{len(problems)} problem(s) in {len(files)} file(s)", file=sys.stderr)
         return 1
     g = graph.g
-    print(f"ok: {len(files)} playbook(s), {g.number_of_nodes()} nodes, {g.number_of_edges()} edges, "
-          f"{len(graph.symptoms())} symptom(s)")
+    print(
+        f"ok: {len(files)} playbook(s), {g.number_of_nodes()} nodes, {g.number_of_edges()} edges, "
+        f"{len(graph.symptoms())} symptom(s)"
+    )
     return 0
 
 
@@ -133,11 +153,16 @@ def cmd_lab(args: argparse.Namespace) -> int:
     lab = get_lab(args.name)
     if args.action == "up":
         info = lab.up(healthy=args.healthy, progress=lambda m: print(f"  {m}", file=sys.stderr))
-        print(f"lab {info.name} up ({'healthy' if info.healthy else 'faulty'}, mode {info.mode}); "
-              f"inventory: {info.inventory_path}")
+        print(
+            f"lab {info.name} up ({'healthy' if info.healthy else 'faulty'}, mode {info.mode}); "
+            f"inventory: {info.inventory_path}"
+        )
     elif args.action == "down":
         removed = lab.down()
-        print(f"lab {args.name} down" + (f": removed {', '.join(removed)}" if removed else " (nothing to remove)"))
+        print(
+            f"lab {args.name} down"
+            + (f": removed {', '.join(removed)}" if removed else " (nothing to remove)")
+        )
     else:
         st = lab.status()
         state = "running" if st.running else "not running"
@@ -152,10 +177,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.cmd is None:
-            args.cmd, args.inventory, args.symptom, args.autopilot = "investigate", None, None, False
+            args.cmd, args.inventory, args.symptom, args.autopilot = (
+                "investigate",
+                None,
+                None,
+                False,
+            )
             args.journal = args.resume = None
         handler = {
-            "lint": cmd_lint, "analyze": cmd_analyze, "report": cmd_report, "symptoms": cmd_symptoms,
+            "lint": cmd_lint,
+            "analyze": cmd_analyze,
+            "report": cmd_report,
+            "symptoms": cmd_symptoms,
             "lab": cmd_lab,
         }.get(args.cmd)
         if handler is not None:
@@ -175,4 +208,3 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-

@@ -26,26 +26,39 @@ class PaletteCommand:
 def palette_commands(screen: InvestigationScreen) -> list[PaletteCommand]:
     inv = screen.session.inventory
     commands = [
-        PaletteCommand(f"pane: open on {name}", partial(screen.action_open_pane, name),
-                       f"run a command on {name} ({host.address}) in a live pane")
+        PaletteCommand(
+            f"pane: open on {name}",
+            partial(screen.action_open_pane, name),
+            f"run a command on {name} ({host.address}) in a live pane",
+        )
         for name, host in inv.hosts.items()
     ]
     proposal = screen.walker.proposal()
     current = f"{proposal.node}: {proposal.check.title}" if proposal else "no step left"
     commands += [
         PaletteCommand("step: run", screen.action_run_step, f"run {current} (r)"),
-        PaletteCommand("step: skip", screen.action_skip, f"skip {current}; follow its fallback (s)"),
+        PaletteCommand(
+            "step: skip", screen.action_skip, f"skip {current}; follow its fallback (s)"
+        ),
         PaletteCommand("step: back", screen.action_back, "undo the last step (b)"),
         PaletteCommand("step: cancel", screen.action_cancel, "cancel the running check (c)"),
-        PaletteCommand("autopilot", screen.action_autopilot,
-                       "run every proposed check up to a diagnosis (a)"),
+        PaletteCommand(
+            "autopilot", screen.action_autopilot, "run every proposed check up to a diagnosis (a)"
+        ),
         PaletteCommand("note", screen.action_note, "add a note to the incident journal (n)"),
-        PaletteCommand("fact", screen.action_fact,
-                       "record a fact you know; node.outcome=X answers a check (f)"),
-        PaletteCommand("diagnosis", screen.action_diagnosis,
-                       "show the diagnosis and its remedies as dry runs (d)"),
-        PaletteCommand("pane: close focused", screen.action_close_pane,
-                       "stop the focused pane's command and free it (x)"),
+        PaletteCommand(
+            "fact", screen.action_fact, "record a fact you know; node.outcome=X answers a check (f)"
+        ),
+        PaletteCommand(
+            "diagnosis",
+            screen.action_diagnosis,
+            "show the diagnosis and its remedies as dry runs (d)",
+        ),
+        PaletteCommand(
+            "pane: close focused",
+            screen.action_close_pane,
+            "stop the focused pane's command and free it (x)",
+        ),
     ]
     return commands
 

@@ -45,12 +45,18 @@ async def _autopilot(session: Session, tail: list[str] | None = None) -> int:
     return 0
 
 
-def _run_tui(graph: PlaybookGraph, inventory: Inventory, session: Session | None,
-             journal: Path | None, title: str) -> int:
+def _run_tui(
+    graph: PlaybookGraph,
+    inventory: Inventory,
+    session: Session | None,
+    journal: Path | None,
+    title: str,
+) -> int:
     from tui.app import CloudtalesApp
 
-    app = CloudtalesApp(graph=graph, inventory=inventory, session=session, journal_path=journal,
-                        title=title)
+    app = CloudtalesApp(
+        graph=graph, inventory=inventory, session=session, journal_path=journal, title=title
+    )
     app.run()
     return 0
 
@@ -64,8 +70,10 @@ def cmd_investigate(args: argparse.Namespace) -> int:
             return asyncio.run(_autopilot(session))
         return _run_tui(graph, session.inventory, session, None, "cloudtales")
     if inventory is None:
-        raise CloudtalesError("--inventory FILE is needed (or --resume JOURNAL); "
-                              "try `cloudtales drill double-vlan` for a lab")
+        raise CloudtalesError(
+            "--inventory FILE is needed (or --resume JOURNAL); "
+            "try `cloudtales drill double-vlan` for a lab"
+        )
     journal = Path(args.journal) if args.journal else None
     if args.symptom:
         session = Session.start(graph, inventory, make_runner(inventory), args.symptom, journal)
@@ -83,7 +91,9 @@ def cmd_drill(args: argparse.Namespace) -> int:
     graph = load_valid_graph(args.playbooks)
     drills = {src.playbook.drill.lab: src.playbook for src in graph.sources if src.playbook.drill}
     if args.name not in drills:
-        raise CloudtalesError(f"unknown drill {args.name!r} (known: {', '.join(sorted(drills)) or 'none'})")
+        raise CloudtalesError(
+            f"unknown drill {args.name!r} (known: {', '.join(sorted(drills)) or 'none'})"
+        )
     pb = drills[args.name]
     assert pb.drill is not None
     lab = get_lab(pb.drill.lab)
@@ -95,8 +105,16 @@ def cmd_drill(args: argparse.Namespace) -> int:
     try:
         inventory = load_inventory(info.inventory_path)
         journal = Path(args.journal) if args.journal else None
-        session = Session.start(graph, inventory, make_runner(inventory), pb.drill.symptom, journal,
-                                drill=args.name, healthy=args.healthy, lab_mode=info.mode)
+        session = Session.start(
+            graph,
+            inventory,
+            make_runner(inventory),
+            pb.drill.symptom,
+            journal,
+            drill=args.name,
+            healthy=args.healthy,
+            lab_mode=info.mode,
+        )
         if args.autopilot:
             _say(f"symptom: {pb.drill.symptom}")
             return asyncio.run(_autopilot(session, tail))

@@ -16,8 +16,16 @@ from engine.errors import CloudtalesError
 from engine.parsers.pcap import LINKTYPE_NAMES, Capture, CaptureStats, Frame, PcapFormatError
 from engine.parsers.pcap import read_capture as _read_capture
 
-DHCP_TYPES = {1: "DISCOVER", 2: "OFFER", 3: "REQUEST", 4: "DECLINE", 5: "ACK", 6: "NAK",
-              7: "RELEASE", 8: "INFORM"}
+DHCP_TYPES = {
+    1: "DISCOVER",
+    2: "OFFER",
+    3: "REQUEST",
+    4: "DECLINE",
+    5: "ACK",
+    6: "NAK",
+    7: "RELEASE",
+    8: "INFORM",
+}
 DHCP_COOKIE = b"\x63\x82\x53\x63"
 MAX_EXAMPLES = 5
 _UDP_LEN = struct.Struct("!4xH").unpack_from
@@ -78,12 +86,18 @@ class CaptureReport:
     def to_dict(self) -> dict[str, object]:
         st = self.stats
         return {
-            "path": self.path, "format": st.format,
+            "path": self.path,
+            "format": st.format,
             "linktypes": {LINKTYPE_NAMES.get(k, str(k)): v for k, v in st.linktypes.items()},
-            "capture_problems": {"truncated": st.truncated, "malformed": st.malformed,
-                                 "unsupported_linktype": st.unsupported,
-                                 "unknown_blocks": st.unknown_blocks},
-            **self.vlan.to_dict(), "bpdus": self.bpdus, "dhcp": self.dhcp,
+            "capture_problems": {
+                "truncated": st.truncated,
+                "malformed": st.malformed,
+                "unsupported_linktype": st.unsupported,
+                "unknown_blocks": st.unknown_blocks,
+            },
+            **self.vlan.to_dict(),
+            "bpdus": self.bpdus,
+            "dhcp": self.dhcp,
             "examples": self.examples,
         }
 
@@ -114,10 +128,16 @@ class CaptureReport:
             lines.append("BPDUs: " + ", ".join(f"{k} {n}" for k, n in sorted(self.bpdus.items())))
         if self.dhcp:
             lines.append("DHCP: " + ", ".join(f"{k} {n}" for k, n in self.dhcp.items()))
-        problems = [f"{n} {what}" for n, what in (
-            (st.truncated, "truncated record(s)"), (st.malformed, "malformed frame(s)"),
-            (st.unsupported, "frame(s) on unsupported link types"),
-            (st.unknown_blocks, "unknown pcapng block(s) skipped")) if n]
+        problems = [
+            f"{n} {what}"
+            for n, what in (
+                (st.truncated, "truncated record(s)"),
+                (st.malformed, "malformed frame(s)"),
+                (st.unsupported, "frame(s) on unsupported link types"),
+                (st.unknown_blocks, "unknown pcapng block(s) skipped"),
+            )
+            if n
+        ]
         if problems:
             lines.append("capture problems: " + ", ".join(problems))
         if self.examples:

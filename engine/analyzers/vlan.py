@@ -89,12 +89,16 @@ class VlanFindings:
 
     def to_dict(self) -> dict[str, object]:
         return {
-            "verdict": self.verdict(), "mtu": self.mtu, "max_frame_len": self.limit,
-            "frames": self.frames, "max_depth": self.max_depth,
+            "verdict": self.verdict(),
+            "mtu": self.mtu,
+            "max_frame_len": self.limit,
+            "frames": self.frames,
+            "max_depth": self.max_depth,
             "depth_counts": {str(k): v for k, v in sorted(self.depth_counts.items())},
             "stacked_frames": self.stacked_frames,
             "stacks": {",".join(map(str, k)): v for k, v in _by_count(self.stacks)},
-            "oversize": self.oversize, "double_tag_oversize": self.double_tag_oversize,
+            "oversize": self.oversize,
+            "double_tag_oversize": self.double_tag_oversize,
             "largest_wire_len": self.largest_wire_len,
         }
 
@@ -140,8 +144,7 @@ def packet_key(frame: Frame) -> PacketKey | None:
     if frame.ip_src is None:
         return None
     if frame.icmp_id is not None:
-        return ("icmp", frame.ip_src, frame.ip_dst, frame.icmp_type, frame.icmp_id,
-                frame.icmp_seq)
+        return ("icmp", frame.ip_src, frame.ip_dst, frame.icmp_type, frame.icmp_id, frame.icmp_seq)
     return ("ip", frame.ip_src, frame.ip_dst, frame.ip_proto, frame.ip_id)
 
 
@@ -198,8 +201,10 @@ class PacketTrace:
 
     def line(self) -> str:
         """``label: a [20] 1518 -> b [20,100] 1522 -> lost`` (VIDs outer first, wire bytes)."""
-        hops = " -> ".join(f"{s.point} [{','.join(map(str, s.vids)) or 'untagged'}] {s.wire_len}"
-                           for s in self.sightings)
+        hops = " -> ".join(
+            f"{s.point} [{','.join(map(str, s.vids)) or 'untagged'}] {s.wire_len}"
+            for s in self.sightings
+        )
         return f"{self.label}: {hops}" + ("" if self.delivered else " -> lost")
 
 
@@ -222,8 +227,10 @@ class HopReport:
         """Operator-facing sentences, most telling first; [] when nothing matched."""
         if not self.packets:
             return []
-        lines = [f"{len(self.packets)} packets matched across {' -> '.join(self.order)}; "
-                 f"{self.delivered} seen at the end of their path"]
+        lines = [
+            f"{len(self.packets)} packets matched across {' -> '.join(self.order)}; "
+            f"{self.delivered} seen at the end of their path"
+        ]
         for hop, n in sorted(self.adds_tag.items(), key=lambda kv: -kv[1]):
             lines.append(f"{hop} adds a tag ({n} packets)")
         for point, n in sorted(self.stacked_at.items(), key=lambda kv: -kv[1]):
@@ -258,10 +265,16 @@ def hop_report(points: dict[str, list[Frame]], order: list[str]) -> HopReport:
     stacked: dict[str, int] = {}
     for key, at in seen.items():
         reverse = (key[0] == "icmp" and key[3] == 0) or (
-            not (key[0] == "icmp" and key[3] == 8) and order[0] not in at and order[-1] in at)
+            not (key[0] == "icmp" and key[3] == 8) and order[0] not in at and order[-1] in at
+        )
         path = order[::-1] if reverse else order
-        trace = PacketTrace(key, packet_label(key), "reverse" if reverse else "forward", path,
-                            [at[p] for p in path if p in at])
+        trace = PacketTrace(
+            key,
+            packet_label(key),
+            "reverse" if reverse else "forward",
+            path,
+            [at[p] for p in path if p in at],
+        )
         packets.append(trace)
         if (hop := trace.tag_added) is not None:
             adds[f"{hop[0]} -> {hop[1]}"] = adds.get(f"{hop[0]} -> {hop[1]}", 0) + 1

@@ -52,17 +52,23 @@ class _Point:
         return f"{self.host.name}:{self.iface}"
 
 
-def tcpdump_command(iface: str, snaplen: int, max_frames: int, seconds: float, bpf_filter: str) -> str:
+def tcpdump_command(
+    iface: str, snaplen: int, max_frames: int, seconds: float, bpf_filter: str
+) -> str:
     # `timeout` is a backstop: even if the channel is lost, tcpdump ends on its own.
-    cmd = (f"exec timeout {int(seconds) + 5} tcpdump -i {shlex.quote(iface)} -U -w - -n "
-           f"-s {snaplen} -c {max_frames}")
+    cmd = (
+        f"exec timeout {int(seconds) + 5} tcpdump -i {shlex.quote(iface)} -U -w - -n "
+        f"-s {snaplen} -c {max_frames}"
+    )
     return cmd + (f" {shlex.quote(bpf_filter)}" if bpf_filter else "")
 
 
 def traffic_command(target: str, sizes: list[int], count: int) -> str:
     t = shlex.quote(target)
-    return "; ".join(f"ping -n -M do -c {count} -i 0.2 -W 1 -s {s} {t} >/dev/null 2>&1; echo {s} $?"
-                     for s in sizes)
+    return "; ".join(
+        f"ping -n -M do -c {count} -i 0.2 -W 1 -s {s} {t} >/dev/null 2>&1; echo {s} $?"
+        for s in sizes
+    )
 
 
 async def _capture(ctx: CheckContext, point: _Point, params: VlanCaptureParams) -> None:
@@ -74,8 +80,12 @@ async def _capture(ctx: CheckContext, point: _Point, params: VlanCaptureParams) 
         elif line.strip() and "packets" not in line:
             point.errors.append(line.strip())
 
-    cmd = tcpdump_command(point.iface, params.snaplen, params.max_frames, ctx.timeout, params.bpf_filter)
-    async for chunk in ctx.runner.stream_bytes(point.host, cmd, timeout=ctx.timeout, on_stderr=on_stderr):
+    cmd = tcpdump_command(
+        point.iface, params.snaplen, params.max_frames, ctx.timeout, params.bpf_filter
+    )
+    async for chunk in ctx.runner.stream_bytes(
+        point.host, cmd, timeout=ctx.timeout, on_stderr=on_stderr
+    ):
         point.last_data = loop.time()
         for frame in point.stream.feed(chunk):
             point.frames.append(frame)
@@ -88,24 +98,38 @@ async def run(ctx: CheckContext, params: VlanCaptureParams) -> CheckResult:
     tasks = [asyncio.create_task(_capture(ctx, p, params)) for p in points]
     try:
         all_armed = asyncio.create_task(_all_armed(points))
-        await asyncio.wait([all_armed, *tasks], timeout=params.arm_timeout,
-                           return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait(
+            [all_armed, *tasks], timeout=params.arm_timeout, return_when=asyncio.FIRST_COMPLETED
+        )
         all_armed.cancel()
         for t in tasks:  # a capture that ended before arming: surface its error
             if t.done() and not t.cancelled() and t.exception() is not None:
                 raise t.exception()  # type: ignore[misc]
         not_armed = [p for p in points if not p.armed.is_set()]
         if not_armed:
-            why = "; ".join(f"{p.label}: {' '.join(p.errors) or 'no listening on'}" for p in not_armed)
+            why = "; ".join(
+                f"{p.label}: {' '.join(p.errors) or 'no listening on'}" for p in not_armed
+            )
             raise CloudtalesError(f"tcpdump did not start: {why}")
-        ctx.emit(LiveLine(f"{sender.name}:ping", f"pinging {params.target} with sizes "
-                          f"{', '.join(map(str, params.sizes))} (-M do, {params.count} each)"))
-        res = await ctx.runner.run(sender, traffic_command(params.target, params.sizes, params.count),
-                                   timeout=ctx.timeout)
+        ctx.emit(
+            LiveLine(
+                f"{sender.name}:ping",
+                f"pinging {params.target} with sizes "
+                f"{', '.join(map(str, params.sizes))} (-M do, {params.count} each)",
+            )
+        )
+        res = await ctx.runner.run(
+            sender, traffic_command(params.target, params.sizes, params.count), timeout=ctx.timeout
+        )
         for line in res.stdout.splitlines():
             size, _, rc = line.partition(" ")
-            ctx.emit(LiveLine(f"{sender.name}:ping", f"ping -s {size}: {'replies' if rc == '0' else 'LOST'}",
-                              None if rc == "0" else f"{size}-byte pings lost"))
+            ctx.emit(
+                LiveLine(
+                    f"{sender.name}:ping",
+                    f"ping -s {size}: {'replies' if rc == '0' else 'LOST'}",
+                    None if rc == "0" else f"{size}-byte pings lost",
+                )
+            )
         await _drain(points, params.drain_seconds)
     finally:
         for t in tasks:
@@ -120,7 +144,10 @@ async def _all_armed(points: list[_Point]) -> None:
 
 
 async def _drain(points: list[_Point], seconds: float) -> None:
-    """Give in-flight frames a moment: until no point received data for 0.3 s, at most ``seconds``."""
+    """Give in-flight frames a moment.
+
+    Waits until no point received data for 0.3 s, at most ``seconds``.
+    """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
     while loop.time() < deadline:
@@ -147,26 +174,43 @@ def judge(points: list[_Point], params: VlanCaptureParams, ping_output: str = ""
         if lost:
             evidence.append(Evidence("pings lost", "sizes: " + ", ".join(lost)))
     summary = {
-        "stacked": f"frames carry {overall.max_depth} VLAN tags ({', '.join(stacks)}) at {', '.join(stacked_at)}",
+        "stacked": (
+            f"frames carry {overall.max_depth} VLAN tags ({', '.join(stacks)})"
+            f" at {', '.join(stacked_at)}"
+        ),
         "single": "frames carry one VLAN tag: no stacking",
         "untagged": "frames are untagged at every capture point",
         "no_frames": "no frames captured",
     }[outcome]
-    return CheckResult(outcome, summary, {
-        "max_tag_depth": overall.max_depth,
-        "stacks": stacks,
-        "oversize_frames": overall.oversize,
-        "stacked_at": stacked_at,
-        "first_stacking_hop": hops.first_stacking_point,
-        "frames": {label: len(p.frames) for label, p in zip(per_point, points, strict=True)},
-    }, evidence)
+    return CheckResult(
+        outcome,
+        summary,
+        {
+            "max_tag_depth": overall.max_depth,
+            "stacks": stacks,
+            "oversize_frames": overall.oversize,
+            "stacked_at": stacked_at,
+            "first_stacking_hop": hops.first_stacking_point,
+            "frames": {label: len(p.frames) for label, p in zip(per_point, points, strict=True)},
+        },
+        evidence,
+    )
 
 
-register(CheckType(
-    name="vlan_capture",
-    title="Capture on several hosts at once (tcpdump -U -w -)",
-    outcomes=CAPTURE_OUTCOMES,
-    params=VlanCaptureParams,
-    run=run,
-    facts=("max_tag_depth", "stacks", "oversize_frames", "stacked_at", "first_stacking_hop", "frames"),
-))
+register(
+    CheckType(
+        name="vlan_capture",
+        title="Capture on several hosts at once (tcpdump -U -w -)",
+        outcomes=CAPTURE_OUTCOMES,
+        params=VlanCaptureParams,
+        run=run,
+        facts=(
+            "max_tag_depth",
+            "stacks",
+            "oversize_frames",
+            "stacked_at",
+            "first_stacking_hop",
+            "frames",
+        ),
+    )
+)

@@ -25,10 +25,18 @@ async def _one(ctx: CheckContext, host_name: str) -> Outcome:
         raise CloudtalesError(f"host {host_name}: `{COMMAND}` failed: {res.stderr.strip()[:200]}")
     links = parse_ip_link(res.stdout, f"{host_name}: {COMMAND}")
     for link in links:
-        ctx.emit(LiveLine(f"{host_name}:ip link", f"{link.label:<20} {link.kind or '-':<7} "
-                          f"mtu {link.mtu:<5} {link.operstate:<7} master {link.master or '-'}",
-                          "VLAN on VLAN" if link.is_vlan and link.parent and any(
-                              p.ifname == link.parent and p.is_vlan for p in links) else None))
+        ctx.emit(
+            LiveLine(
+                f"{host_name}:ip link",
+                f"{link.label:<20} {link.kind or '-':<7} "
+                f"mtu {link.mtu:<5} {link.operstate:<7} master {link.master or '-'}",
+                "VLAN on VLAN"
+                if link.is_vlan
+                and link.parent
+                and any(p.ifname == link.parent and p.is_vlan for p in links)
+                else None,
+            )
+        )
     return detect_vlan_stacking(host_name, links)
 
 
@@ -46,11 +54,13 @@ async def run(ctx: CheckContext, params: LinkFactsParams) -> CheckResult:
     )
 
 
-register(CheckType(
-    name="link_facts",
-    title="Link facts (ip -j -d link)",
-    outcomes=LINK_OUTCOMES,
-    params=LinkFactsParams,
-    run=run,
-    facts=("vlan_devices", "stacked_devices"),
-))
+register(
+    CheckType(
+        name="link_facts",
+        title="Link facts (ip -j -d link)",
+        outcomes=LINK_OUTCOMES,
+        params=LinkFactsParams,
+        run=run,
+        facts=("vlan_devices", "stacked_devices"),
+    )
+)

@@ -23,7 +23,9 @@ class VlanInterfaceParams(CheckParams):
 async def read_nova_conf(ctx: CheckContext, host_name: str, path: str) -> NovaConf:
     """The remote nova.conf, bounded to 1 MiB, parsed with configparser."""
     host = ctx.inventory.host(host_name)
-    res = await ctx.runner.run(host, f"head -c {MAX_CONF_BYTES} {shlex.quote(path)}", timeout=ctx.timeout)
+    res = await ctx.runner.run(
+        host, f"head -c {MAX_CONF_BYTES} {shlex.quote(path)}", timeout=ctx.timeout
+    )
     if not res.ok:
         raise CloudtalesError(f"host {host_name}: cannot read {path}: {res.stderr.strip()[:200]}")
     return parse_nova_conf(res.stdout, f"{host_name}:{path}")
@@ -36,8 +38,13 @@ async def run(ctx: CheckContext, params: VlanInterfaceParams) -> CheckResult:
         conf = await read_nova_conf(ctx, name, params.path)
         value = conf.get("DEFAULT", "vlan_interface")
         outcome = classify_vlan_interface(name, conf.source, value, devices)
-        ctx.emit(LiveLine(f"{name}:nova.conf", f"vlan_interface={value}",
-                          "tenant VLANs stack on a VLAN" if outcome.key == "is_vlan_device" else None))
+        ctx.emit(
+            LiveLine(
+                f"{name}:nova.conf",
+                f"vlan_interface={value}",
+                "tenant VLANs stack on a VLAN" if outcome.key == "is_vlan_device" else None,
+            )
+        )
         return outcome
 
     outcomes = await asyncio.gather(*(one(h.name) for h in ctx.hosts))
@@ -46,17 +53,21 @@ async def run(ctx: CheckContext, params: VlanInterfaceParams) -> CheckResult:
     return CheckResult(
         outcome=worst.key,
         summary="; ".join(o.summary for o in outcomes),
-        facts={"vlan_interface": worst.facts.get("vlan_interface"),
-               "hosts": [o.summary for o in outcomes]},
+        facts={
+            "vlan_interface": worst.facts.get("vlan_interface"),
+            "hosts": [o.summary for o in outcomes],
+        },
         evidence=[e for o in outcomes for e in o.evidence],
     )
 
 
-register(CheckType(
-    name="vlan_interface",
-    title="nova.conf vlan_interface",
-    outcomes=VLAN_IFACE_OUTCOMES,
-    params=VlanInterfaceParams,
-    run=run,
-    facts=("vlan_interface", "hosts"),
-))
+register(
+    CheckType(
+        name="vlan_interface",
+        title="nova.conf vlan_interface",
+        outcomes=VLAN_IFACE_OUTCOMES,
+        params=VlanInterfaceParams,
+        run=run,
+        facts=("vlan_interface", "hosts"),
+    )
+)

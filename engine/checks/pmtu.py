@@ -25,17 +25,24 @@ async def run(ctx: CheckContext, params: PathMtuParams) -> CheckResult:
             continue
         probes.append(probe)
         size, ok = probe
-        ctx.emit(LiveLine(source, f"ping -M do -s {size} {params.target}: {'reply' if ok else 'no reply'}",
-                          None if ok else f"{size + ICMP_IP_OVERHEAD}-byte packet lost"))
+        ctx.emit(
+            LiveLine(
+                source,
+                f"ping -M do -s {size} {params.target}: {'reply' if ok else 'no reply'}",
+                None if ok else f"{size + ICMP_IP_OVERHEAD}-byte packet lost",
+            )
+        )
     out = judge_path_mtu(host.name, params.target, Sweep(tuple(probes)), params.expected_mtu)
     return CheckResult(out.key, out.summary, dict(out.facts), list(out.evidence))
 
 
-register(CheckType(
-    name="path_mtu",
-    title="Path-MTU probe (ping -M do -s, binary search)",
-    outcomes=PMTU_OUTCOMES,
-    params=PathMtuParams,
-    run=run,
-    facts=("path_mtu", "max_payload", "expected_mtu", "shortfall"),
-))
+register(
+    CheckType(
+        name="path_mtu",
+        title="Path-MTU probe (ping -M do -s, binary search)",
+        outcomes=PMTU_OUTCOMES,
+        params=PathMtuParams,
+        run=run,
+        facts=("path_mtu", "max_payload", "expected_mtu", "shortfall"),
+    )
+)

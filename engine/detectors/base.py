@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from engine.checks.base import Evidence, FactValue
@@ -11,5 +12,5 @@ from engine.checks.base import Evidence, FactValue
 class Outcome:
     key: str
     summary: str
-    facts: dict[str, FactValue] = field(default_factory=dict)
+    facts: Mapping[str, FactValue] = field(default_factory=dict)
     evidence: tuple[Evidence, ...] = ()

@@ -10,12 +10,18 @@ PMTU_OUTCOMES = ("full", "reduced", "unreachable")
 
 
 def judge_path_mtu(source: str, target: str, sweep: Sweep, expected_mtu: int) -> Outcome:
-    table = "\n".join(f"ping -M do -s {size:<5} {'ok' if ok else 'LOST'}" for size, ok in sweep.probes)
+    table = "\n".join(
+        f"ping -M do -s {size:<5} {'ok' if ok else 'LOST'}" for size, ok in sweep.probes
+    )
     evidence = (Evidence(f"path-MTU sweep {source} -> {target}", table, source),)
     pmtu = sweep.path_mtu
     if pmtu is None:
-        return Outcome("unreachable", f"{target} does not answer even small pings from {source}",
-                       {"path_mtu": None, "expected_mtu": expected_mtu}, evidence)
+        return Outcome(
+            "unreachable",
+            f"{target} does not answer even small pings from {source}",
+            {"path_mtu": None, "expected_mtu": expected_mtu},
+            evidence,
+        )
     facts = {
         "path_mtu": pmtu,
         "max_payload": pmtu - ICMP_IP_OVERHEAD,
@@ -26,6 +32,10 @@ def judge_path_mtu(source: str, target: str, sweep: Sweep, expected_mtu: int) ->
         return Outcome("full", f"{expected_mtu}-byte packets reach {target}", facts, evidence)
     short = expected_mtu - pmtu
     hint = " (exactly one 802.1Q tag)" if short == 4 else ""
-    return Outcome("reduced",
-                   f"largest packet through to {target} is {pmtu} bytes, {short} short of "
-                   f"{expected_mtu}{hint}", facts, evidence)
+    return Outcome(
+        "reduced",
+        f"largest packet through to {target} is {pmtu} bytes, {short} short of "
+        f"{expected_mtu}{hint}",
+        facts,
+        evidence,
+    )

@@ -26,37 +26,54 @@ def detect_vlan_stacking(host: str, links: Sequence[LinkInfo]) -> Outcome:
     }
     if stacked:
         lines = "\n".join(
-            f"{v.label}: VLAN {v.vlan_id} on {v.parent} (itself VLAN {by_name[v.parent or ''].vlan_id})"
+            f"{v.label}: VLAN {v.vlan_id} on {v.parent}"
+            f" (itself VLAN {by_name[v.parent or ''].vlan_id})"
             + (f", master {v.master}" if v.master else "")
             for v in stacked
         )
-        return Outcome("vlan_on_vlan", f"{host}: {stacked[0].label} is a VLAN on a VLAN",
-                       facts, (Evidence("ip -d link: VLAN on VLAN", lines, host),))
+        return Outcome(
+            "vlan_on_vlan",
+            f"{host}: {stacked[0].label} is a VLAN on a VLAN",
+            facts,
+            (Evidence("ip -d link: VLAN on VLAN", lines, host),),
+        )
     if vlans:
         lines = "\n".join(f"{v.label}: VLAN {v.vlan_id}" for v in vlans)
-        return Outcome("vlan_on_base", f"{host}: {len(vlans)} VLAN device(s), none stacked",
-                       facts, (Evidence("ip -d link: VLAN devices", lines, host),))
-    return Outcome("no_vlan_devices", f"{host}: no kernel VLAN devices (tags may be added elsewhere)",
-                   facts)
+        return Outcome(
+            "vlan_on_base",
+            f"{host}: {len(vlans)} VLAN device(s), none stacked",
+            facts,
+            (Evidence("ip -d link: VLAN devices", lines, host),),
+        )
+    return Outcome(
+        "no_vlan_devices", f"{host}: no kernel VLAN devices (tags may be added elsewhere)", facts
+    )
 
 
 def looks_like_vlan(name: str) -> bool:
     return bool(_VLAN_NAME.match(name))
 
 
-def classify_vlan_interface(host: str, source: str, value: str | None,
-                            vlan_devices: Sequence[str] = ()) -> Outcome:
+def classify_vlan_interface(
+    host: str, source: str, value: str | None, vlan_devices: Sequence[str] = ()
+) -> Outcome:
     """nova-network VlanManager creates tenant VLANs on ``vlan_interface``: it must be the
     base NIC or bond; a VLAN device there stacks every tenant tag on top of another tag."""
     known = {d.split("@", 1)[0] for d in vlan_devices}
     if not value:
-        return Outcome("unset", f"{host}: vlan_interface is not set in {source}",
-                       {"vlan_interface": None})
+        return Outcome(
+            "unset", f"{host}: vlan_interface is not set in {source}", {"vlan_interface": None}
+        )
     facts = {"vlan_interface": value}
     line = Evidence(f"{source}", f"vlan_interface={value}", host)
     if value in known or looks_like_vlan(value):
         why = "a VLAN device on this host" if value in known else "named like a VLAN device"
-        return Outcome("is_vlan_device",
-                       f"{host}: vlan_interface={value} is {why}; tenant VLANs stack on it",
-                       facts, (line,))
-    return Outcome("is_base_device", f"{host}: vlan_interface={value} (a base device)", facts, (line,))
+        return Outcome(
+            "is_vlan_device",
+            f"{host}: vlan_interface={value} is {why}; tenant VLANs stack on it",
+            facts,
+            (line,),
+        )
+    return Outcome(
+        "is_base_device", f"{host}: vlan_interface={value} (a base device)", facts, (line,)
+    )

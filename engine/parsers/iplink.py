@@ -1,10 +1,10 @@
 """Parse ``ip -j -d link show`` (JSON, never text scraping).
 
-    >>> links = parse_ip_link('[{"ifindex":3,"ifname":"vlan100","link":"vlan20","mtu":1500,'
-    ...     '"operstate":"UP","flags":["UP"],"linkinfo":{"info_kind":"vlan",'
-    ...     '"info_data":{"protocol":"802.1Q","id":100}}}]')
-    >>> links[0].ifname, links[0].kind, links[0].vlan_id, links[0].parent
-    ('vlan100', 'vlan', 100, 'vlan20')
+>>> links = parse_ip_link('[{"ifindex":3,"ifname":"vlan100","link":"vlan20","mtu":1500,'
+...     '"operstate":"UP","flags":["UP"],"linkinfo":{"info_kind":"vlan",'
+...     '"info_data":{"protocol":"802.1Q","id":100}}}]')
+>>> links[0].ifname, links[0].kind, links[0].vlan_id, links[0].parent
+('vlan100', 'vlan', 100, 'vlan20')
 """
 
 from __future__ import annotations
@@ -75,8 +75,10 @@ def _link(obj: dict[str, Any]) -> LinkInfo:
 def parse_ip_link(text: str, source: str = "ip -j -d link") -> list[LinkInfo]:
     try:
         data = json.loads(text)
-    except ValueError as exc:
-        raise CloudtalesError(f"{source}: output is not JSON ({exc.msg} at line {exc.lineno})") from None
+    except json.JSONDecodeError as exc:
+        raise CloudtalesError(
+            f"{source}: output is not JSON ({exc.msg} at line {exc.lineno})"
+        ) from None
     if not isinstance(data, list):
         raise CloudtalesError(f"{source}: expected a JSON list of links")
     links = []

@@ -1,8 +1,8 @@
 """Read options from a nova.conf text with configparser (oslo.config's INI dialect).
 
-    >>> conf = parse_nova_conf("[DEFAULT]\\nvlan_interface = vlan20\\n", "compute:/etc/nova/nova.conf")
-    >>> conf.get("DEFAULT", "vlan_interface")
-    'vlan20'
+>>> conf = parse_nova_conf("[DEFAULT]\\nvlan_interface = vlan20\\n", "compute:/etc/nova/nova.conf")
+>>> conf.get("DEFAULT", "vlan_interface")
+'vlan20'
 """
 
 from __future__ import annotations
@@ -33,12 +33,15 @@ class NovaConf:
 
 
 def parse_nova_conf(text: str, source: str) -> NovaConf:
-    parser = configparser.RawConfigParser(strict=False, interpolation=None,
-                                          inline_comment_prefixes=None, empty_lines_in_values=False)
+    parser = configparser.RawConfigParser(
+        strict=False, interpolation=None, inline_comment_prefixes=None, empty_lines_in_values=False
+    )
     try:
         parser.read_string(text, source=source)
     except configparser.MissingSectionHeaderError as exc:
-        raise CloudtalesError(f"{source}:{exc.lineno}: option before any [section] header") from None
+        raise CloudtalesError(
+            f"{source}:{exc.lineno}: option before any [section] header"
+        ) from None
     except configparser.ParsingError as exc:
         lineno = exc.errors[0][0] if exc.errors else "?"
         raise CloudtalesError(f"{source}:{lineno}: cannot parse line (not 'key = value')") from None

@@ -30,8 +30,10 @@ PVST_SNAP = b"\xaa\xaa\x03\x00\x00\x0c\x01\x0b"
 MAX_RECORD = 0x40000  # 256 KiB: larger declared lengths mean a corrupt record header
 
 _PCAP_MAGICS = {  # first four bytes -> (endianness, nanosecond timestamps)
-    b"\xd4\xc3\xb2\xa1": ("<", False), b"\xa1\xb2\xc3\xd4": (">", False),
-    b"\x4d\x3c\xb2\xa1": ("<", True), b"\xa1\xb2\x3c\x4d": (">", True),
+    b"\xd4\xc3\xb2\xa1": ("<", False),
+    b"\xa1\xb2\xc3\xd4": (">", False),
+    b"\x4d\x3c\xb2\xa1": ("<", True),
+    b"\xa1\xb2\x3c\x4d": (">", True),
 }
 _SHB = b"\x0a\x0d\x0d\x0a"
 _BOM = {b"\x4d\x3c\x2b\x1a": "<", b"\x1a\x2b\x3c\x4d": ">"}
@@ -164,9 +166,30 @@ def decode_frame(
         is_bpdu = (llc[:2] == b"BB" and dst in (STP_MAC, "")) or (
             llc == PVST_SNAP and dst in (PVST_MAC, "")
         )
-    frame: Frame = _Twin(ts, wire, cap, src, dst, tags, etype, off, data, linktype, interface,
-                         ip_src, ip_dst, ip_proto, ip_id, ip_total, icmp_type, icmp_code,
-                         icmp_id, icmp_seq, is_bpdu, is_dhcp)
+    frame: Frame = _Twin(
+        ts,
+        wire,
+        cap,
+        src,
+        dst,
+        tags,
+        etype,
+        off,
+        data,
+        linktype,
+        interface,
+        ip_src,
+        ip_dst,
+        ip_proto,
+        ip_id,
+        ip_total,
+        icmp_type,
+        icmp_code,
+        icmp_id,
+        icmp_seq,
+        is_bpdu,
+        is_dhcp,
+    )
     frame.__class__ = Frame
     return frame
 
@@ -274,8 +297,12 @@ class _Scanner:
                 if not known:
                     other += 1
                     continue
-                frame = decode_frame(bytes(data) if copy else data, sec + frac / units,
-                                     orig if orig > incl else incl, lt)
+                frame = decode_frame(
+                    bytes(data) if copy else data,
+                    sec + frac / units,
+                    orig if orig > incl else incl,
+                    lt,
+                )
                 if frame is None:
                     bad += 1
                 else:
@@ -285,7 +312,10 @@ class _Scanner:
         finally:
             self.pos = pos
             st.frames, st.malformed, st.unsupported = (
-                st.frames + good, st.malformed + bad, st.unsupported + other)
+                st.frames + good,
+                st.malformed + bad,
+                st.unsupported + other,
+            )
             if good + bad + other:
                 st.linktypes[lt] = st.linktypes.get(lt, 0) + good + bad + other
 

@@ -1,9 +1,9 @@
 """Parse the path-MTU sweep: one ``SIZE ok|fail`` line per ``ping -M do -s SIZE`` probe.
 
-    >>> parse_sweep(["1472 fail", "736 ok", "1104 ok", "1468 ok", "1470 fail"])
-    Sweep(probes=((1472, False), (736, True), (1104, True), (1468, True), (1470, False)))
-    >>> parse_sweep(["1472 fail", "1468 ok"]).max_ok
-    1468
+>>> parse_sweep(["1472 fail", "736 ok", "1104 ok", "1468 ok", "1470 fail"])
+Sweep(probes=((1472, False), (736, True), (1104, True), (1468, True), (1470, False)))
+>>> parse_sweep(["1472 fail", "1468 ok"]).max_ok
+1468
 """
 
 from __future__ import annotations
@@ -46,11 +46,11 @@ def sweep_script(target: str, max_payload: int, count: int = 1, wait: float = 1.
     ping = f"ping -n -M do -c {count} -W {wait:g} -s"
     return (
         f"t={_quote(target)}; lo=0; hi={max_payload}; "
-        f"if {ping} $hi \"$t\" >/dev/null 2>&1; then echo \"$hi ok\"; exit 0; fi; echo \"$hi fail\"; "
-        f"if ! {ping} $lo \"$t\" >/dev/null 2>&1; then echo \"$lo fail\"; exit 0; fi; echo \"$lo ok\"; "
+        f'if {ping} $hi "$t" >/dev/null 2>&1; then echo "$hi ok"; exit 0; fi; echo "$hi fail"; '
+        f'if ! {ping} $lo "$t" >/dev/null 2>&1; then echo "$lo fail"; exit 0; fi; echo "$lo ok"; '
         f"while [ $((hi-lo)) -gt 1 ]; do m=$(((lo+hi)/2)); "
-        f"if {ping} $m \"$t\" >/dev/null 2>&1; then echo \"$m ok\"; lo=$m; "
-        f"else echo \"$m fail\"; hi=$m; fi; done"
+        f'if {ping} $m "$t" >/dev/null 2>&1; then echo "$m ok"; lo=$m; '
+        f'else echo "$m fail"; hi=$m; fi; done'
     )
 
 

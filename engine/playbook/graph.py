@@ -11,10 +11,10 @@ Nodes carry ``kind`` (symptom | check | diagnosis), ``model`` and ``source``
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
 import networkx as nx
 from pydantic import ValidationError
@@ -24,6 +24,8 @@ from engine.errors import PlaybookError
 from engine.playbook.loader import LoadedPlaybook, load_playbook, playbook_files
 from engine.playbook.model import Check, Diagnosis, Remedy, Symptom
 from engine.templating import references
+
+_M = TypeVar("_M", Symptom, Check, Diagnosis)
 
 FALLBACK = "fallback"
 START = "start"
@@ -38,11 +40,15 @@ class Problem:
 
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.line else self.path
-        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        return (
+            f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        )
 
 
 class PlaybookGraph:
-    def __init__(self, graph: nx.DiGraph, remedies: dict[str, Remedy], sources: list[LoadedPlaybook]):
+    def __init__(
+        self, graph: nx.DiGraph, remedies: dict[str, Remedy], sources: list[LoadedPlaybook]
+    ):
         self.g = graph
         self.remedies = remedies
         self.sources = sources
@@ -81,7 +87,7 @@ class PlaybookGraph:
         except (nx.NetworkXNoPath, nx.NodeNotFound):
             return None
 
-    def _model(self, node: str, kind: str, cls: type[Any]) -> Any:
+    def _model(self, node: str, kind: str, cls: type[_M]) -> _M:
         if node not in self.g or self.g.nodes[node]["kind"] != kind:
             raise KeyError(f"no {kind} {node!r}")
         model = self.g.nodes[node]["model"]
@@ -104,23 +110,40 @@ def build_graph(sources: Iterable[LoadedPlaybook]) -> tuple[PlaybookGraph, list[
     # phase 2a: nodes and duplicate ids (ids are global: playbooks merge into one graph)
     for src in sources:
         pb = src.playbook
-        for section, items in (("symptoms", pb.symptoms), ("checks", pb.checks), ("diagnoses", pb.diagnoses)):
+        sections: tuple[tuple[str, Sequence[Symptom | Check | Diagnosis]], ...] = (
+            ("symptoms", pb.symptoms),
+            ("checks", pb.checks),
+            ("diagnoses", pb.diagnoses),
+        )
+        for section, items in sections:
             for i, item in enumerate(items):
                 loc = (section, i, "id")
                 if item.id in g:
                     other, oloc = where[item.id]
-                    problems.append(_problem(src, loc, f"{section}[{item.id}].id",
-                        f"duplicate id (also at {other.path}:{other.line_of(*oloc)})"))
+                    problems.append(
+                        _problem(
+                            src,
+                            loc,
+                            f"{section}[{item.id}].id",
+                            f"duplicate id (also at {other.path}:{other.line_of(*oloc)})",
+                        )
+                    )
                     continue
                 kind = {"symptoms": "symptom", "checks": "check", "diagnoses": "diagnosis"}[section]
                 g.add_node(item.id, kind=kind, model=item, source=src)
                 where[item.id] = (src, loc)
         for i, rem in enumerate(pb.remedies):
             if rem.id in remedies:
-                problems.append(_problem(src, ("remedies", i, "id"), f"remedies[{rem.id}].id", "duplicate remedy id"))
+                problems.append(
+                    _problem(
+                        src, ("remedies", i, "id"), f"remedies[{rem.id}].id", "duplicate remedy id"
+                    )
+                )
             remedies[rem.id] = rem
 
-    def edge(src: LoadedPlaybook, loc: tuple[str | int, ...], field: str, a: str, b: str, label: str) -> None:
+    def edge(
+        src: LoadedPlaybook, loc: tuple[str | int, ...], field: str, a: str, b: str, label: str
+    ) -> None:
         if b not in g:
             problems.append(_problem(src, loc, field, f"refers to unknown node {b!r}"))
             return
@@ -133,42 +156,92 @@ def build_graph(sources: Iterable[LoadedPlaybook]) -> tuple[PlaybookGraph, list[
     for src in sources:
         pb = src.playbook
         for i, sym in enumerate(pb.symptoms):
-            edge(src, ("symptoms", i, "start"), f"symptoms[{sym.id}].start", sym.id, sym.start, START)
+            edge(
+                src, ("symptoms", i, "start"), f"symptoms[{sym.id}].start", sym.id, sym.start, START
+            )
         for i, chk in enumerate(pb.checks):
             base = f"checks[{chk.id}]"
             ctype = types.get(chk.type)
             if ctype is None:
-                problems.append(_problem(src, ("checks", i, "type"), f"{base}.type",
-                    f"unknown check type {chk.type!r} (known: {', '.join(sorted(types))})"))
+                problems.append(
+                    _problem(
+                        src,
+                        ("checks", i, "type"),
+                        f"{base}.type",
+                        f"unknown check type {chk.type!r} (known: {', '.join(sorted(types))})",
+                    )
+                )
             else:
                 try:
                     ctype.params.model_validate(chk.params)
                 except ValidationError as exc:
                     err = exc.errors()[0]
                     sub = ".".join(str(x) for x in err["loc"])
-                    problems.append(_problem(src, ("checks", i, "params", *err["loc"]), f"{base}.params.{sub}", err["msg"]))
+                    problems.append(
+                        _problem(
+                            src,
+                            ("checks", i, "params", *err["loc"]),
+                            f"{base}.params.{sub}",
+                            err["msg"],
+                        )
+                    )
                 for outcome in ctype.outcomes:
                     if outcome not in chk.on:
-                        problems.append(_problem(src, ("checks", i, "on"), f"{base}.on",
-                            f"outcome {outcome!r} of {chk.type} is not mapped"))
+                        problems.append(
+                            _problem(
+                                src,
+                                ("checks", i, "on"),
+                                f"{base}.on",
+                                f"outcome {outcome!r} of {chk.type} is not mapped",
+                            )
+                        )
                 for outcome in chk.on:
                     if outcome not in ctype.outcomes:
-                        problems.append(_problem(src, ("checks", i, "on", outcome), f"{base}.on.{outcome}",
-                            f"{chk.type} has no outcome {outcome!r} (declared: {', '.join(ctype.outcomes)})"))
+                        problems.append(
+                            _problem(
+                                src,
+                                ("checks", i, "on", outcome),
+                                f"{base}.on.{outcome}",
+                                f"{chk.type} has no outcome {outcome!r}"
+                                f" (declared: {', '.join(ctype.outcomes)})",
+                            )
+                        )
                 if ctype.needs_hosts and not chk.hosts:
-                    problems.append(_problem(src, ("checks", i), f"{base}.hosts", f"{chk.type} needs hosts"))
+                    problems.append(
+                        _problem(src, ("checks", i), f"{base}.hosts", f"{chk.type} needs hosts")
+                    )
             for outcome, target in chk.on.items():
-                edge(src, ("checks", i, "on", outcome), f"{base}.on.{outcome}", chk.id, target, outcome)
+                edge(
+                    src,
+                    ("checks", i, "on", outcome),
+                    f"{base}.on.{outcome}",
+                    chk.id,
+                    target,
+                    outcome,
+                )
             if g.has_edge(chk.id, chk.fallback):
                 # the fallback shares a target with an outcome: keep both labels visible
                 g.edges[chk.id, chk.fallback]["also_fallback"] = True
             else:
-                edge(src, ("checks", i, "fallback"), f"{base}.fallback", chk.id, chk.fallback, FALLBACK)
+                edge(
+                    src,
+                    ("checks", i, "fallback"),
+                    f"{base}.fallback",
+                    chk.id,
+                    chk.fallback,
+                    FALLBACK,
+                )
         for i, dia in enumerate(pb.diagnoses):
             for j, rid in enumerate(dia.remedies):
                 if rid not in remedies:
-                    problems.append(_problem(src, ("diagnoses", i, "remedies", j),
-                        f"diagnoses[{dia.id}].remedies", f"unknown remedy {rid!r}"))
+                    problems.append(
+                        _problem(
+                            src,
+                            ("diagnoses", i, "remedies", j),
+                            f"diagnoses[{dia.id}].remedies",
+                            f"unknown remedy {rid!r}",
+                        )
+                    )
 
     graph = PlaybookGraph(g, remedies, sources)
     if not problems:
@@ -182,7 +255,9 @@ def _validate_structure(pg: PlaybookGraph) -> list[Problem]:
 
     def at(node: str, *loc: str | int) -> tuple[LoadedPlaybook, tuple[str | int, ...]]:
         src: LoadedPlaybook = g.nodes[node]["source"]
-        section = {"symptom": "symptoms", "check": "checks", "diagnosis": "diagnoses"}[g.nodes[node]["kind"]]
+        section = {"symptom": "symptoms", "check": "checks", "diagnosis": "diagnoses"}[
+            g.nodes[node]["kind"]
+        ]
         items = getattr(src.playbook, section)
         idx = next(i for i, it in enumerate(items) if it.id == node)
         return src, (section, idx, *loc)
@@ -191,7 +266,11 @@ def _validate_structure(pg: PlaybookGraph) -> list[Problem]:
         cycle = nx.find_cycle(g)
         first = str(cycle[0][0])
         src, loc = at(first)
-        problems.append(_problem(src, loc, f"{first}", "cycle: " + " -> ".join([str(a) for a, _ in cycle] + [first])))
+        problems.append(
+            _problem(
+                src, loc, f"{first}", "cycle: " + " -> ".join([str(a) for a, _ in cycle] + [first])
+            )
+        )
         return problems
 
     types = check_types()
@@ -202,11 +281,14 @@ def _validate_structure(pg: PlaybookGraph) -> list[Problem]:
         if g.out_degree(node) == 0:
             src, loc = at(node)
             problems.append(_problem(src, loc, str(node), f"{kind} leads nowhere"))
-        if kind == "symptom":
-            if not any(g.nodes[d]["kind"] == "diagnosis" for d in nx.descendants(g, node)):
-                src, loc = at(node)
-                problems.append(_problem(src, loc, f"symptoms[{node}]", "reaches no diagnosis"))
-        if kind != "symptom" and not any(g.nodes[a]["kind"] == "symptom" for a in nx.ancestors(g, node)):
+        if kind == "symptom" and not any(
+            g.nodes[d]["kind"] == "diagnosis" for d in nx.descendants(g, node)
+        ):
+            src, loc = at(node)
+            problems.append(_problem(src, loc, f"symptoms[{node}]", "reaches no diagnosis"))
+        if kind != "symptom" and not any(
+            g.nodes[a]["kind"] == "symptom" for a in nx.ancestors(g, node)
+        ):
             src, loc = at(node)
             problems.append(_problem(src, loc, f"checks[{node}]", "unreachable from every symptom"))
 
@@ -215,12 +297,24 @@ def _validate_structure(pg: PlaybookGraph) -> list[Problem]:
         if drill is None:
             continue
         if drill.symptom not in g or g.nodes[drill.symptom]["kind"] != "symptom":
-            problems.append(_problem(src, ("drill", "symptom"), "drill.symptom", f"no symptom {drill.symptom!r}"))
+            problems.append(
+                _problem(
+                    src, ("drill", "symptom"), "drill.symptom", f"no symptom {drill.symptom!r}"
+                )
+            )
         elif drill.expect not in g or g.nodes[drill.expect]["kind"] != "diagnosis":
-            problems.append(_problem(src, ("drill", "expect"), "drill.expect", f"no diagnosis {drill.expect!r}"))
+            problems.append(
+                _problem(src, ("drill", "expect"), "drill.expect", f"no diagnosis {drill.expect!r}")
+            )
         elif not nx.has_path(g, drill.symptom, drill.expect):
-            problems.append(_problem(src, ("drill", "expect"), "drill.expect",
-                                     f"{drill.expect!r} is not reachable from {drill.symptom!r}"))
+            problems.append(
+                _problem(
+                    src,
+                    ("drill", "expect"),
+                    "drill.expect",
+                    f"{drill.expect!r} is not reachable from {drill.symptom!r}",
+                )
+            )
 
     # facts named by diagnoses and placeholders must come from an upstream check
     def produced_upstream(node: str) -> set[str]:
@@ -240,19 +334,33 @@ def _validate_structure(pg: PlaybookGraph) -> list[Problem]:
             for j, fact in enumerate(dia.evidence):
                 if fact not in upstream:
                     src, loc = at(node, "evidence", j)
-                    problems.append(_problem(src, loc, f"diagnoses[{node}].evidence",
-                        f"fact {fact!r} is not produced by any check upstream"))
+                    problems.append(
+                        _problem(
+                            src,
+                            loc,
+                            f"diagnoses[{node}].evidence",
+                            f"fact {fact!r} is not produced by any check upstream",
+                        )
+                    )
             if not any(g.nodes[a]["kind"] == "symptom" for a in nx.ancestors(g, node)):
                 src, loc = at(node)
-                problems.append(_problem(src, loc, f"diagnoses[{node}]", "unreachable from every symptom"))
+                problems.append(
+                    _problem(src, loc, f"diagnoses[{node}]", "unreachable from every symptom")
+                )
         elif data["kind"] == "check":
             chk = data["model"]
             upstream = produced_upstream(node)
             for ns, name in references(chk.params):
                 if ns == "facts" and name not in upstream:
                     src, loc = at(node, "params")
-                    problems.append(_problem(src, loc, f"checks[{node}].params",
-                        f"placeholder {{facts.{name}}} names no fact produced upstream"))
+                    problems.append(
+                        _problem(
+                            src,
+                            loc,
+                            f"checks[{node}].params",
+                            f"placeholder {{facts.{name}}} names no fact produced upstream",
+                        )
+                    )
     return problems
 
 
@@ -273,6 +381,8 @@ def load_valid_graph(paths: list[str | Path] | None = None) -> PlaybookGraph:
     graph, problems = load_graph(paths)
     if problems:
         first = problems[0]
-        extra = f" (and {len(problems) - 1} more; run `cloudtales lint`)" if len(problems) > 1 else ""
+        extra = (
+            f" (and {len(problems) - 1} more; run `cloudtales lint`)" if len(problems) > 1 else ""
+        )
         raise PlaybookError(first.path, first.line, first.field, first.message + extra)
     return graph

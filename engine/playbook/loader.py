@@ -78,7 +78,9 @@ def parse_playbook_text(text: str, path: str) -> LoadedPlaybook:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise PlaybookError(path, mark.line + 1 if mark else None, "", f"invalid YAML: {problem}") from None
+        raise PlaybookError(
+            path, mark.line + 1 if mark else None, "", f"invalid YAML: {problem}"
+        ) from None
     if root is None or not isinstance(data, dict):
         raise PlaybookError(path, 1, "", "a playbook is a mapping with tale, title, source, ...")
     lines: dict[LinePath, int] = {}
@@ -100,7 +102,11 @@ def _field_name(data: Any, loc: tuple[str | int, ...]) -> str:
     node = data
     for item in loc:
         if isinstance(item, int):
-            ident = node[item].get("id") if isinstance(node, list) and item < len(node) and isinstance(node[item], dict) else None
+            ident = (
+                node[item].get("id")
+                if isinstance(node, list) and item < len(node) and isinstance(node[item], dict)
+                else None
+            )
             parts[-1] += f"[{ident or item}]"
             node = node[item] if isinstance(node, list) and item < len(node) else None
         else:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 
 from engine.remote.inventory import Host, Inventory
 from engine.remote.local import LocalRunner
@@ -32,7 +32,9 @@ class InventoryRunner:
     async def run(self, host: Host, command: str, timeout: float = 30.0) -> CommandResult:
         return await self.runner_for(host).run(host, command, timeout)
 
-    def stream_lines(self, host: Host, command: str, timeout: float = 60.0) -> AsyncIterator[str]:
+    def stream_lines(
+        self, host: Host, command: str, timeout: float = 60.0
+    ) -> AsyncGenerator[str, None]:
         return self.runner_for(host).stream_lines(host, command, timeout)
 
     def stream_bytes(
@@ -41,7 +43,7 @@ class InventoryRunner:
         command: str,
         timeout: float = 60.0,
         on_stderr: Callable[[str], None] | None = None,
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes, None]:
         return self.runner_for(host).stream_bytes(host, command, timeout, on_stderr)
 
     async def close(self) -> None:

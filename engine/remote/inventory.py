@@ -4,9 +4,9 @@ YAML shape (a lab writes one; operators write their own)::
 
     name: double-vlan-lab
     ssh:
-      known_hosts: /run/cloudtales/labs/double-vlan/known_hosts   # optional; default ~/.ssh/known_hosts
-      client_keys: [/run/cloudtales/labs/double-vlan/id_ed25519]   # optional; default agent + ~/.ssh keys
-      config: ~/.ssh/config                                         # optional
+      known_hosts: /run/cloudtales/labs/x/known_hosts  # optional; default ~/.ssh/known_hosts
+      client_keys: [/run/cloudtales/labs/x/id_ed25519]  # optional; default agent + ~/.ssh keys
+      config: ~/.ssh/config                             # optional
       username: root
     hosts:
       controller:
@@ -93,7 +93,9 @@ def load_inventory(path: str | Path) -> Inventory:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
-        raise InventoryError(f"{p}{line}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+        raise InventoryError(
+            f"{p}{line}: not valid YAML ({getattr(exc, 'problem', exc)})"
+        ) from None
     if not isinstance(data, dict):
         raise InventoryError(f"{p}: an inventory is a mapping with a 'hosts' key")
     try:

@@ -19,10 +19,10 @@ import math
 import os
 import signal
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import TypeVar
 
-from engine.errors import CheckTimeout, TransportError
+from engine.errors import CheckTimeoutError, TransportError
 from engine.remote.inventory import Host
 from engine.remote.runner import CommandResult
 
@@ -41,8 +41,10 @@ def _one_line(command: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _timeout_error(host: Host, command: str, timeout: float) -> CheckTimeout:
-    return CheckTimeout(f"host {_label(host)}: timed out after {timeout:g}s: {_one_line(command)}")
+def _timeout_error(host: Host, command: str, timeout: float) -> CheckTimeoutError:
+    return CheckTimeoutError(
+        f"host {_label(host)}: timed out after {timeout:g}s: {_one_line(command)}"
+    )
 
 
 def _exit_status(code: int | None) -> int:
@@ -77,7 +79,7 @@ class LocalRunner:
 
     async def stream_lines(
         self, host: Host, command: str, timeout: float = 60.0
-    ) -> AsyncIterator[str]:
+    ) -> AsyncGenerator[str, None]:
         deadline = asyncio.get_running_loop().time() + timeout
         proc = await self._spawn(host, command, timeout)
         assert proc.stdout is not None
@@ -101,7 +103,7 @@ class LocalRunner:
         command: str,
         timeout: float = 60.0,
         on_stderr: Callable[[str], None] | None = None,
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes, None]:
         deadline = asyncio.get_running_loop().time() + timeout
         proc = await self._spawn(host, command, timeout)
         assert proc.stdout is not None
@@ -130,7 +132,13 @@ class LocalRunner:
         backstop = math.ceil(timeout) + BACKSTOP_GRACE
         try:
             return await asyncio.create_subprocess_exec(
-                "timeout", "-k", str(BACKSTOP_GRACE), str(backstop), "/bin/sh", "-c", command,
+                "timeout",
+                "-k",
+                str(BACKSTOP_GRACE),
+                str(backstop),
+                "/bin/sh",
+                "-c",
+                command,
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
@@ -220,9 +228,7 @@ async def _finish(proc: asyncio.subprocess.Process, stderr_task: asyncio.Task[No
     await proc.wait()
 
 
-async def _pump_stderr(
-    reader: asyncio.StreamReader, on_line: Callable[[str], None] | None
-) -> None:
+async def _pump_stderr(reader: asyncio.StreamReader, on_line: Callable[[str], None] | None) -> None:
     while True:
         line = await reader.readline()
         if not line:

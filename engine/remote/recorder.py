@@ -9,7 +9,7 @@ a rehearsal: recorded outputs in, expected path and diagnosis out.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,28 +31,48 @@ class RecordingRunner:
 
     def _save(self) -> None:
         (self.out_dir / "recordings.yaml").write_text(
-            yaml.safe_dump(self.entries, sort_keys=False, width=200))
+            yaml.safe_dump(self.entries, sort_keys=False, width=200)
+        )
 
     async def run(self, host: Host, command: str, timeout: float = 30.0) -> CommandResult:
         res = await self.inner.run(host, command, timeout)
-        self.entries.append({"host": host.name, "match": self._match(command), "stdout": res.stdout,
-                             "stderr": res.stderr, "exit_status": res.exit_status})
+        self.entries.append(
+            {
+                "host": host.name,
+                "match": self._match(command),
+                "stdout": res.stdout,
+                "stderr": res.stderr,
+                "exit_status": res.exit_status,
+            }
+        )
         self._save()
         return res
 
-    async def stream_lines(self, host: Host, command: str, timeout: float = 60.0) -> AsyncIterator[str]:
+    async def stream_lines(
+        self, host: Host, command: str, timeout: float = 60.0
+    ) -> AsyncGenerator[str, None]:
         lines: list[str] = []
         try:
             async for line in self.inner.stream_lines(host, command, timeout):
                 lines.append(line)
                 yield line
         finally:
-            self.entries.append({"host": host.name, "match": self._match(command),
-                                 "stdout": "".join(f"{x}\n" for x in lines)})
+            self.entries.append(
+                {
+                    "host": host.name,
+                    "match": self._match(command),
+                    "stdout": "".join(f"{x}\n" for x in lines),
+                }
+            )
             self._save()
 
-    async def stream_bytes(self, host: Host, command: str, timeout: float = 60.0,
-                           on_stderr: Callable[[str], None] | None = None) -> AsyncIterator[bytes]:
+    async def stream_bytes(
+        self,
+        host: Host,
+        command: str,
+        timeout: float = 60.0,
+        on_stderr: Callable[[str], None] | None = None,
+    ) -> AsyncGenerator[bytes, None]:
         chunks: list[bytes] = []
         errs: list[str] = []
 
@@ -68,8 +88,14 @@ class RecordingRunner:
                 yield chunk
         finally:
             (self.out_dir / name).write_bytes(b"".join(chunks))
-            self.entries.append({"host": host.name, "match": self._match(command), "pcap_file": name,
-                                 "stderr": "".join(f"{x}\n" for x in errs)})
+            self.entries.append(
+                {
+                    "host": host.name,
+                    "match": self._match(command),
+                    "pcap_file": name,
+                    "stderr": "".join(f"{x}\n" for x in errs),
+                }
+            )
             self._save()
 
     async def close(self) -> None:

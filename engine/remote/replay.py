@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
@@ -91,7 +91,7 @@ class ReplayRunner:
 
     async def stream_lines(
         self, host: Host, command: str, timeout: float = 60.0
-    ) -> AsyncIterator[str]:
+    ) -> AsyncGenerator[str, None]:
         rec = self._answer(host, command, "stream_lines")
         for line in rec.stdout.splitlines():
             await asyncio.sleep(0)
@@ -103,7 +103,7 @@ class ReplayRunner:
         command: str,
         timeout: float = 60.0,
         on_stderr: Callable[[str], None] | None = None,
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes, None]:
         rec = self._answer(host, command, "stream_bytes")
         if on_stderr is not None:
             for line in rec.stderr.splitlines():

@@ -10,7 +10,7 @@ stream iterator) kills the process on the host, so nothing is left running.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -37,7 +37,9 @@ class Runner(Protocol):
         """Run ``command`` (a shell command line) to completion."""
         ...
 
-    def stream_lines(self, host: Host, command: str, timeout: float = 60.0) -> AsyncIterator[str]:
+    def stream_lines(
+        self, host: Host, command: str, timeout: float = 60.0
+    ) -> AsyncGenerator[str, None]:
         """Yield stdout lines (without newline) as they arrive."""
         ...
 
@@ -47,12 +49,11 @@ class Runner(Protocol):
         command: str,
         timeout: float = 60.0,
         on_stderr: Callable[[str], None] | None = None,
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes, None]:
         """Yield raw stdout chunks (e.g. ``tcpdump -U -w -``).
 
         Each stderr line is passed to ``on_stderr`` as it arrives (tcpdump says
         ``listening on ...`` there once the capture is armed)."""
         ...
 
-    async def close(self) -> None:
-        ...
+    async def close(self) -> None: ...

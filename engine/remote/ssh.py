@@ -43,9 +43,10 @@ How cancelling kills the remote process (measured on OpenSSH 9.2)
     nested ``timeout``, anything calling ``setpgid``); ``kill -TERM 0`` (the process
     group) is the fallback on a host without pkill. The watchdog ignores TERM, and so
     does the pkill it starts: otherwise the outer ``timeout``, which relays a TERM to
-    its whole process group, could kill pkill before it reached every process. Closing the channel is the whole
-    cancel path on the client: it is synchronous, needs no reply, and takes effect on
-    the host within milliseconds (about 10 ms on loopback).
+    its whole process group, could kill pkill before it reached every process.
+    Closing the channel is the whole cancel path on the client: it is synchronous,
+    needs no reply, and takes effect on the host within milliseconds (about 10 ms on
+    loopback).
 
     The outer ``timeout`` is the backstop: it ends the command ``T+5`` s after start
     even if the watchdog never fires (say the client froze with the connection up),
@@ -73,7 +74,7 @@ Deadlines
     ``timeout`` bounds the command, including waiting for a free channel; connecting is
     bounded by ``SshSettings.connect_timeout`` and reported as a TransportError. For
     streams it is a deadline on the whole stream, enforced on each read (never across a
-    ``yield``); when it passes, the remote process is killed and ``CheckTimeout`` is
+    ``yield``); when it passes, the remote process is killed and ``CheckTimeoutError`` is
     raised from the iterator. Close streams early with ``contextlib.aclosing`` (or let the
     consuming task be cancelled): a bare ``break`` only kills the process once the
     abandoned generator is garbage-collected, which CPython does at once if nothing else
@@ -89,13 +90,13 @@ import math
 import shlex
 import socket
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncssh
 
-from engine.errors import CheckTimeout, TransportError
+from engine.errors import CheckTimeoutError, TransportError
 from engine.remote.inventory import Host, Inventory
 from engine.remote.runner import CommandResult
 
@@ -135,8 +136,8 @@ def host_label(host: Host) -> str:
     return host.name or host.address
 
 
-def timeout_error(host: Host, command: str, timeout: float) -> CheckTimeout:
-    return CheckTimeout(
+def timeout_error(host: Host, command: str, timeout: float) -> CheckTimeoutError:
+    return CheckTimeoutError(
         f"host {host_label(host)}: timed out after {timeout:g}s: {one_line(command)}"
     )
 
@@ -193,7 +194,7 @@ class SshRunner:
 
     async def stream_lines(
         self, host: Host, command: str, timeout: float = 60.0
-    ) -> AsyncIterator[str]:
+    ) -> AsyncGenerator[str, None]:
         conn = await self._connection(host)
         deadline = asyncio.get_running_loop().time() + timeout
         with self._translate(host):
@@ -201,8 +202,9 @@ class SshRunner:
                 drain = asyncio.create_task(_pump_stderr(s.proc.stderr, None))
                 try:
                     while True:
-                        line = await _before(deadline, s.proc.stdout.readline(), host, command,
-                                             timeout)
+                        line = await _before(
+                            deadline, s.proc.stdout.readline(), host, command, timeout
+                        )
                         if not line:
                             break
                         yield str(line).rstrip("\r\n")
@@ -216,7 +218,7 @@ class SshRunner:
         command: str,
         timeout: float = 60.0,
         on_stderr: Callable[[str], None] | None = None,
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes, None]:
         conn = await self._connection(host)
         deadline = asyncio.get_running_loop().time() + timeout
         with self._translate(host):
@@ -224,8 +226,9 @@ class SshRunner:
                 pump = asyncio.create_task(_pump_stderr(s.proc.stderr, on_stderr))
                 try:
                     while True:
-                        chunk = await _before(deadline, s.proc.stdout.read(_CHUNK), host,
-                                              command, timeout)
+                        chunk = await _before(
+                            deadline, s.proc.stdout.read(_CHUNK), host, command, timeout
+                        )
                         if pump.done() and not pump.cancelled() and pump.exception():
                             pump.result()  # on_stderr raised: surface it now
                         if not chunk:
@@ -363,8 +366,11 @@ class SshRunner:
             raise timeout_error(host, command, timeout) from None
         try:
             proc = await _before(
-                deadline, _open_process(conn, wrap_command(command, timeout), encoding),
-                host, command, timeout,
+                deadline,
+                _open_process(conn, wrap_command(command, timeout), encoding),
+                host,
+                command,
+                timeout,
             )
         except BaseException:
             slots.release()
@@ -415,7 +421,7 @@ class _Session:
 async def _before(
     deadline: float, aw: Awaitable[_T], host: Host, command: str, timeout: float
 ) -> _T:
-    """Await ``aw`` unless ``deadline`` passes first (then CheckTimeout)."""
+    """Await ``aw`` unless ``deadline`` passes first (then CheckTimeoutError)."""
     try:
         async with asyncio.timeout_at(deadline):
             return await aw
@@ -478,8 +484,10 @@ async def _pump_stderr(
 
 def _os_reason(exc: OSError, where: str) -> str:
     text = str(exc)
-    if isinstance(exc, ConnectionRefusedError) or exc.errno == errno.ECONNREFUSED or (
-        "Connect call failed" in text and "111" in text
+    if (
+        isinstance(exc, ConnectionRefusedError)
+        or exc.errno == errno.ECONNREFUSED
+        or ("Connect call failed" in text and "111" in text)
     ):
         return f"connection refused by {where}"
     if exc.filename:

@@ -46,8 +46,15 @@ def ping(*vids: int, payload: int = 1472, seq: int = 1, ip_id: int = 7) -> bytes
     return bytes(pkt / ip / Raw(b"x" * payload))
 
 
-def pcap_bytes(frames: list[bytes], *, endian: str = "<", nano: bool = False, linktype: int = 1,
-               orig: list[int] | None = None, snaplen: int = 65535) -> bytes:
+def pcap_bytes(
+    frames: list[bytes],
+    *,
+    endian: str = "<",
+    nano: bool = False,
+    linktype: int = 1,
+    orig: list[int] | None = None,
+    snaplen: int = 65535,
+) -> bytes:
     magic = 0xA1B23C4D if nano else 0xA1B2C3D4
     out = [struct.pack(endian + "IHHiIII", magic, 2, 4, 0, 0, snaplen, linktype)]
     for i, data in enumerate(frames):
@@ -79,8 +86,14 @@ def ng_idb(linktype: int, e: str = "<", tsresol: int | None = None, tsoffset: in
 
 
 def ng_epb(iface: int, ticks: int, data: bytes, e: str = "<", orig: int | None = None) -> bytes:
-    head = struct.pack(e + "IIIII", iface, ticks >> 32, ticks & 0xFFFFFFFF, len(data),
-                       len(data) if orig is None else orig)
+    head = struct.pack(
+        e + "IIIII",
+        iface,
+        ticks >> 32,
+        ticks & 0xFFFFFFFF,
+        len(data),
+        len(data) if orig is None else orig,
+    )
     return ng_block(6, head + data, e)
 
 
@@ -103,7 +116,12 @@ def test_double_tagged_ping_fields(tmp_path: Path) -> None:
     assert f.vids == (20, 100)
     assert (f.src_mac, f.dst_mac, f.ethertype, f.l3_offset) == (A, B, 0x0800, 22)
     assert (f.ip_src, f.ip_dst, f.ip_proto, f.ip_id, f.ip_total_len) == (
-        "10.0.0.1", "10.0.0.2", 1, 7, 1500)
+        "10.0.0.1",
+        "10.0.0.2",
+        1,
+        7,
+        1500,
+    )
     assert (f.icmp_type, f.icmp_code, f.icmp_id, f.icmp_seq) == (8, 0, 3, 1)
     assert not f.is_bpdu
     assert not f.is_dhcp
@@ -172,14 +190,22 @@ def test_icmp_non_echo_fragments_and_ip_options() -> None:
 def test_bpdu_and_dhcp_flags() -> None:
     stp = bytes(Dot3(dst="01:80:c2:00:00:00") / LLC() / STP())
     snap = bytes(LLC(dsap=0xAA, ssap=0xAA, ctrl=3) / SNAP(OUI=0x0C, code=0x010B) / STP())
-    pvst = bytes(Ether(dst="01:00:0c:cc:cc:cd", src=A, type=0x8100)) + struct.pack(
-        "!HH", 20, len(snap)) + snap  # tagged 802.3 frame, as a trunk carries PVST+
+    pvst = (
+        bytes(Ether(dst="01:00:0c:cc:cc:cd", src=A, type=0x8100))
+        + struct.pack("!HH", 20, len(snap))
+        + snap
+    )  # tagged 802.3 frame, as a trunk carries PVST+
     other_llc = bytes(Dot3(dst="01:80:c2:00:00:00") / LLC(dsap=0xFE, ssap=0xFE) / Raw(b"x" * 40))
     dhcp = bytes(Ether() / IP() / UDP(sport=68, dport=67) / Raw(b"\0" * 240))
     dns = bytes(Ether() / IP() / UDP(sport=5353, dport=53) / Raw(b"\0" * 20))
     got = [decode_frame(d, 0.0, len(d)) for d in (stp, pvst, other_llc, dhcp, dns)]
     assert [(f.is_bpdu, f.is_dhcp) for f in got if f] == [
-        (True, False), (True, False), (False, False), (False, True), (False, False)]
+        (True, False),
+        (True, False),
+        (False, False),
+        (False, True),
+        (False, False),
+    ]
     assert got[1] is not None
     assert got[1].vids == (20,)
 
@@ -189,10 +215,20 @@ def test_bpdu_and_dhcp_flags() -> None:
 
 def test_cooked_sll_and_sll2(tmp_path: Path) -> None:
     inner = Dot1Q(vlan=20) / Dot1Q(vlan=100) / IP(src="10.0.0.1", dst="10.0.0.2") / ICMP()
-    sll = CookedLinux(lladdrtype=1, lladdrlen=6, src=bytes.fromhex("020000000001") + b"\0\0",
-                      proto=0x8100) / inner / Raw(b"x" * 1472)
-    sll2 = CookedLinuxV2(lladdrtype=1, lladdrlen=6, src=bytes.fromhex("020000000001") + b"\0\0",
-                         proto=0x8100) / inner / Raw(b"x" * 1472)
+    sll = (
+        CookedLinux(
+            lladdrtype=1, lladdrlen=6, src=bytes.fromhex("020000000001") + b"\0\0", proto=0x8100
+        )
+        / inner
+        / Raw(b"x" * 1472)
+    )
+    sll2 = (
+        CookedLinuxV2(
+            lladdrtype=1, lladdrlen=6, src=bytes.fromhex("020000000001") + b"\0\0", proto=0x8100
+        )
+        / inner
+        / Raw(b"x" * 1472)
+    )
     for pkt, linktype, header in ((sll, 113, 16), (sll2, 276, 20)):
         path = tmp_path / f"{linktype}.pcap"
         wrpcap(str(path), [pkt])
@@ -220,21 +256,27 @@ def test_scapy_pcapng_round_trip(tmp_path: Path) -> None:
 @pytest.mark.parametrize("e", ["<", ">"])
 def test_pcapng_interfaces_options_and_unknown_blocks(e: str) -> None:
     sll = bytes(CookedLinux(lladdrtype=1, lladdrlen=6, proto=0x0800) / IP() / ICMP())
-    data = b"".join([
-        ng_shb(e),
-        ng_idb(1, e),  # microseconds
-        ng_idb(113, e, tsresol=9, tsoffset=1000),  # nanoseconds, offset by 1000 s
-        ng_block(0x0BAD, b"vendor stuff", e),  # unknown block: skipped
-        ng_block(4, b"\0\0\0\0", e),  # name resolution: not needed, skipped
-        ng_epb(0, 5_500_000, ping(20, 100), e),
-        ng_epb(1, 2_250_000_000, sll, e),
-        ng_epb(7, 0, ping(), e),  # no such interface
-        ng_block(3, struct.pack(e + "I", 60) + ping(payload=18)[:60], e),  # simple packet
-        ng_block(2, struct.pack(e + "HHIIII", 0, 0, 0, 1_000_000, 42, 42) + ping(payload=0), e),
-    ])
+    data = b"".join(
+        [
+            ng_shb(e),
+            ng_idb(1, e),  # microseconds
+            ng_idb(113, e, tsresol=9, tsoffset=1000),  # nanoseconds, offset by 1000 s
+            ng_block(0x0BAD, b"vendor stuff", e),  # unknown block: skipped
+            ng_block(4, b"\0\0\0\0", e),  # name resolution: not needed, skipped
+            ng_epb(0, 5_500_000, ping(20, 100), e),
+            ng_epb(1, 2_250_000_000, sll, e),
+            ng_epb(7, 0, ping(), e),  # no such interface
+            ng_block(3, struct.pack(e + "I", 60) + ping(payload=18)[:60], e),  # simple packet
+            ng_block(2, struct.pack(e + "HHIIII", 0, 0, 0, 1_000_000, 42, 42) + ping(payload=0), e),
+        ]
+    )
     frames, stats = frames_of(data)
     assert [(f.interface, f.linktype, f.wire_len) for f in frames] == [
-        (0, 1, 1522), (1, 113, len(sll) - 2), (0, 1, 60), (0, 1, 42)]
+        (0, 1, 1522),
+        (1, 113, len(sll) - 2),
+        (0, 1, 60),
+        (0, 1, 42),
+    ]
     assert frames[0].ts == pytest.approx(5.5)
     assert frames[1].ts == pytest.approx(1002.25)
     assert frames[3].ts == pytest.approx(1.0)
@@ -243,8 +285,14 @@ def test_pcapng_interfaces_options_and_unknown_blocks(e: str) -> None:
 
 
 def test_pcapng_sections_switch_byte_order() -> None:
-    data = (ng_shb("<") + ng_idb(1, "<") + ng_epb(0, 1_000_000, ping(20), "<")
-            + ng_shb(">") + ng_idb(1, ">") + ng_epb(0, 2_000_000, ping(20, 100), ">"))
+    data = (
+        ng_shb("<")
+        + ng_idb(1, "<")
+        + ng_epb(0, 1_000_000, ping(20), "<")
+        + ng_shb(">")
+        + ng_idb(1, ">")
+        + ng_epb(0, 2_000_000, ping(20, 100), ">")
+    )
     frames, stats = frames_of(data)
     assert [(f.ts, f.vids) for f in frames] == [(1.0, (20,)), (2.0, (20, 100))]
     assert stats.malformed == 0
@@ -265,12 +313,15 @@ def test_buffer_types_and_unsupported_linktype() -> None:
 # --- bad input ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("data", "message"), [
-    (b"", "empty"),
-    (b"\xd4\xc3\xb2\xa1\x02\x00", "truncated global header"),
-    (b"GET / HTTP/1.1\r\n" * 4, "not a pcap or pcapng capture"),
-    (b"\x0a\x0d\x0d\x0a\x1c\x00\x00\x00\xde\xad\xbe\xef" + b"\0" * 16, "byte-order magic"),
-])
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "empty"),
+        (b"\xd4\xc3\xb2\xa1\x02\x00", "truncated global header"),
+        (b"GET / HTTP/1.1\r\n" * 4, "not a pcap or pcapng capture"),
+        (b"\x0a\x0d\x0d\x0a\x1c\x00\x00\x00\xde\xad\xbe\xef" + b"\0" * 16, "byte-order magic"),
+    ],
+)
 def test_bad_global_header_raises_at_once(data: bytes, message: str) -> None:
     with pytest.raises(PcapFormatError, match=message):
         iter_frames(data)  # not even iterated: the error comes before the first frame
@@ -359,8 +410,11 @@ def test_random_garbage_after_a_valid_header_never_raises() -> None:
 @pytest.mark.parametrize("fmt", ["pcap", "pcapng"])
 def test_stream_matches_whole_buffer_for_any_chunking(fmt: str) -> None:
     pkts = [ping(20, 100, seq=i) if i % 2 else ping(20, payload=56, seq=i) for i in range(12)]
-    data = (pcap_bytes(pkts) if fmt == "pcap"
-            else ng_shb() + ng_idb(1) + b"".join(ng_epb(0, i, d) for i, d in enumerate(pkts)))
+    data = (
+        pcap_bytes(pkts)
+        if fmt == "pcap"
+        else ng_shb() + ng_idb(1) + b"".join(ng_epb(0, i, d) for i, d in enumerate(pkts))
+    )
     expected, _ = frames_of(data)
     rng = random.Random(3)
     for sizes in ([1] * 50, [3, 7, 23], [1000], [len(data)]):

@@ -26,7 +26,7 @@ from typing import Any
 import asyncssh
 import pytest
 
-from engine.errors import CheckTimeout, TransportError
+from engine.errors import CheckTimeoutError, TransportError
 from engine.remote.factory import InventoryRunner, make_runner
 from engine.remote.inventory import Host, Inventory
 from engine.remote.local import LocalRunner
@@ -122,9 +122,7 @@ async def test_twenty_concurrent_commands_share_one_connection(
     monkeypatch.setattr(asyncssh, "connect", counting_connect)
     host = target(sshd)
     started = time.monotonic()
-    results = await asyncio.gather(
-        *(runner.run(host, f"sleep 0.3; echo {i}") for i in range(20))
-    )
+    results = await asyncio.gather(*(runner.run(host, f"sleep 0.3; echo {i}") for i in range(20)))
     elapsed = time.monotonic() - started
     assert [r.stdout for r in results] == [f"{i}\n" for i in range(20)]
     assert connects == 1
@@ -281,9 +279,7 @@ async def test_children_in_other_process_groups_are_killed_too(
 ) -> None:
     """A nested ``timeout`` puts itself in a new process group; the session sweep gets it."""
     m = marker()
-    stream = runner.stream_lines(
-        target(sshd), f"echo ready; timeout 300 sleep {m} | cat"
-    )
+    stream = runner.stream_lines(target(sshd), f"echo ready; timeout 300 sleep {m} | cat")
     assert await anext(stream) == "ready"
     await wait_running(f"^sleep {m}$")
     await stream.aclose()
@@ -293,7 +289,7 @@ async def test_children_in_other_process_groups_are_killed_too(
 async def test_timeout_raises_check_timeout_and_kills(sshd: Inventory, runner: SshRunner) -> None:
     m = marker()
     started = time.monotonic()
-    with pytest.raises(CheckTimeout) as info:
+    with pytest.raises(CheckTimeoutError) as info:
         await runner.run(target(sshd), f"sleep {m}", timeout=0.5)
     assert time.monotonic() - started < 3
     message = str(info.value)
@@ -314,7 +310,7 @@ async def test_stream_deadline_raises_check_timeout_and_kills(
         async for line in runner.stream_lines(target(sshd), f"echo a; sleep {m}", timeout=1.0):
             seen.append(line)
 
-    with pytest.raises(CheckTimeout, match=f"target.*sleep {m}"):
+    with pytest.raises(CheckTimeoutError, match=f"target.*sleep {m}"):
         await consume()
     assert seen == ["a"]
     await wait_gone(m)
@@ -354,7 +350,10 @@ async def test_killed_client_process_kills_the_remote_process(sshd: Inventory) -
     """cloudtales itself dies (SIGKILL, no cleanup at all): the command dies on the host."""
     m = marker()
     client = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", _CRASHING_CLIENT, sshd.model_dump_json(),
+        sys.executable,
+        "-c",
+        _CRASHING_CLIENT,
+        sshd.model_dump_json(),
         f"echo ready; exec sleep {m}",
         stdout=asyncio.subprocess.PIPE,
         cwd=REPO,
@@ -375,9 +374,13 @@ def test_wrapped_command_survives_any_quoting() -> None:
     # sees EOF only when we close it, and then TERMs that session, never ours).
     proc = subprocess.Popen(
         ["bash", "-c", wrapped],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, start_new_session=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
     )
-    assert proc.stdout is not None and proc.stdin is not None
+    assert proc.stdout is not None
+    assert proc.stdin is not None
     out = proc.stdout.read()
     assert proc.wait() == 0
     proc.stdin.close()

@@ -23,15 +23,20 @@ from engine.parsers.pcap import Frame, decode_frame
 COMPUTE, CONTROLLER = "compute:bond0", "controller:bond0"
 
 
-def frame(*vids: int, payload: int = 1472, seq: int = 1, reply: bool = False,
-          ts: float = 0.0) -> Frame:
+def frame(
+    *vids: int, payload: int = 1472, seq: int = 1, reply: bool = False, ts: float = 0.0
+) -> Frame:
     """A ``ping -s payload`` as captured, under the VLAN stack ``vids`` (outer first)."""
     pkt = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
     for vid in vids:
         pkt = pkt / Dot1Q(vlan=vid)
     src, dst = ("10.0.0.2", "10.0.0.1") if reply else ("10.0.0.1", "10.0.0.2")
-    raw = bytes(pkt / IP(src=src, dst=dst, id=seq) / ICMP(type=0 if reply else 8, id=9, seq=seq)
-                / Raw(b"x" * payload))
+    raw = bytes(
+        pkt
+        / IP(src=src, dst=dst, id=seq)
+        / ICMP(type=0 if reply else 8, id=9, seq=seq)
+        / Raw(b"x" * payload)
+    )
     f = decode_frame(raw, ts, len(raw))
     assert f is not None
     return f
@@ -61,10 +66,13 @@ def test_size_rule_allows_exactly_one_tag() -> None:
 
 
 def test_histogram_and_findings_for_a_double_vlan_capture() -> None:
-    frames = ([frame(20, 100, seq=i) for i in range(6)]  # big pings, 1522 bytes
-              + [frame(20, 100, payload=56, seq=i) for i in range(4)]
-              + [frame(20, payload=56)] * 3 + [frame()] * 2
-              + [frame(20, 100, 7, payload=1468)])  # triple tag, 1522: two extra tags
+    frames = (
+        [frame(20, 100, seq=i) for i in range(6)]  # big pings, 1522 bytes
+        + [frame(20, 100, payload=56, seq=i) for i in range(4)]
+        + [frame(20, payload=56)] * 3
+        + [frame()] * 2
+        + [frame(20, 100, 7, payload=1468)]
+    )  # triple tag, 1522: two extra tags
     assert tag_depth_histogram(frames) == {2: 10, 1: 3, 0: 2, 3: 1}
     found = analyze_vlan(frames, 1500)
     assert found.frames == 16
@@ -87,12 +95,15 @@ def test_histogram_and_findings_for_a_double_vlan_capture() -> None:
     assert line.endswith("; 7 oversize > 1518; largest 1522 bytes")
 
 
-@pytest.mark.parametrize(("frames", "verdict"), [
-    ([], "no_frames"),
-    ([frame(), frame(payload=10)], "untagged"),
-    ([frame(), frame(20)], "single"),
-    ([frame(20), frame(20, 100, payload=10)], "stacked"),
-])
+@pytest.mark.parametrize(
+    ("frames", "verdict"),
+    [
+        ([], "no_frames"),
+        ([frame(), frame(payload=10)], "untagged"),
+        ([frame(), frame(20)], "single"),
+        ([frame(20), frame(20, 100, payload=10)], "stacked"),
+    ],
+)
 def test_verdicts(frames: list[Frame], verdict: str) -> None:
     found = analyze_vlan(frames, 1500)
     assert found.verdict() == verdict
@@ -116,12 +127,17 @@ def test_packet_keys() -> None:
 
 def test_hop_report_finds_the_hop_that_adds_a_tag_and_where_packets_vanish() -> None:
     arp = other(bytes(Ether() / Dot1Q(vlan=20) / ARP()))
-    compute = ([frame(20, payload=56, seq=i) for i in range(3)]  # small pings
-               + [frame(20, seq=i) for i in range(3, 5)]  # 1472-byte pings, 1518 bytes here
-               + [frame(20, payload=56, seq=i, reply=True) for i in range(3)] + [arp])
-    controller = ([frame(20, 100, payload=56, seq=i) for i in range(3)]  # the big ones vanish
-                  + [frame(20, 100, payload=56, seq=i, reply=True) for i in range(3)]
-                  + [frame(20, 100, payload=56, seq=9, reply=True)])  # a reply that got lost
+    compute = (
+        [frame(20, payload=56, seq=i) for i in range(3)]  # small pings
+        + [frame(20, seq=i) for i in range(3, 5)]  # 1472-byte pings, 1518 bytes here
+        + [frame(20, payload=56, seq=i, reply=True) for i in range(3)]
+        + [arp]
+    )
+    controller = (
+        [frame(20, 100, payload=56, seq=i) for i in range(3)]  # the big ones vanish
+        + [frame(20, 100, payload=56, seq=i, reply=True) for i in range(3)]
+        + [frame(20, 100, payload=56, seq=9, reply=True)]
+    )  # a reply that got lost
     report = hop_report({COMPUTE: compute, CONTROLLER: controller}, [COMPUTE, CONTROLLER])
     assert report.order == [COMPUTE, CONTROLLER]
     assert len(report.packets) == 9  # 5 requests, 4 replies
@@ -139,7 +155,9 @@ def test_hop_report_finds_the_hop_that_adds_a_tag_and_where_packets_vanish() -> 
     assert big.direction == "forward"
     small = by_label["10.0.0.1 > 10.0.0.2 ICMP echo request id 9 seq 0"]
     assert [(s.point, s.vids, s.wire_len) for s in small.sightings] == [
-        (COMPUTE, (20,), 102), (CONTROLLER, (20, 100), 106)]
+        (COMPUTE, (20,), 102),
+        (CONTROLLER, (20, 100), 106),
+    ]
     assert small.delivered
     assert small.tag_added == (COMPUTE, CONTROLLER)
     reply = by_label["10.0.0.2 > 10.0.0.1 ICMP echo reply id 9 seq 1"]
@@ -151,12 +169,12 @@ def test_hop_report_finds_the_hop_that_adds_a_tag_and_where_packets_vanish() -> 
     assert lost_reply.lost_after == CONTROLLER
 
     lines = report.lines()
-    assert lines[0] == (f"9 packets matched across {COMPUTE} -> {CONTROLLER}; "
-                        "6 seen at the end of their path")
+    assert lines[0] == (
+        f"9 packets matched across {COMPUTE} -> {CONTROLLER}; 6 seen at the end of their path"
+    )
     assert f"{COMPUTE} -> {CONTROLLER} adds a tag (3 packets)" in lines
     assert f"2 packets vanish after {COMPUTE}" in lines
-    assert (f"10.0.0.1 > 10.0.0.2 ICMP echo request id 9 seq 3: {COMPUTE} [20] 1518 -> lost"
-            in lines)
+    assert f"10.0.0.1 > 10.0.0.2 ICMP echo request id 9 seq 3: {COMPUTE} [20] 1518 -> lost" in lines
 
 
 def test_hop_report_keeps_the_first_copy_and_handles_empty_points() -> None:

@@ -29,22 +29,40 @@ def graph() -> PlaybookGraph:
 
 def walk_to_diagnosis(w: Walker) -> None:
     w.record_result("pmtu-outside-instance", CheckResult("reduced", "1496 max", {"path_mtu": 1496}))
-    w.record_result("capture-path", CheckResult("stacked", "2 tags", {"stacks": {"20/100": 8}},
-                                                [Evidence("frames", "20/100 x8", "compute")]))
+    w.record_result(
+        "capture-path",
+        CheckResult(
+            "stacked",
+            "2 tags",
+            {"stacks": {"20/100": 8}},
+            [Evidence("frames", "20/100 x8", "compute")],
+        ),
+    )
     w.record_result("links-compute", CheckResult("no_vlan_devices", "none", {"vlan_devices": []}))
-    w.record_result("nova-vlan-interface", CheckResult("is_vlan_device", "vlan20",
-                                                       {"vlan_interface": "vlan20"}))
+    w.record_result(
+        "nova-vlan-interface", CheckResult("is_vlan_device", "vlan20", {"vlan_interface": "vlan20"})
+    )
 
 
 def test_walk_follows_outcomes(graph: PlaybookGraph) -> None:
     w = Walker.start(graph, SYMPTOM)
     p = w.proposal()
-    assert p is not None and p.node == "pmtu-outside-instance" and p.step_number == 1
+    assert p is not None
+    assert p.node == "pmtu-outside-instance"
+    assert p.step_number == 1
     assert "MTU" in p.reason
     walk_to_diagnosis(w)
-    assert w.done and w.diagnosis is not None and w.diagnosis.id == "vlan-on-vlan"
-    assert w.path == [SYMPTOM, "pmtu-outside-instance", "capture-path", "links-compute",
-                      "nova-vlan-interface", "vlan-on-vlan"]
+    assert w.done
+    assert w.diagnosis is not None
+    assert w.diagnosis.id == "vlan-on-vlan"
+    assert w.path == [
+        SYMPTOM,
+        "pmtu-outside-instance",
+        "capture-path",
+        "links-compute",
+        "nova-vlan-interface",
+        "vlan-on-vlan",
+    ]
     assert dict(w.evidence())["nova-vlan-interface.vlan_interface"] == "vlan20"
     assert w.proposal() is None
 
@@ -53,7 +71,8 @@ def test_reason_mentions_previous_outcome(graph: PlaybookGraph) -> None:
     w = Walker.start(graph, SYMPTOM)
     w.record_result("pmtu-outside-instance", CheckResult("reduced", "x"))
     p = w.proposal()
-    assert p is not None and p.reason.startswith("pmtu-outside-instance found 'reduced'")
+    assert p is not None
+    assert p.reason.startswith("pmtu-outside-instance found 'reduced'")
 
 
 def test_skip_follows_fallback_and_back_undoes(graph: PlaybookGraph) -> None:
@@ -62,7 +81,8 @@ def test_skip_follows_fallback_and_back_undoes(graph: PlaybookGraph) -> None:
     assert w.state.current == "capture-path"
     assert w.state.steps[-1].how == "skipped"
     w.back()
-    assert w.state.current == "pmtu-outside-instance" and not w.state.steps
+    assert w.state.current == "pmtu-outside-instance"
+    assert not w.state.steps
     with pytest.raises(CloudtalesError, match="first step"):
         w.back()
 
@@ -143,8 +163,9 @@ def test_journal_survives_kill_9(tmp_path: Path) -> None:
         print("recorded", flush=True)
         sys.stdin.readline()
     """)
-    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "recorded"
     os.kill(proc.pid, signal.SIGKILL)
@@ -161,6 +182,9 @@ def test_report_reads_like_a_postmortem(graph: PlaybookGraph, tmp_path: Path) ->
         walk_to_diagnosis(w)
     text = render_report(graph, list(read_events(path)))
     assert text.startswith("# Incident report: SSH session freezes")
-    assert "## Timeline" in text and "## Root cause" in text and "## Fix" in text
-    assert "vlan-on-vlan" in text and "vlan_interface bond0" in text
+    assert "## Timeline" in text
+    assert "## Root cause" in text
+    assert "## Fix" in text
+    assert "vlan-on-vlan" in text
+    assert "vlan_interface bond0" in text
     assert "20/100 x8" in text  # evidence kept in the journal

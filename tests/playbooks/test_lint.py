@@ -29,49 +29,99 @@ def test_shipped_playbooks_are_clean() -> None:
 
 
 def test_cli_lint_passes_and_fails(tmp_path: Path) -> None:
-    ok = subprocess.run([sys.executable, "-m", "tui.cli", "lint", str(default_playbook_dir())],
-                        capture_output=True, text=True)
+    ok = subprocess.run(
+        [sys.executable, "-m", "tui.cli", "lint", str(default_playbook_dir())],
+        capture_output=True,
+        text=True,
+    )
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert ok.stdout.startswith("ok: 1 playbook(s)") or ok.stdout.startswith("ok:")
     bad = tmp_path / "bad.yaml"
     bad.write_text(GOOD.replace("fallback: links-compute\n", "fallback: nowhere\n", 1))
-    res = subprocess.run([sys.executable, "-m", "tui.cli", "lint", str(bad)], capture_output=True, text=True)
+    res = subprocess.run(
+        [sys.executable, "-m", "tui.cli", "lint", str(bad)], capture_output=True, text=True
+    )
     assert res.returncode == 1
     assert "Traceback" not in res.stderr
-    assert f"{bad}:" in res.stdout and "unknown node 'nowhere'" in res.stdout
+    assert f"{bad}:" in res.stdout
+    assert "unknown node 'nowhere'" in res.stdout
 
 
-@pytest.mark.parametrize(("old", "new", "expected"), [
-    # schema: an unknown key, with the line it sits on
-    ("    timeout: 60\n    on:\n      reduced", "    timeout: 60\n    colour: red\n    on:\n      reduced",
-     "checks[pmtu-outside-instance].colour: Extra inputs are not permitted"),
-    # schema: missing fallback
-    ("    fallback: capture-path\n", "", "checks[pmtu-outside-instance].fallback: Field required"),
-    # dangling reference
-    ("      full: path-mtu-ok\n", "      full: path-mtu-okay\n", "unknown node 'path-mtu-okay'"),
-    # an outcome the detector declares is not mapped
-    ("      unreachable: instance-unreachable\n", "", "outcome 'unreachable' of path_mtu is not mapped"),
-    # an outcome the detector never produces
-    ("      reduced: capture-path\n", "      reduced: capture-path\n      huge: capture-path\n",
-     "path_mtu has no outcome 'huge'"),
-    # unknown check type
-    ("    type: link_facts\n", "    type: link_fact\n", "unknown check type 'link_fact'"),
-    # a parameter the check type does not take
-    ("      expected_mtu: 1500\n", "      expected_mtu: 1500\n      size: 9000\n", "params.size: Extra inputs"),
-    # a cycle
-    ("      is_base_device: double-tag-elsewhere\n", "      is_base_device: capture-path\n", "cycle:"),
-    # evidence that no upstream check produces
-    ("      - nova-vlan-interface.vlan_interface\n", "      - nova-vlan-interface.colour\n",
-     "fact 'nova-vlan-interface.colour' is not produced by any check upstream"),
-    # a placeholder naming a fact nobody produces
-    ("{facts.links-compute.vlan_devices}", "{facts.links-compute.bonds}", "names no fact produced upstream"),
-    # a check no symptom reaches
-    ("    start: pmtu-outside-instance\n", "    start: capture-path\n", "unreachable from every symptom"),
-    # duplicate ids
-    ("  - id: path-mtu-ok\n", "  - id: vlan-on-vlan\n", "duplicate id"),
-    # drill expecting a diagnosis that does not exist
-    ("  expect: vlan-on-vlan\n", "  expect: vlan-on-vlam\n", "drill.expect: no diagnosis 'vlan-on-vlam'"),
-])
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        # schema: an unknown key, with the line it sits on
+        (
+            "    timeout: 60\n    on:\n      reduced",
+            "    timeout: 60\n    colour: red\n    on:\n      reduced",
+            "checks[pmtu-outside-instance].colour: Extra inputs are not permitted",
+        ),
+        # schema: missing fallback
+        (
+            "    fallback: capture-path\n",
+            "",
+            "checks[pmtu-outside-instance].fallback: Field required",
+        ),
+        # dangling reference
+        (
+            "      full: path-mtu-ok\n",
+            "      full: path-mtu-okay\n",
+            "unknown node 'path-mtu-okay'",
+        ),
+        # an outcome the detector declares is not mapped
+        (
+            "      unreachable: instance-unreachable\n",
+            "",
+            "outcome 'unreachable' of path_mtu is not mapped",
+        ),
+        # an outcome the detector never produces
+        (
+            "      reduced: capture-path\n",
+            "      reduced: capture-path\n      huge: capture-path\n",
+            "path_mtu has no outcome 'huge'",
+        ),
+        # unknown check type
+        ("    type: link_facts\n", "    type: link_fact\n", "unknown check type 'link_fact'"),
+        # a parameter the check type does not take
+        (
+            "      expected_mtu: 1500\n",
+            "      expected_mtu: 1500\n      size: 9000\n",
+            "params.size: Extra inputs",
+        ),
+        # a cycle
+        (
+            "      is_base_device: double-tag-elsewhere\n",
+            "      is_base_device: capture-path\n",
+            "cycle:",
+        ),
+        # evidence that no upstream check produces
+        (
+            "      - nova-vlan-interface.vlan_interface\n",
+            "      - nova-vlan-interface.colour\n",
+            "fact 'nova-vlan-interface.colour' is not produced by any check upstream",
+        ),
+        # a placeholder naming a fact nobody produces
+        (
+            "{facts.links-compute.vlan_devices}",
+            "{facts.links-compute.bonds}",
+            "names no fact produced upstream",
+        ),
+        # a check no symptom reaches
+        (
+            "    start: pmtu-outside-instance\n",
+            "    start: capture-path\n",
+            "unreachable from every symptom",
+        ),
+        # duplicate ids
+        ("  - id: path-mtu-ok\n", "  - id: vlan-on-vlan\n", "duplicate id"),
+        # drill expecting a diagnosis that does not exist
+        (
+            "  expect: vlan-on-vlan\n",
+            "  expect: vlan-on-vlam\n",
+            "drill.expect: no diagnosis 'vlan-on-vlam'",
+        ),
+    ],
+)
 def test_broken_playbook_is_reported(tmp_path: Path, old: str, new: str, expected: str) -> None:
     assert old in GOOD, old
     problems = lint(tmp_path, GOOD.replace(old, new, 1))
@@ -86,12 +136,18 @@ def test_problem_gives_the_line(tmp_path: Path) -> None:
     assert any(p.startswith(f"{tmp_path / 'pb.yaml'}:{line}:") for p in problems), problems
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("tale: x\n  bad: [\n", "invalid YAML"),
-    ("- just\n- a list\n", "a playbook is a mapping"),
-    ("", "a playbook is a mapping"),
-    ("tale: Bad Id\ntitle: t\nsource: {title: a, url: b}\n", "tale: String should match pattern"),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("tale: x\n  bad: [\n", "invalid YAML"),
+        ("- just\n- a list\n", "a playbook is a mapping"),
+        ("", "a playbook is a mapping"),
+        (
+            "tale: Bad Id\ntitle: t\nsource: {title: a, url: b}\n",
+            "tale: String should match pattern",
+        ),
+    ],
+)
 def test_syntax_errors(tmp_path: Path, text: str, expected: str) -> None:
     problems = lint(tmp_path, text)
     assert len(problems) == 1

@@ -55,8 +55,11 @@ def dry_run_text(session: Session, remedy: Remedy) -> Text:
         text.append(f"\n  $ {cmd}", style="cyan")
     if missing:
         text.append(f"\nno host in the inventory for: {', '.join(missing)}", style="red")
-    how = (f"changes the host: r, then type {remedy.id} to run it" if remedy.changes_host
-           else "read-only: r, then y to run it")
+    how = (
+        f"changes the host: r, then type {remedy.id} to run it"
+        if remedy.changes_host
+        else "read-only: r, then y to run it"
+    )
     text.append(f"\n{how}", style="dim")
     return text
 
@@ -75,8 +78,9 @@ class DiagnosisScreen(Screen[None]):
         if dia is None:
             raise CloudtalesError("no diagnosis reached yet")
         self.diagnosis = dia
-        self.remedies = [session.graph.remedies[r] for r in dia.remedies
-                         if r in session.graph.remedies]
+        self.remedies = [
+            session.graph.remedies[r] for r in dia.remedies if r in session.graph.remedies
+        ]
 
     def compose(self) -> ComposeResult:
         dia = self.diagnosis
@@ -87,24 +91,36 @@ class DiagnosisScreen(Screen[None]):
             yield Static(self._evidence(), id="dia-evidence")
             yield Static(self._links(), id="dia-links")
             for remedy in self.remedies:
-                box = Static(dry_run_text(self.session, remedy), id=f"remedy-{remedy.id}",
-                             classes="remedy")
+                box = Static(
+                    dry_run_text(self.session, remedy), id=f"remedy-{remedy.id}", classes="remedy"
+                )
                 box.border_title = Content(f"DRY RUN: {remedy.id}")
                 yield box
             if self.remedies:
-                yield OptionList(*[Option(Content(f"run {r.id}..."), id=r.id) for r in self.remedies],
-                                 id="remedy-choice")
+                yield OptionList(
+                    *[Option(Content(f"run {r.id}..."), id=r.id) for r in self.remedies],
+                    id="remedy-choice",
+                )
             yield Log(id="remedy-output", max_lines=2000)
         yield Footer()
 
     def on_mount(self) -> None:
         walker = self.session.walker
         for remedy in self.remedies:
-            if not any(e.type == "remedy_dry_run" and e.data.get("remedy") == remedy.id
-                       and e.data.get("diagnosis") == self.diagnosis.id for e in walker.events):
+            if not any(
+                e.type == "remedy_dry_run"
+                and e.data.get("remedy") == remedy.id
+                and e.data.get("diagnosis") == self.diagnosis.id
+                for e in walker.events
+            ):
                 hosts, _ = remedy_hosts(self.session, remedy)
-                walker.record("remedy_dry_run", diagnosis=self.diagnosis.id, remedy=remedy.id,
-                              hosts=[h.name for h in hosts], commands=list(remedy.commands))
+                walker.record(
+                    "remedy_dry_run",
+                    diagnosis=self.diagnosis.id,
+                    remedy=remedy.id,
+                    hosts=[h.name for h in hosts],
+                    commands=list(remedy.commands),
+                )
         self.query_one("#diagnosis-body").focus()
 
     @property
@@ -179,10 +195,13 @@ class DiagnosisScreen(Screen[None]):
         if not hosts or not remedy.commands:
             self.notify(f"{remedy.id}: no host or no command to run", severity="warning")
             return
-        body = "\n".join([f"on {', '.join(h.name for h in hosts)}:",
-                          *(f"  $ {c}" for c in remedy.commands)])
+        body = "\n".join(
+            [f"on {', '.join(h.name for h in hosts)}:", *(f"  $ {c}" for c in remedy.commands)]
+        )
         require = remedy.id if remedy.changes_host else None
-        title = f"Run {remedy.id}? It CHANGES the host" if remedy.changes_host else f"Run {remedy.id}?"
+        title = (
+            f"Run {remedy.id}? It CHANGES the host" if remedy.changes_host else f"Run {remedy.id}?"
+        )
 
         def confirmed(yes: object) -> None:
             if yes is True:
@@ -209,15 +228,20 @@ class DiagnosisScreen(Screen[None]):
                     ok = False
                     break
                 results.append({"host": host.name, "command": cmd, "exit_status": res.exit_status})
-                out.write_lines([f"  {line}" for line in (res.stdout + res.stderr).splitlines()[-20:]]
-                                + [f"  exit {res.exit_status}"])
+                out.write_lines(
+                    [f"  {line}" for line in (res.stdout + res.stderr).splitlines()[-20:]]
+                    + [f"  exit {res.exit_status}"]
+                )
                 if not res.ok:
                     ok = False
                     break
             if not ok:
                 break
-        self.session.walker.record("remedy_run", diagnosis=self.diagnosis.id, remedy=remedy.id,
-                                   ok=ok, results=results)
-        self.notify(f"{remedy.id}: {'done' if ok else 'stopped at a failure'}",
-                    severity="information" if ok else "error")
+        self.session.walker.record(
+            "remedy_run", diagnosis=self.diagnosis.id, remedy=remedy.id, ok=ok, results=results
+        )
+        self.notify(
+            f"{remedy.id}: {'done' if ok else 'stopped at a failure'}",
+            severity="information" if ok else "error",
+        )
         out.scroll_visible()

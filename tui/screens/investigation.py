@@ -9,6 +9,7 @@ at ~30 Hz. Cancelling the worker cancels the check, which kills the remote comma
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 
 from textual import on, work
@@ -90,7 +91,9 @@ class InvestigationScreen(Screen[None]):
     def refresh_walk(self) -> None:
         w = self.walker
         proposal = w.proposal()
-        hosts = [h.name for h in hosts_for(proposal.check, self.session.inventory)] if proposal else []
+        hosts = (
+            [h.name for h in hosts_for(proposal.check, self.session.inventory)] if proposal else []
+        )
         self.query_one(DecisionPath).show(w)
         self.query_one(FactsPanel).show(w)
         self.query_one(StepPanel).show(w, hosts)
@@ -197,7 +200,7 @@ class InvestigationScreen(Screen[None]):
         self.query_one(StepPanel).set_status(f"running: {total} live lines{note}; c cancels")
 
     # ---- walker intents -----------------------------------------------------
-    def _intent(self, what: str, fn: partial[object]) -> bool:
+    def _intent(self, what: str, fn: Callable[[], object]) -> bool:
         if self.running:
             self.notify(f"a check is running: cancel it (c) before you {what}", severity="warning")
             return False
@@ -263,13 +266,21 @@ class InvestigationScreen(Screen[None]):
     def action_open_pane(self, host: str | None = None) -> None:
         inv = self.session.inventory
         suggestions = {name: self._suggest(name) for name in inv.hosts}
-        self.app.push_screen(PaneCommandModal(list(inv.hosts), host, suggestions), self._pane_chosen)
+        self.app.push_screen(
+            PaneCommandModal(list(inv.hosts), host, suggestions), self._pane_chosen
+        )
 
     def _suggest(self, host: str) -> list[str]:
         hv = self.session.inventory.hosts[host].vars
         iface = hv.get("capture_iface") or hv.get("uplink") or "any"
-        target = next((h.vars["ip"] for h in self.session.inventory.hosts.values()
-                       if h.name != host and "ip" in h.vars), None)
+        target = next(
+            (
+                h.vars["ip"]
+                for h in self.session.inventory.hosts.values()
+                if h.name != host and "ip" in h.vars
+            ),
+            None,
+        )
         cmds = [f"tcpdump -i {iface} -n -e", "ip -d link show", "ip -s link show"]
         return cmds + ([f"ping -n -M do -s 1472 {target}"] if target else [])
 

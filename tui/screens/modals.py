@@ -10,7 +10,7 @@ import json
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
@@ -18,7 +18,7 @@ from textual.widgets import Input, Label, Select, Static
 
 from engine.checks.base import FactValue
 
-CANCEL = [Binding("escape", "cancel", "Cancel")]
+CANCEL: list[BindingType] = [Binding("escape", "cancel", "Cancel")]
 
 
 def parse_fact(entry: str) -> tuple[str, FactValue]:
@@ -61,8 +61,11 @@ class FactModal(_Modal):
         with Vertical(classes="modal") as box:
             box.border_title = "Manual fact"
             yield Label("name=value (a check's outcome answers it: node.outcome=X)")
-            yield Input(placeholder="compute.bond0_state=down", id="fact-input",
-                        suggester=SuggestFromList(self.suggestions, case_sensitive=False))
+            yield Input(
+                placeholder="compute.bond0_state=down",
+                id="fact-input",
+                suggester=SuggestFromList(self.suggestions, case_sensitive=False),
+            )
             yield Static(classes="modal-error")
             yield Static("enter records it, escape cancels", classes="modal-help")
 
@@ -93,7 +96,9 @@ class NoteModal(_Modal):
 class PaneCommandModal(_Modal):
     """Pick a host and a read-only command for a live pane; returns (host, command)."""
 
-    def __init__(self, hosts: list[str], host: str | None, suggestions: dict[str, list[str]]) -> None:
+    def __init__(
+        self, hosts: list[str], host: str | None, suggestions: dict[str, list[str]]
+    ) -> None:
         super().__init__()
         self.hosts = hosts
         self.host = host if host in hosts else (hosts[0] if hosts else None)
@@ -103,13 +108,23 @@ class PaneCommandModal(_Modal):
         first = (self.suggestions.get(self.host or "") or [""])[0]
         with Vertical(classes="modal") as box:
             box.border_title = "Live pane"
-            yield Select([(h, h) for h in self.hosts], value=self.host or Select.NULL,
-                         allow_blank=False, id="pane-host")
-            yield Input(value=first, placeholder="tcpdump -i bond0 -n icmp", id="pane-command",
-                        suggester=self._suggester())
+            yield Select(
+                [(h, h) for h in self.hosts],
+                value=self.host or Select.NULL,
+                allow_blank=False,
+                id="pane-host",
+            )
+            yield Input(
+                value=first,
+                placeholder="tcpdump -i bond0 -n icmp",
+                id="pane-command",
+                suggester=self._suggester(),
+            )
             yield Static(classes="modal-error")
-            yield Static("tcpdump runs as -U -w - and is decoded; enter runs, escape cancels",
-                         classes="modal-help")
+            yield Static(
+                "tcpdump runs as -U -w - and is decoded; enter runs, escape cancels",
+                classes="modal-help",
+            )
 
     def on_mount(self) -> None:
         self.query_one("#pane-command", Input).focus()

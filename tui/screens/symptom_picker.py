@@ -33,8 +33,7 @@ def rank(symptoms: list[Symptom], query: str) -> list[tuple[float, Symptom]]:
 
 def _prompt(matcher: Matcher | None, symptom: Symptom) -> Content:
     title = symptom.title
-    shown = (matcher.highlight(title) if matcher is not None and "[" not in title
-             else Content(title))
+    shown = matcher.highlight(title) if matcher is not None and "[" not in title else Content(title)
     return Content.assemble(shown, "\n", (symptom.id, "dim"))
 
 

@@ -9,7 +9,12 @@ from textual.widgets import Static
 
 from engine.walker import Walker
 
-HOW_STYLE = {"ran": "bold green", "answered": "bold cyan", "skipped": "yellow", "failed": "bold red"}
+HOW_STYLE = {
+    "ran": "bold green",
+    "answered": "bold cyan",
+    "skipped": "yellow",
+    "failed": "bold red",
+}
 
 
 def path_text(walker: Walker) -> Text:

@@ -56,8 +56,15 @@ class LivePane(Vertical):
 
     ALLOW_MAXIMIZE = True
 
-    def __init__(self, label: str, *, max_lines: int = 5000, buffer: int = 20000,
-                 fps: float = 30.0, id: str | None = None) -> None:
+    def __init__(
+        self,
+        label: str,
+        *,
+        max_lines: int = 5000,
+        buffer: int = 20000,
+        fps: float = 30.0,
+        id: str | None = None,
+    ) -> None:
         super().__init__(id=id, classes="live-pane")
         self.label = label
         self.source: str | None = None
@@ -120,8 +127,16 @@ class LivePane(Vertical):
         self._buffer.clear()
         self.log_widget.write_lines(batch)
         self._show_counts()
-        self.post_message(PaneFlushed(self.id or "", self.source or "", self.lines, self.dropped,
-                                      self.anomalies, self.last_anomaly))
+        self.post_message(
+            PaneFlushed(
+                self.id or "",
+                self.source or "",
+                self.lines,
+                self.dropped,
+                self.anomalies,
+                self.last_anomaly,
+            )
+        )
 
     # ---- ownership --------------------------------------------------------
     def attach(self, source: str) -> None:
@@ -152,12 +167,18 @@ class LivePane(Vertical):
         self._show_counts()
 
     # ---- an ad-hoc command --------------------------------------------------
-    def run_command(self, runner: Runner, host: Host, command: str, mtu: int = 1500) -> Worker[None]:
+    def run_command(
+        self, runner: Runner, host: Host, command: str, mtu: int = 1500
+    ) -> Worker[None]:
         self.attach(f"{host.name}: {command}")
         self.add_class("streaming")
-        self._worker = self.run_worker(self._stream(runner, host, command, mtu), group="stream",
-                                       exclusive=True, exit_on_error=False,
-                                       name=f"pane {host.name}: {command}")
+        self._worker = self.run_worker(
+            self._stream(runner, host, command, mtu),
+            group="stream",
+            exclusive=True,
+            exit_on_error=False,
+            name=f"pane {host.name}: {command}",
+        )
         return self._worker
 
     async def _stream(self, runner: Runner, host: Host, command: str, mtu: int) -> None:

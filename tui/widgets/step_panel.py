@@ -21,7 +21,9 @@ def step_text(proposal: Proposal | None, walker: Walker, hosts: list[str]) -> Te
             text.append("diagnosis: ", style="bold")
             text.append(dia.id, style="bold reverse")
             text.append(f"\n{dia.title}\n")
-            text.append("d shows it with the remedies (as dry runs); b goes back a step", style="dim")
+            text.append(
+                "d shows it with the remedies (as dry runs); b goes back a step", style="dim"
+            )
         return text
     chk = proposal.check
     text.append(chk.title, style="bold")
