@@ -64,6 +64,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     drill.add_argument("--keep", action="store_true", help="leave the lab running afterwards")
     drill.add_argument("--journal", metavar="FILE", help="where to write the incident journal")
+    drill.add_argument(
+        "--record",
+        metavar="DIR",
+        help="(with --autopilot) record every command's output into DIR as a rehearsal test",
+    )
 
     lab = sub.add_parser("lab", help="build or remove a tale's lab in network namespaces (root)")
     lab.add_argument("action", choices=["up", "down", "status"])
@@ -87,6 +92,13 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
 
     sub.add_parser("symptoms", help="list every symptom and drill the playbooks know")
+
+    reh = sub.add_parser(
+        "rehearse", help="replay recorded sessions: expected path and diagnosis (no hosts)"
+    )
+    reh.add_argument(
+        "dirs", nargs="+", metavar="DIR", help="rehearsal directories (or a tree of them)"
+    )
     return p
 
 
@@ -147,6 +159,28 @@ def cmd_symptoms(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rehearse(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from engine.rehearsal import load_rehearsal, rehearsal_dirs, rehearse
+
+    graph = _graph(args)
+    dirs = [d for root in args.dirs for d in rehearsal_dirs(root)]
+    if not dirs:
+        raise CloudtalesError(f"no rehearsal.yaml under {', '.join(args.dirs)}")
+    failed = 0
+    for d in dirs:
+        spec = load_rehearsal(d)
+        result = asyncio.run(rehearse(graph, spec))
+        problems = result.mismatches(spec)
+        failed += bool(problems)
+        print(f"{'FAIL' if problems else 'ok  '} {d}: {' -> '.join(result.path)}")
+        for line in problems:
+            print(f"     {line}")
+    print(f"{len(dirs) - failed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
 def cmd_lab(args: argparse.Namespace) -> int:
     from labs.registry import get_lab
 
@@ -190,6 +224,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "report": cmd_report,
             "symptoms": cmd_symptoms,
             "lab": cmd_lab,
+            "rehearse": cmd_rehearse,
         }.get(args.cmd)
         if handler is not None:
             return handler(args)

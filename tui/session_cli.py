@@ -8,8 +8,11 @@ from pathlib import Path
 
 from engine.errors import CloudtalesError
 from engine.playbook.graph import PlaybookGraph, load_valid_graph
+from engine.rehearsal import fresh_record_dir, record_rehearsal
 from engine.remote.factory import make_runner
 from engine.remote.inventory import Inventory, load_inventory
+from engine.remote.recorder import RecordingRunner
+from engine.remote.runner import Runner
 from engine.session import Session, format_step
 
 
@@ -105,10 +108,16 @@ def cmd_drill(args: argparse.Namespace) -> int:
     try:
         inventory = load_inventory(info.inventory_path)
         journal = Path(args.journal) if args.journal else None
+        runner: Runner = make_runner(inventory)
+        if args.record:
+            if not args.autopilot:
+                raise CloudtalesError("--record needs --autopilot")
+            fresh_record_dir(Path(args.record))
+            runner = RecordingRunner(runner, args.record)
         session = Session.start(
             graph,
             inventory,
-            make_runner(inventory),
+            runner,
             pb.drill.symptom,
             journal,
             drill=args.name,
@@ -117,7 +126,12 @@ def cmd_drill(args: argparse.Namespace) -> int:
         )
         if args.autopilot:
             _say(f"symptom: {pb.drill.symptom}")
-            return asyncio.run(_autopilot(session, tail))
+            rc = asyncio.run(_autopilot(session, tail))
+            if args.record:
+                note = f"recorded from `cloudtales drill {args.name}` ({state} lab, {info.mode})"
+                where = record_rehearsal(args.record, session.walker, info.inventory_path, note)
+                tail.insert(0, f"rehearsal recorded in {where}")
+            return rc
         return _run_tui(graph, inventory, session, journal, f"cloudtales drill: {pb.title}")
     finally:
         if args.keep:

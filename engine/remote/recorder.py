@@ -25,6 +25,7 @@ class RecordingRunner:
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.entries: list[dict[str, Any]] = []
+        self._streams = 0  # byte streams started: names their files (streams overlap)
 
     def _match(self, command: str) -> str:
         return "^" + re.escape(command) + "$"
@@ -81,7 +82,8 @@ class RecordingRunner:
             if on_stderr is not None:
                 on_stderr(line)
 
-        name = f"stream-{len(self.entries) + 1:02d}-{host.name}.bin"
+        self._streams += 1
+        name = f"stream-{self._streams:02d}-{host.name}.bin"
         try:
             async for chunk in self.inner.stream_bytes(host, command, timeout, tee):
                 chunks.append(chunk)
