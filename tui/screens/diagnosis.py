@@ -140,7 +140,8 @@ class DiagnosisScreen(Screen[None]):
 
     def _evidence(self) -> Text:
         walker = self.session.walker
-        text = Text("evidence", style="bold underline")
+        text = Text()
+        text.append("evidence", style="bold underline")
         got = dict(walker.evidence())
         for name in self.diagnosis.evidence:
             text.append(f"\n  {name}", style="bold")
@@ -157,7 +158,8 @@ class DiagnosisScreen(Screen[None]):
         tale = self.session.graph.source_link(self.diagnosis.id)
         if tale[1] not in {url for _, url in links}:
             links.append(tale)
-        text = Text("links", style="bold underline")
+        text = Text()
+        text.append("links", style="bold underline")
         for title, url in links:
             text.append(f"\n  {title}: ")
             text.append(url, style=Style(underline=True, link=url))

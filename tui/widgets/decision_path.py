@@ -59,3 +59,7 @@ class DecisionPath(VerticalScroll):
     @property
     def plain(self) -> str:
         return self._text.plain
+
+    @property
+    def plain(self) -> str:
+        return self._text.plain

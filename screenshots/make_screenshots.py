@@ -1,0 +1,80 @@
+"""Regenerate the README screenshots: the real app, driven by the Pilot, over a recorded
+Double VLAN lab session (tests/rehearsals/double-vlan-faulty), so no lab is needed.
+
+    .venv/bin/python screenshots/make_screenshots.py      # or: make screenshots
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from engine.playbook.graph import load_valid_graph  # noqa: E402
+from engine.remote.inventory import load_inventory  # noqa: E402
+from engine.remote.replay import ReplayRunner, load_recordings  # noqa: E402
+from tui.app import CloudtalesApp  # noqa: E402
+
+REHEARSAL = REPO / "tests" / "rehearsals" / "double-vlan-faulty"
+OUT = REPO / "screenshots"
+
+
+def _runner() -> ReplayRunner:
+    entries = yaml.safe_load((REHEARSAL / "recordings.yaml").read_text())
+    return ReplayRunner(load_recordings(entries, REHEARSAL))
+
+
+def _app(journal: Path) -> CloudtalesApp:
+    runner = _runner()
+    return CloudtalesApp(
+        graph=load_valid_graph(),
+        inventory=load_inventory(REHEARSAL / "inventory.yaml"),
+        journal_path=journal,
+        title="cloudtales drill: Double VLAN",
+        runner_factory=lambda inv: runner,
+    )
+
+
+async def shoot(size: tuple[int, int], suffix: str) -> list[Path]:
+    written: list[Path] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        app = _app(Path(tmp) / "journal.jsonl")
+        async with app.run_test(size=size) as pilot:
+
+            def save(name: str) -> None:
+                path = OUT / f"{name}{suffix}.svg"
+                app.save_screenshot(filename=path.name, path=str(OUT))
+                written.append(path)
+
+            await pilot.press(*"freeze")
+            await pilot.pause()
+            save("picker")
+            await pilot.press("enter")
+            for _ in range(2):  # the MTU sweep, then the four-terminal capture
+                await pilot.press("r")
+                await app.workers.wait_for_complete()
+                await pilot.pause()
+            await pilot.pause(0.2)  # let the panes' timer flush and the toasts fade in
+            save("investigation")
+            await pilot.press("a")
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            save("diagnosis")
+    return written
+
+
+async def main() -> None:
+    written = await shoot((120, 36), "")
+    written += await shoot((80, 24), "-80x24")
+    for path in written:
+        print(f"wrote {path.relative_to(REPO)}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
