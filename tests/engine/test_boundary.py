@@ -14,9 +14,7 @@ import pytest
 import engine
 
 REPO = Path(__file__).resolve().parents[2]
-ENGINE_MODULES = sorted(
-    m.name for m in pkgutil.walk_packages(engine.__path__, prefix="engine.")
-)
+ENGINE_MODULES = sorted(m.name for m in pkgutil.walk_packages(engine.__path__, prefix="engine."))
 
 _PROBE = """
 import importlib, json, sys
@@ -30,7 +28,10 @@ print(json.dumps(ui))
 def _ui_modules_after(*modules: str) -> list[str]:
     out = subprocess.run(
         [sys.executable, "-c", _PROBE, *modules],
-        capture_output=True, text=True, check=True, cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
     ).stdout
     return list(json.loads(out))
 
@@ -61,13 +62,21 @@ print(json.dumps(ui))
 
 @pytest.mark.parametrize(
     "argv",
-    [["--help"], ["lint"], ["symptoms"], ["lab", "status", "double-vlan"],
-     ["rehearse", "tests/rehearsals"]],
+    [
+        ["--help"],
+        ["lint"],
+        ["symptoms"],
+        ["lab", "status", "double-vlan"],
+        ["rehearse", "tests/rehearsals"],
+    ],
     ids=lambda a: " ".join(a),
 )
 def test_non_ui_subcommands_do_not_import_textual(argv: list[str]) -> None:
     out = subprocess.run(
         [sys.executable, "-c", _CLI_PROBE, json.dumps(argv)],
-        capture_output=True, text=True, check=True, cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
     ).stdout
     assert json.loads(out) == []

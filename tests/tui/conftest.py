@@ -44,9 +44,7 @@ def runner() -> ReplayRunner:
 
 
 @pytest.fixture
-def make_app(
-    graph: PlaybookGraph, inventory: Inventory, runner: ReplayRunner, tmp_path: Path
-):  # type: ignore[no-untyped-def]
+def make_app(graph: PlaybookGraph, inventory: Inventory, runner: ReplayRunner, tmp_path: Path):  # type: ignore[no-untyped-def]
     def make() -> CloudtalesApp:
         return CloudtalesApp(
             graph=graph,

@@ -71,7 +71,7 @@ async def test_run_a_step_then_packets_in_panes_then_diagnosis(
         assert {p.source for p in bond_panes} == {"controller:bond0", "compute:bond0"}
         for pane in bond_panes:
             text = pane.text
-            assert "vlan 20" in text and "vlan 100" in text  # decoded 802.1Q stacks
+            assert "vlan 20, vlan 100" in text  # decoded 802.1Q stack, outer tag first
             assert pane.anomalies > 0  # the oversize double-tagged frames are flagged
         assert screen.walker.facts["capture-path.outcome"] == "stacked"
 
@@ -140,5 +140,6 @@ async def test_palette_opens_an_adhoc_pane(make_app, runner: ReplayRunner) -> No
         assert ("compute", "ip -s link show bond0", "stream_lines") in [
             tuple(c) for c in runner.calls
         ]
-        pane = next(p for p in screen.query(LivePane) if p.source == "compute: ip -s link show bond0")
+        source = "compute: ip -s link show bond0"
+        pane = next(p for p in screen.query(LivePane) if p.source == source)
         assert "123456" in pane.text

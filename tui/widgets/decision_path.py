@@ -59,7 +59,3 @@ class DecisionPath(VerticalScroll):
     @property
     def plain(self) -> str:
         return self._text.plain
-
-    @property
-    def plain(self) -> str:
-        return self._text.plain
