@@ -22,3 +22,5 @@ screenshots: setup
 
 bench: setup
 	$(BIN)/python bench/bench_pcap.py
+	$(BIN)/python bench/bench_panes.py
+	$(BIN)/python bench/bench_drill.py

@@ -1,0 +1,430 @@
+"""Live-pane throughput: four real ``LivePane`` widgets fed 10,000 lines/s each.
+
+Run on demand (never in CI): ``.venv/bin/python bench/bench_panes.py`` (needs tmux).
+
+What runs. A small Textual app (``PaneBenchApp`` below) lays out a 2x2 grid of the app's
+real pane widget, ``tui.widgets.live_pane.LivePane``, styled by the real ``tui/app.tcss``.
+Each pane is fed by its own asyncio worker on the app's event loop, the way the app
+feeds panes (a check's ``emit`` and ``LivePane._stream`` both call ``LivePane.push``
+from the loop): every 10 ms it pushes the lines due by then for the target rate
+(default 10,000 lines/s per pane), from a pool of ~110-character tcpdump-style lines,
+1 in 100 flagged as an anomaly. ``--producer thread`` uses one OS thread per pane
+instead. The panes flush on their own 30 Hz timer (one ``Log.write_lines`` per flush)
+and the app updates a status line on every ``PaneFlushed``, like the investigation
+screen. A label at the top shows ``KEY#NNNN#``; the ``x`` binding increments it.
+
+How it is measured. The app runs in a tmux pane (200x50) on a private tmux socket, so
+the terminal emulator parses every byte Textual writes, as a user's terminal would.
+The driver talks to tmux over one control-mode connection (``tmux -C``, attached to
+a separate idle session, so no pane output is streamed to it and no process is spawned
+per poll). For each of ~50 presses, spaced randomly over ~10 s:
+  t0 = before ``send-keys x``; then ``capture-pane`` of the top rows is polled every
+  ~2 ms until tmux's screen holds the new ``KEY#NNNN#``; latency = that moment - t0.
+So latency covers tmux delivering the key, Textual handling it and repainting, and
+tmux parsing the output backlog up to the new label. The polling adds up to ~2 ms plus
+one control-mode round trip (its median is printed). The ``idle`` row (no feed) is the
+floor of the method. CPU% = (utime + stime) delta of the app process from
+``/proc/PID/stat`` over the measured window, as a share of one core (the producers run
+in the same process, as in the app); the tmux server's CPU is shown apart. RSS is
+sampled from ``/proc/PID/status`` between presses. ``written/s`` counts lines pushed
+into the panes; ``dropped`` counts lines the panes' bounded deques discarded.
+``--profile FILE`` runs the fed app under cProfile (slower) and prints where time went.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+PANES = 4
+POOL = 4096
+MARK = "KEY#{:04d}#"
+
+
+# ---- the app under test (runs inside tmux) ------------------------------------------------
+def _line_pool(pane: int) -> list[Any]:
+    from engine.checks.base import LiveLine
+
+    src = f"compute:tcpdump bond{pane}"
+    out = []
+    for i in range(POOL):
+        text = (
+            f"14:{i // 60 % 60:02d}:{i % 60:02d}.{(i * 7919) % 1000000:06d} bond{pane} "
+            f"vlan 20, vlan 100, IP 10.0.100.4 > 10.0.100.5: ICMP echo request, "
+            f"seq {i}, length {1000 + i % 500}"
+        )
+        anomaly = "2 VLAN tags, 1522 > 1518" if i % 100 == 0 else None
+        out.append(LiveLine(src, text, anomaly))
+    return out
+
+
+def run_app(rate: int, producer: str, out: str, profile: str | None = None) -> None:
+    from textual import on
+    from textual.app import App, ComposeResult
+    from textual.containers import Grid
+    from textual.widgets import Label, Static
+
+    from tui.messages import PaneFlushed
+    from tui.widgets.live_pane import LivePane
+
+    class PaneBenchApp(App[None]):
+        CSS_PATH = str(ROOT / "tui" / "app.tcss")
+        BINDINGS = [("x", "press", "press"), ("z", "quit", "quit")]
+        CSS = "#keys, #feed { height: 1; width: 100%; }"
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.presses = 0
+            self.flushes = 0
+            self.started = 0.0
+            self.stopping = threading.Event()
+
+        def compose(self) -> ComposeResult:
+            yield Label(MARK.format(0), id="keys")
+            yield Static("feed: idle", id="feed")
+            with Grid(id="panes"):
+                for i in range(1, PANES + 1):
+                    yield LivePane(f"pane {i}", id=f"pane-{i}")
+
+        def on_mount(self) -> None:
+            self.started = time.monotonic()
+            for i, pane in enumerate(self.query(LivePane)):
+                pane.attach(f"compute:tcpdump bond{i}")
+                if not rate:
+                    continue
+                pool = _line_pool(i)
+                if producer == "thread":
+                    threading.Thread(
+                        target=self._feed_thread, args=(pane, pool), daemon=True
+                    ).start()
+                else:
+                    self.run_worker(self._feed(pane, pool), group="feed", exit_on_error=False)
+
+        async def _feed(self, pane: LivePane, pool: list[Any]) -> None:
+            t0, sent = time.monotonic(), 0
+            while True:
+                await asyncio.sleep(0.01)
+                due = int((time.monotonic() - t0) * rate)
+                for k in range(sent, due):
+                    pane.push(pool[k % POOL])
+                sent = due
+
+        def _feed_thread(self, pane: LivePane, pool: list[Any]) -> None:
+            t0, sent = time.monotonic(), 0
+            while not self.stopping.wait(0.01):
+                due = int((time.monotonic() - t0) * rate)
+                for k in range(sent, due):
+                    pane.push(pool[k % POOL])
+                sent = due
+
+        def action_press(self) -> None:
+            self.presses += 1
+            self.query_one("#keys", Label).update(MARK.format(self.presses))
+
+        @on(PaneFlushed)
+        def _flushed(self, event: PaneFlushed) -> None:
+            self.flushes += 1
+            panes = list(self.query(LivePane))
+            total = sum(p.lines for p in panes)
+            alerts = sum(p.anomalies for p in panes)
+            self.query_one("#feed", Static).update(
+                f"feed: {total} live lines, {alerts} !! ({event.last_anomaly})"
+            )
+
+        def stats(self) -> dict[str, Any]:
+            panes = list(self.query(LivePane))
+            return {
+                "seconds": time.monotonic() - self.started,
+                "lines": [p.lines for p in panes],
+                "dropped": [p.dropped for p in panes],
+                "log_lines": [p.log_widget.line_count for p in panes],
+                "flush_events": self.flushes,
+                "presses": self.presses,
+            }
+
+        def action_quit(self) -> None:  # type: ignore[override]
+            self.stopping.set()
+            Path(out).write_text(json.dumps(self.stats()))
+            self.exit()
+
+    if not profile:
+        PaneBenchApp().run()
+        return
+    import cProfile
+
+    with cProfile.Profile() as prof:
+        PaneBenchApp().run()
+    prof.dump_stats(profile)
+
+
+# ---- the driver ---------------------------------------------------------------------------
+class Tmux:
+    """One control-mode connection to a private tmux server."""
+
+    def __init__(self, socket: str, session: str) -> None:
+        self.base = ["tmux", "-L", socket]
+        self.proc = subprocess.Popen(
+            [*self.base, "-C", "attach", "-t", session],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+        )
+        if self.cmd("display -p sync") != ["sync"]:
+            raise RuntimeError("tmux control mode: unexpected reply to a sync")
+
+    def cmd(self, line: str) -> list[str]:
+        """Send one command; its output lines (notifications are skipped)."""
+        self._send(line)
+        return self._reply(line)
+
+    def _send(self, line: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+
+    def _reply(self, line: str) -> list[str]:
+        """The next reply block to one of our commands (``%begin T N 1``). Blocks with
+        flags 0 (the attach itself, which may arrive late) and notifications are skipped."""
+        assert self.proc.stdout is not None
+        out: list[str] = []
+        state = "outside"  # -> "ours" or "other" inside a block
+        while True:
+            text = self.proc.stdout.readline()
+            if not text:
+                raise RuntimeError(f"tmux control connection closed during {line!r}")
+            text = text.rstrip("\n")
+            if state == "outside":
+                if text.startswith("%begin"):
+                    state = "ours" if text.split()[-1] == "1" else "other"
+                continue
+            if text.startswith(("%end", "%error")):
+                if state == "other":
+                    state = "outside"
+                    continue
+                if text.startswith("%error"):
+                    raise RuntimeError(f"tmux: {line!r}: {out}")
+                return out
+            if state == "ours":
+                out.append(text)
+
+    def close(self) -> None:
+        if self.proc.stdin:
+            self.proc.stdin.close()
+        self.proc.wait(timeout=5)
+
+
+def _cpu_ticks(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
+
+
+def _host_ticks() -> tuple[int, int]:
+    """(busy, total) jiffies of all CPUs from /proc/stat."""
+    with open("/proc/stat") as fh:
+        values = [int(v) for v in fh.readline().split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return sum(values) - idle, sum(values)
+
+
+def _tmux_start(argv: list[str]) -> None:
+    """``tmux new-session``; retried, as a fresh server once exited during start-up here."""
+    for attempt in range(3):
+        res = subprocess.run(argv, capture_output=True, text=True)
+        if res.returncode == 0:
+            return
+        time.sleep(0.2 * (attempt + 1))
+    raise RuntimeError(f"{' '.join(argv)}: {res.stderr.strip()}")
+
+
+def _rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _wait_for(tmux: Tmux, marker: str, deadline: float, step: float = 0.002) -> float | None:
+    while time.perf_counter() < deadline:
+        if any(marker in row for row in tmux.cmd("capture-pane -p -t app -S 0 -E 2")):
+            return time.perf_counter()
+        time.sleep(step)
+    return None
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def measure(
+    rate: int, producer: str, presses: int, seconds: float, profile: str | None = None
+) -> dict[str, Any]:
+    sock = f"cloudtales-bench-{os.getpid()}"
+    out = Path(f"/tmp/{sock}-{rate}.json")
+    out.unlink(missing_ok=True)
+    app_cmd = (
+        f"exec {sys.executable} {Path(__file__).resolve()} --app --rate {rate} "
+        f"--producer {producer} --out {out}" + (f" --profile {profile}" if profile else "")
+    )
+    tm = ["tmux", "-L", sock]
+    _tmux_start([*tm, "new-session", "-d", "-s", "ctl", "-x", "80", "-y", "5", "sleep 3600"])
+    _tmux_start([*tm, "new-session", "-d", "-s", "app", "-x", "200", "-y", "50", app_cmd])
+    subprocess.run([*tm, "set-option", "-t", "app", "remain-on-exit", "on"], check=True)
+    tmux = Tmux(sock, "ctl")
+    try:
+        pid = int(tmux.cmd("display -p -t app '#{pane_pid}'")[0])
+        server = int(tmux.cmd("display -p '#{pid}'")[0])
+        if _wait_for(tmux, MARK.format(0), time.perf_counter() + 30, 0.05) is None:
+            shown = "\n".join(tmux.cmd("capture-pane -p -t app"))
+            raise RuntimeError(f"the app did not paint within 30 s; its screen:\n{shown}")
+        time.sleep(1.5)  # warm-up: the feed reaches its rate, the panes fill
+        rtts = []
+        for _ in range(20):
+            t = time.perf_counter()
+            tmux.cmd("capture-pane -p -t app -S 0 -E 2")
+            rtts.append(time.perf_counter() - t)
+        clk = os.sysconf("SC_CLK_TCK")
+        c0, s0, h0, w0 = _cpu_ticks(pid), _cpu_ticks(server), _host_ticks(), time.perf_counter()
+        rss = [_rss_mb(pid)]
+        lat: list[float] = []
+        missed = 0
+        gap = seconds / presses
+        rng = random.Random(1)
+        for i in range(1, presses + 1):
+            time.sleep(rng.uniform(0.5 * gap, 1.5 * gap) * 0.8)
+            rss.append(_rss_mb(pid))
+            t0 = time.perf_counter()
+            tmux.cmd("send-keys -t app x")
+            seen = _wait_for(tmux, MARK.format(i), t0 + 5)
+            if seen is None:
+                missed += 1
+            else:
+                lat.append(seen - t0)
+        c1, s1, h1, w1 = _cpu_ticks(pid), _cpu_ticks(server), _host_ticks(), time.perf_counter()
+        rss.append(_rss_mb(pid))
+        screen = tmux.cmd("capture-pane -p -t app")
+        tmux.cmd("send-keys -t app z")
+        deadline = time.monotonic() + 15
+        while not out.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        app_stats = json.loads(out.read_text()) if out.exists() else {}
+        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)  # let it exit by itself (and write its profile)
+    finally:
+        tmux.close()
+        subprocess.run([*tm, "kill-server"], check=False, stderr=subprocess.DEVNULL)
+        Path(f"/tmp/tmux-{os.getuid()}/{sock}").unlink(missing_ok=True)
+    out.unlink(missing_ok=True)
+    window = w1 - w0
+    return {
+        "rate": rate,
+        "producer": producer if rate else "-",
+        "window": window,
+        "lat": lat,
+        "missed": missed,
+        "rtt": statistics.median(rtts),
+        "cpu": (c1 - c0) / clk / window * 100,
+        "tmux_cpu": (s1 - s0) / clk / window * 100,
+        "host_busy": (h1[0] - h0[0]) / max(1, h1[1] - h0[1]) * 100,
+        "others": ((h1[0] - h0[0]) - (c1 - c0) - (s1 - s0)) / clk / window * 100,
+        "rss": rss,
+        "visible": sum("ICMP echo" in row for row in screen),
+        "app": app_stats,
+    }
+
+
+def print_table(results: list[dict[str, Any]]) -> None:
+    head = (
+        f"{'feed':<22} {'presses':>7} {'p50 ms':>7} {'p95 ms':>7} {'max ms':>7} "
+        f"{'app CPU':>7} {'tmux CPU':>8} {'others':>6} {'RSS start/max/end':>17} "
+        f"{'pushed/s':>8} {'dropped':>7} {'flushed/s':>9}"
+    )
+    print(head)
+    print("-" * len(head))
+    for r in results:
+        lat = [x * 1000 for x in r["lat"]] or [float("nan")]
+        app = r["app"]
+        secs = app.get("seconds") or 1
+        pushed = sum(app.get("lines", [0])) / secs
+        dropped = sum(app.get("dropped", [0]))
+        feed = f"{PANES} x {r['rate']:,}/s ({r['producer']})" if r["rate"] else "idle (no feed)"
+        rss = f"{r['rss'][0]:.0f}/{max(r['rss']):.0f}/{r['rss'][-1]:.0f} MB"
+        ok = f"{len(r['lat'])}" + (f" ({r['missed']} missed)" if r["missed"] else "")
+        print(
+            f"{feed:<22} {ok:>7} {_percentile(lat, 0.5):>7.1f} {_percentile(lat, 0.95):>7.1f} "
+            f"{max(lat):>7.1f} {r['cpu']:>6.0f}% {r['tmux_cpu']:>7.0f}% {r['others']:>5.0f}% "
+            f"{rss:>17} {pushed:>8,.0f} {dropped:>7,} {app.get('flush_events', 0) / secs:>9.0f}"
+        )
+    print(
+        "\nCPU columns: % of one core over the measured window; 'others' = every other process"
+        "\non the host (other work competes for the same cores). flushed/s = PaneFlushed"
+        "\nmessages handled (they collapse when queued, so at most 4 x 30/s)."
+    )
+    for r in results:
+        app = r["app"]
+        print(
+            f"  {r['rate']:,}/s: window {r['window']:.1f}s (app ran {app.get('seconds', 0):.1f}s); "
+            f"lines per pane {app.get('lines')}; kept per Log {app.get('log_lines')};\n"
+            f"    tcpdump lines on screen at the end: {r['visible']}; "
+            f"control-mode poll round trip {r['rtt'] * 1000:.2f} ms"
+        )
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    ap.add_argument("--rate", type=int, default=10_000, help="lines/s per pane")
+    ap.add_argument("--producer", choices=("loop", "thread"), default="loop")
+    ap.add_argument("--presses", type=int, default=50)
+    ap.add_argument("--seconds", type=float, default=10.0, help="spread the presses over this")
+    ap.add_argument("--no-idle", action="store_true", help="skip the idle (no feed) baseline")
+    ap.add_argument("--profile", metavar="FILE", help="cProfile the fed app (slows it) to FILE")
+    ap.add_argument("--app", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--out", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.app:
+        run_app(args.rate, args.producer, args.out, args.profile)
+        return 0
+    if not shutil.which("tmux"):
+        print("bench_panes: tmux is not installed (apt-get install tmux)", file=sys.stderr)
+        return 1
+    import textual
+
+    load = os.getloadavg()
+    print(
+        f"textual {textual.__version__}, {os.cpu_count()} CPUs, load average {load[0]:.2f}; "
+        f"{PANES} LivePane in a 2x2 grid, tmux 200x50\n"
+    )
+    rates = ([] if args.no_idle else [0]) + [args.rate]
+    results = [
+        measure(rate, args.producer, args.presses, args.seconds, rate and args.profile or None)
+        for rate in rates
+    ]
+    print_table(results)
+    if args.profile:
+        import pstats
+
+        deadline = time.monotonic() + 10
+        while not Path(args.profile).exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        print(f"\nprofile of the fed app ({args.profile}), top 25 by own time:")
+        pstats.Stats(args.profile).sort_stats("tottime").print_stats(25)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
