@@ -148,7 +148,7 @@ class InvestigationScreen(Screen[None]):
 
     def _flush_panes(self) -> None:
         for pane in self.panes:
-            pane.flush()
+            pane.flush(final=True)
 
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:

@@ -4,12 +4,15 @@ Producers (a check's ``emit`` or the pane's own command worker) only append to a
 ``deque(maxlen=...)``; a timer writes whatever accumulated with one
 ``Log.write_lines`` call per frame (LAB-NOTES "Textual live panes": never write line
 by line). When the screen cannot keep up, the deque drops the oldest lines and the
-pane counts them instead of building a backlog.
+pane counts them instead of building a backlog. The counts in the border and the
+``PaneFlushed`` report change at most ``STATUS_HZ`` times a second: redrawing the
+border on every flush cost as much as writing the lines (bench/bench_panes.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 
 from rich.highlighter import Highlighter
@@ -31,6 +34,7 @@ ANOMALY_MARK = "!! "
 STATUS_MARK = "-- "
 ANOMALY_STYLE = Style(color="red", bold=True)
 STATUS_STYLE = Style(dim=True, italic=True)
+STATUS_HZ = 4.0
 
 
 class AnomalyHighlighter(Highlighter):
@@ -76,6 +80,8 @@ class LivePane(Vertical):
         self.anomalies = 0
         self.last_anomaly: str | None = None
         self._worker: Worker[None] | None = None
+        self._status_at = 0.0  # monotonic time of the last border/report update
+        self._counts_stale = False  # lines written since the counts were last shown
 
     def compose(self) -> ComposeResult:
         log = Log(max_lines=self.max_lines, highlight=True, auto_scroll=True)
@@ -119,13 +125,22 @@ class LivePane(Vertical):
     def push_status(self, text: str) -> None:
         self._buffer.append(STATUS_MARK + text)
 
-    def flush(self) -> None:
-        """Write everything buffered since the last frame in one ``write_lines``."""
-        if not self._buffer:
+    def flush(self, final: bool = False) -> None:
+        """Write everything buffered since the last frame in one ``write_lines``.
+
+        ``final`` (a step or command ended) also brings the counts up to date now."""
+        if self._buffer:
+            batch = list(self._buffer)
+            self._buffer.clear()
+            self.log_widget.write_lines(batch)
+            self._counts_stale = True
+        if not (final or self._counts_stale):
             return
-        batch = list(self._buffer)
-        self._buffer.clear()
-        self.log_widget.write_lines(batch)
+        now = time.monotonic()
+        if not final and now - self._status_at < 1 / STATUS_HZ:
+            return  # a later tick shows them (the timer keeps running)
+        self._status_at = now
+        self._counts_stale = False
         self._show_counts()
         self.post_message(
             PaneFlushed(
@@ -154,7 +169,7 @@ class LivePane(Vertical):
 
     def release(self) -> None:
         self.stop()
-        self.flush()
+        self.flush(final=True)
         self.source = None
         self.remove_class("stale")
         self._show_title()
@@ -195,7 +210,7 @@ class LivePane(Vertical):
             if self.is_mounted:
                 self.remove_class("streaming")
                 self.push_status(status)
-                self.flush()
+                self.flush(final=True)
                 self.post_message(PaneCommandEnded(self.id or "", self.source or "", status))
 
     def stop(self) -> bool:
