@@ -5,8 +5,15 @@ from __future__ import annotations
 from engine.errors import CloudtalesError
 from labs.base import Lab
 from labs.double_vlan import DoubleVlanLab
+from labs.rabbit_hole import RabbitHoleLab
 
-LABS: dict[str, Lab] = {lab.name: lab for lab in (DoubleVlanLab(),)}
+LABS: dict[str, Lab] = {
+    lab.name: lab
+    for lab in (
+        DoubleVlanLab(),
+        RabbitHoleLab(),
+    )
+}
 
 
 def get_lab(name: str) -> Lab:

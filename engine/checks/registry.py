@@ -12,6 +12,9 @@ _MODULES = (
     "engine.checks.nova_conf",
     "engine.checks.pmtu",
     "engine.checks.capture",
+    "engine.checks.console_logs",
+    "engine.checks.api_requests",
+    "engine.checks.rabbitmq_queues",
 )
 
 _REGISTRY: dict[str, CheckType] = {}
