@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from engine.errors import CloudtalesError
 from labs.base import Lab
+from labs.disappearing_images import DisappearingImagesLab
 from labs.double_vlan import DoubleVlanLab
 from labs.rabbit_hole import RabbitHoleLab
 
@@ -12,6 +13,7 @@ LABS: dict[str, Lab] = {
     for lab in (
         DoubleVlanLab(),
         RabbitHoleLab(),
+        DisappearingImagesLab(),
     )
 }
 

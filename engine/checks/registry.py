@@ -15,6 +15,10 @@ _MODULES = (
     "engine.checks.console_logs",
     "engine.checks.api_requests",
     "engine.checks.rabbitmq_queues",
+    "engine.checks.libvirt_disks",
+    "engine.checks.backing_chain",
+    "engine.checks.imagecache",
+    "engine.checks.instances_shared",
 )
 
 _REGISTRY: dict[str, CheckType] = {}

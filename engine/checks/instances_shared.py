@@ -1,0 +1,93 @@
+"""Check ``instances_path_shared``: do several computes see the same instances path?
+
+On each compute, read-only and bounded::
+
+    stat -L -c '%d %i %m' -- PATH            # device, inode, and the mount holding it
+    head -c 1048576 /proc/self/mountinfo     # that mount's fstype and source
+    date +%s; head -c 65536 -- PATH/compute_nodes   # nova's storage registry, if any
+
+The path is shared when its filesystem is a network one (nfs, nfs4, cifs, glusterfs,
+ceph...), when several computes mount the same remote source (``server:/export``) and
+see the same inode there, or when nova's own registry names several computes. The mount's
+propagation flags (``shared:N`` in mountinfo) say nothing about this and are only shown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shlex
+
+from engine.checks.base import CheckContext, CheckParams, CheckResult, CheckType, LiveLine
+from engine.checks.registry import register
+from engine.detectors.imagecache import SHARED_OUTCOMES, PathView, classify_instances_path
+from engine.errors import CloudtalesError
+from engine.parsers.mounts import (
+    PATH_IDENTITY_FORMAT,
+    mount_at,
+    parse_mountinfo,
+    parse_path_identity,
+    parse_storage_users,
+)
+from engine.remote.inventory import Host
+
+MAX_MOUNTINFO_BYTES = 1 << 20
+MAX_REGISTRY_BYTES = 1 << 16
+REGISTRY = "compute_nodes"
+
+
+class InstancesSharedParams(CheckParams):
+    path: str = "/var/lib/nova/instances"
+
+
+async def _view(ctx: CheckContext, host: Host, path: str) -> PathView:
+    q = shlex.quote(path)
+    registry = shlex.quote(f"{path.rstrip('/')}/{REGISTRY}")
+    stat_cmd = f"stat -L -c '{PATH_IDENTITY_FORMAT}' -- {q}"
+    mounts_cmd = f"head -c {MAX_MOUNTINFO_BYTES} /proc/self/mountinfo"
+    registry_cmd = f"date +%s; head -c {MAX_REGISTRY_BYTES} -- {registry} 2>/dev/null || true"
+    st, mi, reg = await asyncio.gather(
+        ctx.runner.run(host, stat_cmd, timeout=ctx.timeout),
+        ctx.runner.run(host, mounts_cmd, timeout=ctx.timeout),
+        ctx.runner.run(host, registry_cmd, timeout=ctx.timeout),
+    )
+    if not st.ok:
+        raise CloudtalesError(f"host {host.name}: cannot stat {path}: {st.stderr.strip()[:200]}")
+    if not mi.ok:
+        raise CloudtalesError(
+            f"host {host.name}: cannot read /proc/self/mountinfo: {mi.stderr.strip()[:200]}"
+        )
+    identity = parse_path_identity(st.stdout, f"{host.name}: {stat_cmd}")
+    mount = mount_at(
+        parse_mountinfo(mi.stdout, f"{host.name}:/proc/self/mountinfo"), identity.mount_point
+    )
+    clock_line, _, registry_text = reg.stdout.partition("\n")
+    try:
+        clock = float(clock_line.strip())
+    except ValueError:
+        raise CloudtalesError(f"host {host.name}: `date +%s` printed {clock_line!r}") from None
+    users = parse_storage_users(registry_text, f"{host.name}:{path}/{REGISTRY}")
+    ctx.emit(
+        LiveLine(
+            f"{host.name}:mountinfo",
+            mount.line if mount else f"{path}: no mount entry for {identity.mount_point}",
+        )
+    )
+    return PathView(host.name, path, identity, mount, users, clock)
+
+
+async def run(ctx: CheckContext, params: InstancesSharedParams) -> CheckResult:
+    views = await asyncio.gather(*(_view(ctx, h, params.path) for h in ctx.hosts))
+    outcome = classify_instances_path(views)
+    return CheckResult(outcome.key, outcome.summary, dict(outcome.facts), list(outcome.evidence))
+
+
+register(
+    CheckType(
+        name="instances_path_shared",
+        title="Is the instances path shared between computes?",
+        outcomes=SHARED_OUTCOMES,
+        params=InstancesSharedParams,
+        run=run,
+        facts=("fstype", "source", "shared_by", "mounts", "storage_users"),
+    )
+)
