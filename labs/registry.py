@@ -7,6 +7,7 @@ from labs.base import Lab
 from labs.disappearing_images import DisappearingImagesLab
 from labs.double_vlan import DoubleVlanLab
 from labs.rabbit_hole import RabbitHoleLab
+from labs.valentines import ValentinesLab
 
 LABS: dict[str, Lab] = {
     lab.name: lab
@@ -14,6 +15,7 @@ LABS: dict[str, Lab] = {
         DoubleVlanLab(),
         RabbitHoleLab(),
         DisappearingImagesLab(),
+        ValentinesLab(),
     )
 }
 

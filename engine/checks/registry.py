@@ -19,6 +19,10 @@ _MODULES = (
     "engine.checks.backing_chain",
     "engine.checks.imagecache",
     "engine.checks.instances_shared",
+    "engine.checks.bond_state",
+    "engine.checks.switch_log",
+    "engine.checks.bpdu_capture",
+    "engine.checks.bpdu_source",
 )
 
 _REGISTRY: dict[str, CheckType] = {}

@@ -1,0 +1,157 @@
+"""Check ``bpdu_source``: which instance sends the BPDUs, across every layer.
+
+source MAC (from ``bpdu_capture``) -> bridge port that learned it (``bridge -j fdb
+show`` on the compute) -> libvirt domain interface with that MAC or target dev ->
+instance name, uuid and owner -> compute host (host var ``compute_name``).
+
+Domains come from two providers, merged by name:
+
+- libvirt itself, when the host var ``libvirt_uri`` is set (``qemu+ssh://...`` or, in
+  labs, ``test:///.../node.xml``): libvirt-python, read-only, in a worker thread
+  because its calls block;
+- the persistent definitions on the compute (``/etc/libvirt/qemu/*.xml``), read
+  through the runner like every other file, so recorded sessions replay them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Any
+
+from engine.checks.base import CheckContext, CheckParams, CheckResult, CheckType, LiveLine
+from engine.checks.registry import register
+from engine.detectors.base import Outcome
+from engine.detectors.stp import SOURCE_OUTCOMES, merge_outcomes, resolve_bpdu_sources
+from engine.errors import CloudtalesError
+from engine.parsers.bridge_fdb import FdbEntry, parse_bridge_fdb
+from engine.parsers.libvirt_interfaces import DomainInfo, parse_domain_xml, split_head_output
+from engine.remote.inventory import Host
+
+FDB_COMMAND = "bridge -j fdb show"
+MAX_XML_BYTES = 262144
+_SAFE_GLOB = re.compile(r"^[A-Za-z0-9_./*?\[\]-]+$")  # globbing, but nothing else for the shell
+
+
+class BpduSourceParams(CheckParams):
+    macs: list[str] | str = []  # usually "{facts.<capture check>.source_macs}"
+    seen_on: dict[str, list[str]] | str = {}  # "{facts.<capture check>.by_iface}"
+    uri_var: str = "libvirt_uri"
+    compute_var: str = "compute_name"
+    uplink_var: str = "uplink"
+    xml_glob: str = "/etc/libvirt/qemu/*.xml"
+
+
+def _libvirt_domains(uri: str) -> list[str]:
+    """Every domain's XML from libvirt (blocking: call it in a thread)."""
+    import libvirt
+
+    def quiet(_ctx: Any, _err: Any) -> None:  # libvirt prints every error to stderr
+        return None
+
+    libvirt.registerErrorHandler(quiet, None)
+    try:
+        conn = libvirt.openReadOnly(uri)
+    except libvirt.libvirtError as exc:
+        raise CloudtalesError(
+            f"libvirt {uri}: cannot connect ({exc.get_error_message()})"
+        ) from None
+    try:
+        return [str(dom.XMLDesc(0)) for dom in conn.listAllDomains()]
+    except libvirt.libvirtError as exc:
+        raise CloudtalesError(f"libvirt {uri}: {exc.get_error_message()}") from None
+    finally:
+        conn.close()
+
+
+async def domains_from_libvirt(uri: str) -> list[DomainInfo]:
+    xmls = await asyncio.to_thread(_libvirt_domains, uri)
+    return [parse_domain_xml(x, f"libvirt {uri} domain {i}") for i, x in enumerate(xmls)]
+
+
+async def domains_from_files(ctx: CheckContext, host: Host, pattern: str) -> list[DomainInfo]:
+    if not _SAFE_GLOB.match(pattern):
+        raise CloudtalesError(f"bpdu_source: xml_glob {pattern!r}: only a plain path glob")
+    # an unmatched glob stays literal: head fails on it, and there are no domains
+    res = await ctx.runner.run(
+        host, f"head -v -c {MAX_XML_BYTES} -- {pattern}", timeout=ctx.timeout
+    )
+    found = []
+    for path, text in split_head_output(res.stdout):
+        try:
+            found.append(parse_domain_xml(text, f"{host.name}:{path}"))
+        except CloudtalesError as exc:
+            ctx.emit(LiveLine(f"{host.name}:libvirt", str(exc), "unreadable domain XML"))
+    return found
+
+
+async def read_fdb(ctx: CheckContext, host: Host) -> list[FdbEntry]:
+    res = await ctx.runner.run(host, FDB_COMMAND, timeout=ctx.timeout)
+    if not res.ok:
+        raise CloudtalesError(f"host {host.name}: `{FDB_COMMAND}` failed: {res.stderr[:200]}")
+    return parse_bridge_fdb(res.stdout, f"{host.name}: {FDB_COMMAND}")
+
+
+async def _one(ctx: CheckContext, host: Host, params: BpduSourceParams) -> Outcome:
+    macs = params.macs if isinstance(params.macs, list) else []
+    seen_on = params.seen_on if isinstance(params.seen_on, dict) else {}
+    uri = str(host.vars.get(params.uri_var) or "")
+    compute = str(host.vars.get(params.compute_var) or host.name)
+    uplink = str(host.vars.get(params.uplink_var) or "bond0")
+    fdb, files = await asyncio.gather(
+        read_fdb(ctx, host), domains_from_files(ctx, host, params.xml_glob)
+    )
+    sources = [f"{params.xml_glob} ({len(files)})"]
+    live: list[DomainInfo] = []
+    if uri:
+        try:
+            live = await domains_from_libvirt(uri)
+            sources.insert(0, f"libvirt {uri} ({len(live)})")
+        except CloudtalesError as exc:  # e.g. a replayed session: the files still tell
+            sources.insert(0, f"libvirt unreachable: {exc}")
+    merged = {d.name: d for d in files}
+    merged.update({d.name: d for d in live})  # the live definition wins
+    domains = list(merged.values())
+    for d in domains:
+        for nic in d.nics:
+            ctx.emit(
+                LiveLine(
+                    f"{host.name}:libvirt",
+                    f"{d.label} {d.uuid}: {nic.mac} on {nic.target} ({nic.bridge})",
+                    "sends BPDUs" if nic.mac in macs else None,
+                )
+            )
+    return resolve_bpdu_sources(
+        host.name, compute, macs, seen_on, fdb, domains, "; ".join(sources), [uplink]
+    )
+
+
+async def run(ctx: CheckContext, params: BpduSourceParams) -> CheckResult:
+    if not ctx.hosts:
+        raise CloudtalesError("bpdu_source: no compute hosts to look on")
+    outcomes = await asyncio.gather(*(_one(ctx, h, params) for h in ctx.hosts))
+    merged = merge_outcomes(outcomes, SOURCE_OUTCOMES)
+    return CheckResult(merged.key, merged.summary, dict(merged.facts), list(merged.evidence))
+
+
+register(
+    CheckType(
+        name="bpdu_source",
+        title="Who sends the BPDUs: MAC -> tap -> libvirt domain -> instance",
+        outcomes=SOURCE_OUTCOMES,
+        params=BpduSourceParams,
+        run=run,
+        facts=(
+            "instance",
+            "instance_domain",
+            "instance_uuid",
+            "instance_owner",
+            "tap",
+            "mac",
+            "compute",
+            "chain",
+            "domains_known",
+            "domain_source",
+        ),
+    )
+)

@@ -1,0 +1,73 @@
+"""Check ``switch_log``: read the switches' logs for err-disabled ports.
+
+Each switch is an inventory host reached over ssh like any other (its log file is
+the host var ``switch_log``, default ``/var/log/messages``, as on Arista EOS's
+bash or a syslog server). Only the tail is read (``tail -n``, bounded in bytes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shlex
+
+from engine.checks.base import CheckContext, CheckParams, CheckResult, CheckType, LiveLine
+from engine.checks.registry import register
+from engine.detectors.base import Outcome
+from engine.detectors.stp import SWITCH_LOG_OUTCOMES, detect_switch_log, merge_outcomes
+from engine.errors import CloudtalesError
+from engine.parsers.switch_log import parse_switch_log
+from engine.remote.inventory import Host
+
+
+class SwitchLogParams(CheckParams):
+    log_var: str = "switch_log"
+    default_path: str = "/var/log/messages"
+    lines: int = 5000
+    max_bytes: int = 262144
+
+
+def tail_command(path: str, lines: int, max_bytes: int) -> str:
+    return f"tail -n {int(lines)} -- {shlex.quote(path)} | tail -c {int(max_bytes)}"
+
+
+async def _one(ctx: CheckContext, host: Host, params: SwitchLogParams) -> Outcome:
+    path = str(host.vars.get(params.log_var) or params.default_path)
+    # `set -o pipefail` is not POSIX: test the file first, so a missing log is an error
+    cmd = f"test -r {shlex.quote(path)} && " + tail_command(path, params.lines, params.max_bytes)
+    res = await ctx.runner.run(host, cmd, timeout=ctx.timeout)
+    if not res.ok:
+        said = res.stderr.strip()[:200] or "no such file, or not readable"
+        raise CloudtalesError(f"host {host.name}: cannot read {path}: {said}")
+    events = parse_switch_log(res.stdout)
+    for ev in events:
+        if ev.kind in ("bpduguard", "errdisable", "recovery", "link_down", "link_up"):
+            ctx.emit(
+                LiveLine(
+                    f"{host.name}:{path}",
+                    ev.raw,
+                    f"{ev.interface} err-disabled ({ev.cause})"
+                    if ev.kind in ("bpduguard", "errdisable")
+                    else None,
+                )
+            )
+    return detect_switch_log(host.name, events)
+
+
+async def run(ctx: CheckContext, params: SwitchLogParams) -> CheckResult:
+    if not ctx.hosts:
+        raise CloudtalesError("switch_log: no switches to read")
+    outcomes = await asyncio.gather(*(_one(ctx, h, params) for h in ctx.hosts))
+    merged = merge_outcomes(outcomes, SWITCH_LOG_OUTCOMES)
+    return CheckResult(merged.key, merged.summary, dict(merged.facts), list(merged.evidence))
+
+
+register(
+    CheckType(
+        name="switch_log",
+        title="Switch logs: err-disabled ports (BPDU guard)",
+        outcomes=SWITCH_LOG_OUTCOMES,
+        params=SwitchLogParams,
+        run=run,
+        facts=("errdisabled_ports", "bpduguard_macs", "down_ports", "events"),
+    )
+)
