@@ -53,4 +53,7 @@ class InventoryRunner:
 
 
 def make_runner(inventory: Inventory) -> Runner:
-    return InventoryRunner(inventory)
+    """The inventory's runner; hosts that do not log in as root get ``sudo -n``."""
+    from engine.privilege import with_privilege
+
+    return with_privilege(InventoryRunner(inventory), inventory)

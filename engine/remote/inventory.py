@@ -14,7 +14,21 @@ YAML shape (a lab writes one; operators write their own)::
         port: 22
         roles: [controller]
         transport: ssh             # ssh | local
+        become: sudo               # optional: sudo | none (default: none as root, else sudo)
+        client_keys: [~/.ssh/cc]   # optional: this host's keys (default: ssh.client_keys)
         vars: {uplink: bond0, tenant_ip: 10.0.100.1}
+
+An Ansible inventory (INI, YAML, JSON or a directory) is read as is: ``load_inventory``
+detects it (see ``engine/remote/ansible_inventory.py``). To add ssh settings, a role
+mapping or extra hosts, wrap it::
+
+    name: kelowna
+    ssh: {config: ~/.ssh/config}
+    ansible:
+      inventory: hosts.ini                             # relative to this file
+      roles: {nova_api: controller, hypervisors: compute}  # optional group -> role(s)
+    hosts:                                             # optional; merged by name
+      outside: {address: localhost, transport: local, roles: [outside]}
 """
 
 from __future__ import annotations
@@ -45,7 +59,15 @@ class Host(BaseModel):
     username: str | None = None
     roles: list[str] = Field(default_factory=list)
     transport: Literal["ssh", "local"] = "ssh"
+    become: Literal["sudo", "none"] | None = None
+    client_keys: list[str] | None = None
     vars: dict[str, Any] = Field(default_factory=dict)
+
+
+class AnsibleSource(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    inventory: str
+    roles: dict[str, str | list[str]] | None = None
 
 
 class Inventory(BaseModel):
@@ -54,6 +76,7 @@ class Inventory(BaseModel):
     ssh: SshSettings = Field(default_factory=SshSettings)
     hosts: dict[str, Host]
     source: str | None = None
+    notes: list[str] = Field(default_factory=list)  # what an import could not honour
 
     def model_post_init(self, __context: Any) -> None:
         for name, host in self.hosts.items():
@@ -85,11 +108,24 @@ class Inventory(BaseModel):
 
 
 def load_inventory(path: str | Path) -> Inventory:
+    """A cloudtales inventory, or an Ansible inventory file or directory (detected)."""
+    from engine.remote import ansible_inventory
+
     p = Path(path).expanduser()
+    if p.is_dir():
+        return ansible_inventory.load_ansible_inventory(p)
     try:
-        data = yaml.safe_load(p.read_text())
+        text = p.read_text()
     except FileNotFoundError:
         raise InventoryError(f"{p}: inventory file not found") from None
+    except UnicodeDecodeError:
+        raise InventoryError(f"{p}: not a text file") from None
+    except OSError as exc:
+        raise InventoryError(f"{p}: cannot read ({exc.strerror})") from None
+    if ansible_inventory.inventory_format(p, text) != "cloudtales":
+        return ansible_inventory.load_ansible_inventory(p, text=text)
+    try:
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
@@ -98,6 +134,8 @@ def load_inventory(path: str | Path) -> Inventory:
         ) from None
     if not isinstance(data, dict):
         raise InventoryError(f"{p}: an inventory is a mapping with a 'hosts' key")
+    if "ansible" in data:
+        data = _with_ansible(p, data)
     try:
         inv = Inventory.model_validate({**data, "source": str(p)})
     except ValidationError as exc:
@@ -105,3 +143,34 @@ def load_inventory(path: str | Path) -> Inventory:
         field = ".".join(str(x) for x in err["loc"])
         raise InventoryError(f"{p}: {field}: {err['msg']}") from None
     return inv
+
+
+def _with_ansible(p: Path, data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with the hosts of its ``ansible:`` inventory merged under its own."""
+    from engine.remote.ansible_inventory import load_ansible_inventory
+
+    try:
+        src = AnsibleSource.model_validate(data["ansible"])
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(x) for x in ("ansible", *err["loc"]))
+        raise InventoryError(f"{p}: {field}: {err['msg']}") from None
+    target = Path(src.inventory).expanduser()
+    if not target.is_absolute():
+        target = p.parent / target
+    imported = load_ansible_inventory(target, roles=src.roles)
+    hosts: dict[str, Any] = {
+        name: h.model_dump(exclude_unset=True, exclude={"name"})
+        for name, h in imported.hosts.items()
+    }
+    own = data.get("hosts") or {}
+    if not isinstance(own, dict):
+        raise InventoryError(f"{p}: hosts: must be a mapping of host names")
+    for name, entry in own.items():
+        base = hosts.get(name, {})
+        if isinstance(entry, dict) and base:
+            entry = {**base, **entry, "vars": {**base.get("vars", {}), **entry.get("vars", {})}}
+        hosts[name] = entry
+    ssh = {**imported.ssh.model_dump(exclude_unset=True), **(data.get("ssh") or {})}
+    rest = {k: v for k, v in data.items() if k not in ("ansible", "hosts", "ssh")}
+    return {"name": imported.name, **rest, "ssh": ssh, "hosts": hosts, "notes": imported.notes}

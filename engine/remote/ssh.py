@@ -167,6 +167,10 @@ class SshRunner:
         """Open connections by host key (a copy; for diagnostics and tests)."""
         return {k: c for k, c in self._conns.items() if not c.is_closed()}
 
+    async def connection(self, host: Host) -> asyncssh.SSHClientConnection:
+        """The host's shared connection (opened if needed), e.g. for a port forward."""
+        return await self._connection(host)
+
     # -- the protocol ------------------------------------------------------------------
 
     async def run(self, host: Host, command: str, timeout: float = 30.0) -> CommandResult:
@@ -279,8 +283,9 @@ class SshRunner:
             kwargs["username"] = username
         if s.known_hosts:
             kwargs["known_hosts"] = str(Path(s.known_hosts).expanduser())
-        if s.client_keys:
-            kwargs["client_keys"] = [str(Path(k).expanduser()) for k in s.client_keys]
+        keys = host.client_keys or s.client_keys  # a host's own key (ansible_ssh_private_key_file)
+        if keys:
+            kwargs["client_keys"] = [str(Path(k).expanduser()) for k in keys]
         config = Path(s.config or "~/.ssh/config").expanduser()
         if s.config or config.is_file():
             kwargs["config"] = [str(config)]
