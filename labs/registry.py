@@ -6,6 +6,7 @@ from engine.errors import CloudtalesError
 from labs.base import Lab
 from labs.disappearing_images import DisappearingImagesLab
 from labs.double_vlan import DoubleVlanLab
+from labs.havana import HavanaLab
 from labs.rabbit_hole import RabbitHoleLab
 from labs.valentines import ValentinesLab
 
@@ -16,6 +17,7 @@ LABS: dict[str, Lab] = {
         RabbitHoleLab(),
         DisappearingImagesLab(),
         ValentinesLab(),
+        HavanaLab(),
     )
 }
 

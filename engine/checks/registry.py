@@ -23,6 +23,8 @@ _MODULES = (
     "engine.checks.switch_log",
     "engine.checks.bpdu_capture",
     "engine.checks.bpdu_source",
+    "engine.checks.api_timing",
+    "engine.checks.nova_db",
 )
 
 _REGISTRY: dict[str, CheckType] = {}

@@ -35,18 +35,22 @@ class RecordingRunner:
             yaml.safe_dump(self.entries, sort_keys=False, width=200)
         )
 
-    async def run(self, host: Host, command: str, timeout: float = 30.0) -> CommandResult:
-        res = await self.inner.run(host, command, timeout)
+    def add(self, host: str, command: str, stdout: str, stderr: str = "", status: int = 0) -> None:
+        """Record one answer that did not come through ``run`` (e.g. a SQL query)."""
         self.entries.append(
             {
-                "host": host.name,
+                "host": host,
                 "match": self._match(command),
-                "stdout": res.stdout,
-                "stderr": res.stderr,
-                "exit_status": res.exit_status,
+                "stdout": stdout,
+                "stderr": stderr,
+                "exit_status": status,
             }
         )
         self._save()
+
+    async def run(self, host: Host, command: str, timeout: float = 30.0) -> CommandResult:
+        res = await self.inner.run(host, command, timeout)
+        self.add(host.name, command, res.stdout, res.stderr, res.exit_status)
         return res
 
     async def stream_lines(
