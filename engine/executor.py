@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from engine.checks.base import CheckContext, CheckResult, LiveLine
+from engine.checks.base import CheckContext, CheckResult, LiveLine, ResultTable
 from engine.checks.registry import get_check_type
 from engine.errors import CloudtalesError
 from engine.playbook.model import Check
@@ -29,6 +29,7 @@ class StepReport:
     summary: str
     seconds: float
     error: str | None = None
+    tables: tuple[ResultTable, ...] = ()
 
 
 def hosts_for(check: Check, inventory: Inventory) -> list[Host]:
@@ -66,10 +67,15 @@ async def step(
     if proposal is None:
         raise CloudtalesError("nothing to run: the investigation reached a diagnosis")
     check = proposal.check
-    walker.record(
-        "check_started", node=check.id, hosts=[h.name for h in hosts_for(check, inventory)]
-    )
     started = time.monotonic()
+    try:
+        # a host the inventory lacks fails the check (its fallback edge), like any error
+        hosts = [h.name for h in hosts_for(check, inventory)]
+    except CloudtalesError as exc:
+        walker.record("check_started", node=check.id, hosts=[])
+        walker.record_failure(check.id, str(exc))
+        return StepReport(check.id, check.title, None, str(exc), 0.0, str(exc))
+    walker.record("check_started", node=check.id, hosts=hosts)
     try:
         result = await run_check(check, runner, inventory, walker.facts, emit)
     except CloudtalesError as exc:
@@ -79,7 +85,12 @@ async def step(
         )
     walker.record_result(check.id, result)
     return StepReport(
-        check.id, check.title, result.outcome, result.summary, time.monotonic() - started
+        check.id,
+        check.title,
+        result.outcome,
+        result.summary,
+        time.monotonic() - started,
+        tables=tuple(result.tables),
     )
 
 

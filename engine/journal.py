@@ -35,6 +35,11 @@ class Event:
         )
 
 
+def event_from_dict(obj: dict[str, Any]) -> Event:
+    """An event from one parsed journal line (``seq``, ``ts``, ``type`` and its data)."""
+    return _event_from(obj)
+
+
 def _event_from(obj: dict[str, Any]) -> Event:
     data = {k: v for k, v in obj.items() if k not in ("seq", "ts", "type")}
     return Event(

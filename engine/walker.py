@@ -143,6 +143,7 @@ class Walker:
             summary=result.summary,
             facts=result.facts,
             evidence=[{"title": e.title, "text": e.text, "host": e.host} for e in result.evidence],
+            **({"tables": [t.to_dict() for t in result.tables]} if result.tables else {}),
         )
         return self.state.current
 
@@ -177,6 +178,12 @@ class Walker:
     def record(self, type_: str, **data: Any) -> None:
         """Events the walker does not interpret (check_started, remedy_dry_run...)."""
         self._record(type_, **data)
+
+    def apply(self, ev: Event) -> None:
+        """An event someone else recorded (a follower reading the journal as it grows).
+
+        Nothing is written; types the walker does not interpret are kept and ignored."""
+        self._apply(ev)
 
     # ---- internals -----------------------------------------------------
     def _require_current(self, node: str) -> None:

@@ -8,6 +8,7 @@ from labs.disappearing_images import DisappearingImagesLab
 from labs.double_vlan import DoubleVlanLab
 from labs.havana import HavanaLab
 from labs.rabbit_hole import RabbitHoleLab
+from labs.the_issue import TheIssueLab
 from labs.valentines import ValentinesLab
 
 LABS: dict[str, Lab] = {
@@ -18,6 +19,7 @@ LABS: dict[str, Lab] = {
         DisappearingImagesLab(),
         ValentinesLab(),
         HavanaLab(),
+        TheIssueLab(),
     )
 }
 

@@ -1,26 +1,36 @@
-"""The cloudtales Textual app: symptom picker -> investigation -> diagnosis.
+"""The cloudtales Textual apps.
 
-The engine (``engine/``) knows nothing of this module; the app owns one ``Session``
-and closes it (runner connections, journal) when it exits.
+``CloudtalesApp``: symptom picker -> investigation -> diagnosis (and, in a drill, the
+score card). ``FollowApp``: the same screens, read-only, rebuilt live from a journal
+someone else is writing (``cloudtales follow``; ``cloudtales serve`` runs it per
+browser). The engine (``engine/``) knows nothing of this module; the app owns one
+``Session`` and closes it (runner connections, journal) when it exits.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from textual.app import App
+from textual.binding import Binding
 
+from engine.drill_score import FAULT_INJECTED, DrillAttempt
 from engine.errors import CloudtalesError
 from engine.playbook.graph import PlaybookGraph
-from engine.remote.inventory import Inventory
+from engine.remote.inventory import Inventory, load_inventory
 from engine.remote.runner import Runner
 from engine.session import Session
 from tui.commands import CloudtalesCommands
+from tui.screens.follow import FollowScreen
+from tui.screens.help import HelpScreen
 from tui.screens.investigation import InvestigationScreen
 from tui.screens.symptom_picker import SymptomPickerScreen
 
 RunnerFactory = Callable[[Inventory], Runner]
+ANSI_THEME = "ansi-dark"
 
 
 def _default_runner(inventory: Inventory) -> Runner:
@@ -29,11 +39,52 @@ def _default_runner(inventory: Inventory) -> Runner:
     return make_runner(inventory)
 
 
-class CloudtalesApp(App[None]):
+def sixteen_colours(env: dict[str, str] | None = None) -> bool:
+    """True when the terminal has only the 16 ANSI colours (or the user asked for them).
+
+    >>> sixteen_colours({"TERM": "screen"}), sixteen_colours({"TERM": "tmux-256color"})
+    (True, False)
+    >>> sixteen_colours({})
+    False
+    >>> sixteen_colours({"TERM": "xterm", "COLORTERM": "truecolor"})
+    False
+    """
+    env = dict(os.environ) if env is None else env
+    if env.get("CLOUDTALES_ANSI") == "1" or env.get("TEXTUAL_COLOR_SYSTEM") == "standard":
+        return True
+    if env.get("TEXTUAL_COLOR_SYSTEM") in ("256", "truecolor"):
+        return False
+    if env.get("COLORTERM") in ("truecolor", "24bit"):
+        return False
+    term = env.get("TERM", "")
+    return bool(term) and term != "dumb" and "256" not in term  # no TERM: headless, a test
+
+
+class CloudtalesBase(App[None]):
+    """What every cloudtales app shares: styles, the palette, ``?`` help, colours."""
+
     CSS_PATH = "app.tcss"
     COMMANDS = App.COMMANDS | {CloudtalesCommands}
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+    BINDINGS = [
+        Binding("question_mark,f1", "help", "Keys", tooltip="list the keys of this screen"),
+        Binding("ctrl+q", "quit", "Quit", show=False, priority=True, tooltip="quit cloudtales"),
+    ]
 
+    def __init__(self, read_only: bool = False, ansi: bool = False) -> None:
+        super().__init__()
+        self.read_only = read_only
+        self.ansi = ansi  # the CLI passes sixteen_colours(); tests and screenshots do not
+        if ansi:  # the terminal's own 16 colours, not a truecolor palette squeezed in
+            self.theme = ANSI_THEME
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        self.push_screen(HelpScreen(self.screen))
+
+
+class CloudtalesApp(CloudtalesBase):
     def __init__(
         self,
         graph: PlaybookGraph,
@@ -42,21 +93,36 @@ class CloudtalesApp(App[None]):
         journal_path: Path | None = None,
         title: str = "cloudtales",
         runner_factory: RunnerFactory | None = None,
+        read_only: bool = False,
+        drill: DrillAttempt | None = None,
+        session_meta: dict[str, Any] | None = None,
+        ansi: bool = False,
+        banner: str | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(read_only=read_only, ansi=ansi)
+        self.banner = banner
+        self._pending_fault: dict[str, Any] | None = None
         self.graph = graph
         self.inventory = inventory
         self.session = session
         self.journal_path = journal_path
         self.runner_factory = runner_factory or _default_runner
+        self.drill = drill
+        self.session_meta = session_meta or {}
         self.title = title
         self.sub_title = inventory.name
 
     def on_mount(self) -> None:
+        if self.banner:
+            self.notify(self.banner, title="serving", timeout=20)
         if self.session is not None:
             self._investigate(self.session)
         else:
-            self.push_screen(SymptomPickerScreen(self.graph), self._symptom_chosen)
+            self._pick()
+
+    def _pick(self) -> None:
+        blind = self.drill is not None and self.drill.blind
+        self.push_screen(SymptomPickerScreen(self.graph, blind=blind), self._symptom_chosen)
 
     def _symptom_chosen(self, symptom: str | None) -> None:
         if symptom is None:
@@ -69,17 +135,22 @@ class CloudtalesApp(App[None]):
                 self.runner_factory(self.inventory),
                 symptom,
                 self.journal_path,
+                **self.session_meta,
             )
         except CloudtalesError as exc:
             self.notify(str(exc), severity="error", timeout=10)
-            self.push_screen(SymptomPickerScreen(self.graph), self._symptom_chosen)
+            self._pick()
             return
         self._investigate(session)
 
     def _investigate(self, session: Session) -> None:
         self.session = session
-        self.sub_title = f"{session.walker.state.symptom} ({self.inventory.name})"
-        self.push_screen(InvestigationScreen(session))
+        if self._pending_fault is not None:
+            session.walker.record(FAULT_INJECTED, **self._pending_fault)
+            self._pending_fault = None
+        if self.drill is None:
+            self.sub_title = f"{session.walker.state.symptom} ({self.inventory.name})"
+        self.push_screen(InvestigationScreen(session, drill=self.drill, read_only=self.read_only))
 
     async def on_unmount(self) -> None:
         await self.close_session()
@@ -87,4 +158,41 @@ class CloudtalesApp(App[None]):
     async def close_session(self) -> None:
         if self.session is not None:
             session, self.session = self.session, None
+            if self.drill is not None and self.drill.card is None:
+                self.drill.finish(self.graph, session.walker.events)  # an unfinished attempt
             await session.close()
+
+    # ---- a surprise drill's fault (called from the surprise thread) -----------------
+    def fault_injected(self, data: dict[str, Any]) -> None:
+        """Journal it (the trainee is not told); after a rebuild, reconnect."""
+        if data.get("rebuilt"):
+            self.inventory = load_inventory(str(data["inventory"]))
+            if self.session is not None:
+                old = self.session.runner
+                self.session.inventory = self.inventory
+                self.session.runner = self.runner_factory(self.inventory)
+                self.run_worker(old.close(), exit_on_error=False)
+        if self.session is None:
+            self._pending_fault = data
+        else:
+            self.session.walker.record(FAULT_INJECTED, **data)
+
+
+class FollowApp(CloudtalesBase):
+    """Read-only by construction: its only screen has no action that changes anything."""
+
+    def __init__(
+        self,
+        graph: PlaybookGraph,
+        journal: str | Path,
+        poll: float = 0.25,
+        ansi: bool = False,
+    ) -> None:
+        super().__init__(read_only=True, ansi=ansi)
+        self.graph = graph
+        self.journal = Path(journal)
+        self.poll = poll
+        self.title = "cloudtales follow"
+
+    def on_mount(self) -> None:
+        self.push_screen(FollowScreen(self.graph, self.journal, self.poll))

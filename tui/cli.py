@@ -16,7 +16,17 @@ quick start (no cloud needed, as root):
 against your cloud:
   cloudtales investigate -i inventory.yaml                 pick a symptom, walk it in the TUI
   cloudtales investigate -i inv.yaml -s SYMPTOM --autopilot
+  cloudtales hosts -i hosts.ini                  reachable? tcpdump, ip, qemu-img, virsh, sudo -n
   cloudtales investigate --resume ~/.local/share/cloudtales/journals/X.jsonl
+
+live walkthrough (followers cannot run anything):
+  cloudtales investigate -i inv.yaml --journal J   the operator, in one terminal
+  cloudtales follow J                              a follower, in another terminal
+  cloudtales serve J --port 8000                   followers in a browser (or --serve 8000)
+
+training:
+  cloudtales drill --list                          drills, what each needs, can this machine run it
+  cloudtales drill double-vlan [--blind] [--surprise]   timed, scored; history of attempts
 
 after the incident:
   cloudtales report JOURNAL -o postmortem.md
@@ -41,23 +51,68 @@ def _parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="playbook file or directory (default: the shipped playbooks/)",
     )
+    read_only = {
+        "action": "store_true",
+        "help": "hide every remedy action: dry runs are shown, never run (k9s --readonly)",
+    }
+    p.add_argument("--read-only", **read_only)  # type: ignore[arg-type]
     sub = p.add_subparsers(dest="cmd", metavar="COMMAND")
 
     inv = sub.add_parser(
         "investigate", help="walk a symptom to its root cause (TUI or --autopilot)"
     )
-    inv.add_argument("-i", "--inventory", metavar="FILE", help="inventory YAML (hosts, roles, ssh)")
+    inv.add_argument(
+        "-i",
+        "--inventory",
+        metavar="FILE",
+        help="inventory: cloudtales YAML or Ansible (INI/YAML/dir)",
+    )
     inv.add_argument("-s", "--symptom", help="symptom id (default: pick one in the TUI)")
     inv.add_argument("--autopilot", action="store_true", help="run every proposed check, headless")
     inv.add_argument("--journal", metavar="FILE", help="where to write the incident journal")
     inv.add_argument(
         "--resume", metavar="JOURNAL", help="continue an investigation from its journal"
     )
+    inv.add_argument("--read-only", default=argparse.SUPPRESS, **read_only)  # type: ignore[arg-type]
+    inv.add_argument(
+        "--serve",
+        metavar="[HOST:]PORT",
+        help="also publish it read-only to browsers (cloudtales serve, in the background)",
+    )
 
     drill = sub.add_parser("drill", help="lab up, investigate, lab down (training; needs root)")
-    drill.add_argument("name", help="drill name, e.g. double-vlan (see `cloudtales symptoms`)")
+    drill.add_argument(
+        "name", nargs="?", help="drill name, e.g. double-vlan (see `cloudtales drill --list`)"
+    )
+    drill.add_argument(
+        "--list", action="store_true", help="each drill, what it needs, and if this machine can"
+    )
+    drill.add_argument(
+        "--blind", action="store_true", help="pick the symptom among all of them; no tale named"
+    )
+    drill.add_argument(
+        "--surprise",
+        action="store_true",
+        help="instructor: the lab comes up healthy and the fault starts at a random moment",
+    )
+    drill.add_argument(
+        "--surprise-within",
+        type=float,
+        default=120.0,
+        metavar="SECONDS",
+        help="(--surprise) the fault starts between 10%% and 100%% of this (default 120)",
+    )
+    drill.add_argument("--read-only", default=argparse.SUPPRESS, **read_only)  # type: ignore[arg-type]
+    drill.add_argument(
+        "--serve", metavar="[HOST:]PORT", help="also publish the drill read-only to browsers"
+    )
     drill.add_argument(
         "--healthy", action="store_true", help="build the corrected lab as a control"
+    )
+    drill.add_argument(
+        "-s",
+        "--symptom",
+        help="start from this symptom instead of the tale's own (e.g. instance-unreachable)",
     )
     drill.add_argument(
         "--autopilot", action="store_true", help="walk headless; ends with 'diagnosis: ID'"
@@ -93,11 +148,37 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("symptoms", help="list every symptom and drill the playbooks know")
 
+    hosts = sub.add_parser(
+        "hosts", help="check every host: reachable, tools (tcpdump, ip, ...), sudo -n"
+    )
+    from tui.hosts_cli import add_arguments as add_hosts_arguments
+
+    add_hosts_arguments(hosts)
+
     reh = sub.add_parser(
         "rehearse", help="replay recorded sessions: expected path and diagnosis (no hosts)"
     )
     reh.add_argument(
         "dirs", nargs="+", metavar="DIR", help="rehearsal directories (or a tree of them)"
+    )
+
+    fol = sub.add_parser("follow", help="watch an investigation someone is journalling (read-only)")
+    fol.add_argument("journal", metavar="JOURNAL")
+    fol.add_argument(
+        "--poll", type=float, default=0.25, metavar="SECONDS", help="how often to look (0.25)"
+    )
+
+    srv = sub.add_parser(
+        "serve", help="publish an investigation to browsers, read-only (textual-serve)"
+    )
+    srv.add_argument("journal", nargs="?", metavar="JOURNAL", help="the journal to publish")
+    srv.add_argument(
+        "--drill", metavar="NAME", help="run drill NAME here and publish it (drill --serve)"
+    )
+    srv.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    srv.add_argument("--port", type=int, default=8000, help="port to listen on (8000)")
+    srv.add_argument(
+        "--public-url", metavar="URL", help="how browsers reach it (default: http://HOST:PORT)"
     )
     return p
 
@@ -207,6 +288,12 @@ def cmd_lab(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_hosts(args: argparse.Namespace) -> int:
+    from tui.hosts_cli import cmd_hosts as survey
+
+    return survey(args)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -225,9 +312,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             "symptoms": cmd_symptoms,
             "lab": cmd_lab,
             "rehearse": cmd_rehearse,
+            "hosts": cmd_hosts,
         }.get(args.cmd)
         if handler is not None:
             return handler(args)
+        if args.cmd in ("follow", "serve"):
+            from tui.serve import cmd_follow, cmd_serve
+
+            return cmd_follow(args) if args.cmd == "follow" else cmd_serve(args)
         from tui.session_cli import cmd_drill, cmd_investigate
 
         return cmd_drill(args) if args.cmd == "drill" else cmd_investigate(args)

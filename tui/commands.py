@@ -1,8 +1,10 @@
-"""Command palette (ctrl+p): commands grouped by prefix, posting style.
+"""Command palette (ctrl+p): every action of the current screen, grouped by prefix
+(posting style: ``step:``, ``pane:``, ``journal:``, ``view:``, ``remedy:``, ``drill:``).
 
-``pane: open on HOST`` asks for a command and runs it in a live pane; ``step: ...``,
-``autopilot``, ``note``, ``fact`` and ``diagnosis`` do what their keys do. Commands
-only appear on the investigation screen.
+The commands are built from the screen's active bindings (the same rows ``?`` lists),
+so an action a screen hides (a remedy in ``--read-only``, a hint outside a drill) is
+not offered, and a new binding is in the palette without a line here. Commands that
+take an argument are added per screen: ``pane: open on HOST``, ``remedy: run ID``.
 """
 
 from __future__ import annotations
@@ -12,8 +14,33 @@ from dataclasses import dataclass
 from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.screen import Screen
 
+from tui.screens.diagnosis import DiagnosisScreen
+from tui.screens.help import screen_keys
 from tui.screens.investigation import InvestigationScreen
+
+NAMES = {
+    "run_step": "step: run",
+    "autopilot": "step: autopilot",
+    "skip": "step: skip",
+    "back": "step: back",
+    "back_step": "step: back",
+    "cancel": "step: cancel",
+    "fact": "journal: fact",
+    "note": "journal: note",
+    "hint": "drill: hint",
+    "open_pane": "pane: open...",
+    "close_pane": "pane: close focused",
+    "zoom": "view: zoom the focused pane",
+    "diagnosis": "view: diagnosis",
+    "help": "view: keys (help)",
+    "close": "view: close",
+    "run_remedy": "remedy: run highlighted",
+    "choose": "symptom: start",
+    "quit": "app: quit",
+}
+HIDDEN = {"command_palette", "help_quit"}
 
 
 @dataclass(frozen=True)
@@ -23,50 +50,51 @@ class PaletteCommand:
     help: str
 
 
-def palette_commands(screen: InvestigationScreen) -> list[PaletteCommand]:
-    inv = screen.session.inventory
-    commands = [
-        PaletteCommand(
-            f"pane: open on {name}",
-            partial(screen.action_open_pane, name),
-            f"run a command on {name} ({host.address}) in a live pane",
-        )
-        for name, host in inv.hosts.items()
-    ]
-    proposal = screen.walker.proposal()
-    current = f"{proposal.node}: {proposal.check.title}" if proposal else "no step left"
-    commands += [
-        PaletteCommand("step: run", screen.action_run_step, f"run {current} (r)"),
-        PaletteCommand(
-            "step: skip", screen.action_skip, f"skip {current}; follow its fallback (s)"
-        ),
-        PaletteCommand("step: back", screen.action_back, "undo the last step (b)"),
-        PaletteCommand("step: cancel", screen.action_cancel, "cancel the running check (c)"),
-        PaletteCommand(
-            "autopilot", screen.action_autopilot, "run every proposed check up to a diagnosis (a)"
-        ),
-        PaletteCommand("note", screen.action_note, "add a note to the incident journal (n)"),
-        PaletteCommand(
-            "fact", screen.action_fact, "record a fact you know; node.outcome=X answers a check (f)"
-        ),
-        PaletteCommand(
-            "diagnosis",
-            screen.action_diagnosis,
-            "show the diagnosis and its remedies as dry runs (d)",
-        ),
-        PaletteCommand(
-            "pane: close focused",
-            screen.action_close_pane,
-            "stop the focused pane's command and free it (x)",
-        ),
-    ]
+def _name(screen: Screen[object], action: str, description: str) -> str:
+    base = action.split("(", 1)[0].split(".")[-1]
+    if base in NAMES:
+        return NAMES[base]
+    where = str(getattr(screen, "HELP_TITLE", "screen")).split(" ")[0]
+    return f"{where}: {(description or base).lower()}"
+
+
+def palette_commands(screen: Screen[object]) -> list[PaletteCommand]:
+    commands: list[PaletteCommand] = []
+    if isinstance(screen, InvestigationScreen):
+        inv = screen.session.inventory
+        commands += [
+            PaletteCommand(
+                f"pane: open on {name}",
+                partial(screen.action_open_pane, name),
+                f"run a command on {name} ({host.address}) in a live pane",
+            )
+            for name, host in inv.hosts.items()
+        ]
+    if isinstance(screen, DiagnosisScreen) and not screen.read_only:
+        commands += [
+            PaletteCommand(
+                f"remedy: run {r.id}",
+                partial(screen.action_run_remedy, r.id),
+                f"run {r.title} (asks to confirm{'; CHANGES the host' if r.changes_host else ''})",
+            )
+            for r in screen.remedies
+        ]
+    seen = {c.name for c in commands}
+    for row in screen_keys(screen):
+        if row.action.split("(", 1)[0] in HIDDEN:
+            continue
+        name = _name(screen, row.action, row.description)
+        if name in seen:
+            name = f"{name} ({row.keys})"
+        seen.add(name)
+        run = partial(screen.app.run_action, row.action, row.node)
+        commands.append(PaletteCommand(name, run, f"{row.text} ({row.keys})"))
     return commands
 
 
 class CloudtalesCommands(Provider):
     def _commands(self) -> list[PaletteCommand]:
-        screen = self.screen
-        return palette_commands(screen) if isinstance(screen, InvestigationScreen) else []
+        return palette_commands(self.screen)
 
     async def discover(self) -> Hits:
         for cmd in self._commands():

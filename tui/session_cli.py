@@ -1,19 +1,41 @@
-"""``cloudtales investigate`` and ``cloudtales drill``: headless autopilot or the TUI."""
+"""``cloudtales investigate`` and ``cloudtales drill``: headless autopilot or the TUI.
+
+An interactive drill is timed and scored (``engine.drill_score``): the score card
+shows when the trainee reaches a diagnosis, and every attempt is appended to the
+local history. ``--surprise`` builds the lab healthy and makes it faulty after a
+random delay (``labs.faults``); ``--blind`` lets the trainee pick the symptom among
+all of them. ``--serve [HOST:]PORT`` publishes the session read-only to browsers.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import random
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from engine.checks.base import LiveLine
+from engine.drill_score import FAULT_INJECTED, DrillAttempt, DrillSpec, history_path
 from engine.errors import CloudtalesError
+from engine.journal_follow import LIVE, LiveSampler
 from engine.playbook.graph import PlaybookGraph, load_valid_graph
 from engine.rehearsal import fresh_record_dir, record_rehearsal
 from engine.remote.factory import make_runner
 from engine.remote.inventory import Inventory, load_inventory
 from engine.remote.recorder import RecordingRunner
 from engine.remote.runner import Runner
-from engine.session import Session, format_step
+from engine.report import duration
+from engine.session import Session, default_journal_path, format_step
+
+if TYPE_CHECKING:
+    from labs.base import Lab
+    from labs.faults import Injection
+    from tui.app import CloudtalesApp
 
 
 def _say(msg: str) -> None:
@@ -24,15 +46,34 @@ async def _autopilot(session: Session, tail: list[str] | None = None) -> int:
     """Walk headless. The closing lines go to ``tail`` when given (printed by the caller
     after lab teardown, so the output always ends with ``diagnosis: ID``)."""
     n = 0
+    sampler = LiveSampler()  # followers (cloudtales follow/serve) see the live lines too
+
+    def journal_live(node: str | None = None) -> None:
+        data = sampler.take()
+        if data is not None:
+            session.walker.record(LIVE, node=node or session.walker.state.current, **data)
 
     def on_step(report):  # type: ignore[no-untyped-def]
         nonlocal n
         n += 1
+        journal_live(report.node)
+        sampler.new_step()
         _say(format_step(n, report))
 
+    def emit(line: LiveLine) -> None:
+        text = f"!! {line.text}  [{line.anomaly}]" if line.anomaly else line.text
+        sampler.add(line.source, (text,))
+
+    async def every_second() -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            journal_live()
+
+    ticker = asyncio.create_task(every_second())
     try:
-        await session.autopilot(on_step=on_step)
+        await session.autopilot(on_step=on_step, emit=emit)
     finally:
+        ticker.cancel()
         await session.close()
     w = session.walker
     dia = w.diagnosis
@@ -48,92 +89,247 @@ async def _autopilot(session: Session, tail: list[str] | None = None) -> int:
     return 0
 
 
-def _run_tui(
+def _app(
     graph: PlaybookGraph,
     inventory: Inventory,
     session: Session | None,
     journal: Path | None,
     title: str,
-) -> int:
-    from tui.app import CloudtalesApp
+    args: argparse.Namespace,
+    **extra: Any,
+) -> CloudtalesApp:
+    from tui.app import CloudtalesApp, sixteen_colours
 
-    app = CloudtalesApp(
-        graph=graph, inventory=inventory, session=session, journal_path=journal, title=title
+    return CloudtalesApp(
+        graph=graph,
+        inventory=inventory,
+        session=session,
+        journal_path=journal,
+        title=title,
+        read_only=getattr(args, "read_only", False),
+        ansi=sixteen_colours(),
+        **extra,
     )
-    app.run()
-    return 0
+
+
+@contextlib.contextmanager
+def _serving(args: argparse.Namespace, journal: Path | None) -> Iterator[str | None]:
+    """``--serve``: ``cloudtales serve JOURNAL`` in the background while the TUI runs."""
+    hostport = getattr(args, "serve", None)
+    if not hostport:
+        yield None
+        return
+    if journal is None:
+        raise CloudtalesError("--serve needs a journal path")
+    from tui.serve import BackgroundServer
+
+    with BackgroundServer(journal, hostport, args.playbooks) as srv:
+        banner = f"followers: {srv.url} (read-only; log {srv.log})"
+        _say(f"serving read-only: {srv.url}")
+        yield banner
 
 
 def cmd_investigate(args: argparse.Namespace) -> int:
     graph = load_valid_graph(args.playbooks)
     inventory = load_inventory(args.inventory) if args.inventory else None
+    session: Session | None
     if args.resume:
         session = Session.resume(graph, Path(args.resume), make_runner, inventory)
         if args.autopilot:
             return asyncio.run(_autopilot(session))
-        return _run_tui(graph, session.inventory, session, None, "cloudtales")
+        with _serving(args, Path(args.resume)) as banner:
+            _app(graph, session.inventory, session, None, "cloudtales", args, banner=banner).run()
+        return 0
     if inventory is None:
         raise CloudtalesError(
             "--inventory FILE is needed (or --resume JOURNAL); "
             "try `cloudtales drill double-vlan` for a lab"
         )
     journal = Path(args.journal) if args.journal else None
+    if journal is None and getattr(args, "serve", None):
+        journal = default_journal_path(args.symptom or "live")
     if args.symptom:
         session = Session.start(graph, inventory, make_runner(inventory), args.symptom, journal)
         if args.autopilot:
             return asyncio.run(_autopilot(session))
-        return _run_tui(graph, inventory, session, journal, "cloudtales")
-    if args.autopilot:
+    elif args.autopilot:
         raise CloudtalesError("--autopilot needs --symptom (see `cloudtales symptoms`)")
-    return _run_tui(graph, inventory, None, journal, "cloudtales")
+    else:
+        session = None
+    with _serving(args, journal) as banner:
+        _app(graph, inventory, session, journal, "cloudtales", args, banner=banner).run()
+    return 0
+
+
+# ---- drills ------------------------------------------------------------------------
+
+
+def _drills(graph: PlaybookGraph) -> dict[str, Any]:
+    return {src.playbook.drill.lab: src.playbook for src in graph.sources if src.playbook.drill}
+
+
+def list_drills(graph: PlaybookGraph) -> list[str]:
+    """``drill --list``: each drill, what it needs, and whether this machine can run it."""
+    from labs.registry import LABS
+    from labs.requirements import missing, requirements_of
+
+    lines: list[str] = []
+    for name, pb in sorted(_drills(graph).items()):
+        lines.append(f"{name}: {pb.title} ({pb.drill.symptom} -> {pb.drill.expect})")
+        lab = LABS.get(pb.drill.lab)
+        if lab is None:
+            lines += [f"  needs: a lab module {pb.drill.lab!r}", "  here: no (no such lab)"]
+            continue
+        req = requirements_of(lab)
+        lines.append(f"  needs: {req.summary()}")
+        lacking = missing(req)
+        lines.append("  here: yes" if not lacking else "  here: no, missing " + "; ".join(lacking))
+    return lines or ["no playbook declares a drill"]
+
+
+class Surprise:
+    """Makes the lab faulty at a random moment (a thread), and tells the app."""
+
+    def __init__(self, lab: Lab, within: float, rng: random.Random | None = None) -> None:
+        if within <= 0:
+            raise CloudtalesError("--surprise-within must be more than 0 seconds")
+        self.lab = lab
+        self.delay = (rng or random.Random()).uniform(0.1 * within, within)
+        self.started = time.monotonic()
+        self.injection: Injection | None = None
+        self.error: str | None = None
+        self.app: CloudtalesApp | None = None
+        self._timer = threading.Timer(self.delay, self.fire)
+        self._timer.daemon = True
+
+    def start(self) -> None:
+        self._timer.start()
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+    def fire(self) -> None:
+        from labs.faults import inject_fault
+
+        try:
+            self.injection = inject_fault(self.lab)
+        except CloudtalesError as exc:
+            self.error = str(exc)
+            return
+        app = self.app
+        if app is not None and app.is_running:
+            app.call_from_thread(app.fault_injected, self.event_data())
+
+    def wait(self) -> None:
+        """Headless: block until the fault is in (``--surprise --autopilot``)."""
+        self._timer.join()
+        if self.error:
+            raise CloudtalesError(f"surprise: {self.error}")
+
+    def event_data(self) -> dict[str, Any]:
+        inj = self.injection
+        assert inj is not None
+        return {
+            "at": time.time(),
+            "after_seconds": round(self.delay, 1),
+            "how": inj.how,
+            "rebuilt": inj.rebuilt,
+            "inventory": str(self.lab.inventory_path()),
+        }
 
 
 def cmd_drill(args: argparse.Namespace) -> int:
     from labs.registry import get_lab
 
     graph = load_valid_graph(args.playbooks)
-    drills = {src.playbook.drill.lab: src.playbook for src in graph.sources if src.playbook.drill}
+    if getattr(args, "list", False):
+        for line in list_drills(graph):
+            _say(line)
+        return 0
+    drills = _drills(graph)
+    if not args.name:
+        raise CloudtalesError("drill needs a NAME (see `cloudtales drill --list`)")
     if args.name not in drills:
         raise CloudtalesError(
             f"unknown drill {args.name!r} (known: {', '.join(sorted(drills)) or 'none'})"
         )
+    surprise, blind = getattr(args, "surprise", False), getattr(args, "blind", False)
+    if surprise and args.healthy:
+        raise CloudtalesError("--surprise makes the lab faulty later: drop --healthy")
+    if blind and args.autopilot:
+        raise CloudtalesError("--blind is for a trainee: drop --autopilot")
     pb = drills[args.name]
     assert pb.drill is not None
+    symptom = getattr(args, "symptom", None) or pb.drill.symptom
+    if symptom not in {s.id for s in graph.symptoms()}:
+        raise CloudtalesError(f"unknown symptom {symptom!r} (see `cloudtales symptoms`)")
     lab = get_lab(pb.drill.lab)
     state = "healthy" if args.healthy else "faulty"
-    _say(f"drill {args.name}: {pb.title} ({state} lab)")
-    info = lab.up(healthy=args.healthy, progress=lambda m: _say(f"  lab: {m}"))
+    shown = "a tale" if blind else pb.title
+    _say(f"drill {args.name}: {shown} ({'surprise' if surprise else state} lab)")
+    info = lab.up(healthy=args.healthy or surprise, progress=lambda m: _say(f"  lab: {m}"))
     _say(f"  lab up, mode {info.mode}; inventory {info.inventory_path}")
     tail: list[str] = []
+    timer = Surprise(lab, getattr(args, "surprise_within", 120.0)) if surprise else None
     try:
         inventory = load_inventory(info.inventory_path)
         journal = Path(args.journal) if args.journal else None
+        if journal is None and getattr(args, "serve", None):
+            journal = default_journal_path(symptom)
         runner: Runner = make_runner(inventory)
         if args.record:
             if not args.autopilot:
                 raise CloudtalesError("--record needs --autopilot")
             fresh_record_dir(Path(args.record))
             runner = RecordingRunner(runner, args.record)
-        session = Session.start(
-            graph,
-            inventory,
-            runner,
-            pb.drill.symptom,
-            journal,
-            drill=args.name,
-            healthy=args.healthy,
-            lab_mode=info.mode,
-        )
+        meta: dict[str, Any] = {
+            "drill": args.name,
+            "healthy": args.healthy,
+            "lab_mode": info.mode,
+        }
+        meta.update({k: True for k, on in (("blind", blind), ("surprise", surprise)) if on})
+        session = None
+        if not blind:
+            session = Session.start(graph, inventory, runner, symptom, journal, **meta)
         if args.autopilot:
-            _say(f"symptom: {pb.drill.symptom}")
+            assert session is not None
+            if timer is not None:
+                _say(f"surprise: the fault starts within {args.surprise_within:g} s")
+                timer.start()
+                timer.wait()
+                session.walker.record(FAULT_INJECTED, **timer.event_data())
+                _say(f"surprise: fault in after {timer.delay:.1f} s ({timer.event_data()['how']})")
+            _say(f"symptom: {symptom}")
             rc = asyncio.run(_autopilot(session, tail))
             if args.record:
                 note = f"recorded from `cloudtales drill {args.name}` ({state} lab, {info.mode})"
                 where = record_rehearsal(args.record, session.walker, info.inventory_path, note)
                 tail.insert(0, f"rehearsal recorded in {where}")
             return rc
-        return _run_tui(graph, inventory, session, journal, f"cloudtales drill: {pb.title}")
+        spec = DrillSpec(args.name, symptom, pb.drill.expect)
+        attempt = DrillAttempt(spec, blind=blind, surprise=surprise)
+        title = "cloudtales drill" if blind else f"cloudtales drill: {pb.title}"
+        with _serving(args, journal) as banner:
+            app = _app(
+                graph,
+                inventory,
+                session,
+                journal,
+                title,
+                args,
+                drill=attempt,
+                session_meta=meta,
+                banner=banner,
+            )
+            if timer is not None:
+                timer.app = app
+                timer.start()
+            app.run()
+        tail += score_lines(attempt)
+        return 0
     finally:
+        if timer is not None:
+            timer.cancel()
         if args.keep:
             _say(f"lab kept running: `cloudtales lab down {lab.name}` removes it")
         else:
@@ -141,3 +337,18 @@ def cmd_drill(args: argparse.Namespace) -> int:
             _say(f"  lab {lab.name} down")
         for line in tail:
             _say(line)
+
+
+def score_lines(attempt: DrillAttempt) -> list[str]:
+    card = attempt.card
+    if card is None:
+        return ["no score: the drill ended before it started"]
+    verdict = "right" if card.right else f"wrong, expected {card.expect}"
+    took = duration(card.seconds) if card.seconds is not None else "unfinished"
+    return [
+        f"score: {card.points}/100 ({card.reached or 'no diagnosis'}: {verdict}) in {took}",
+        f"  {card.steps} steps (shortest {card.shortest}), {card.skips} skips, "
+        f"{card.wrong_turns} wrong turns, {card.hints} hints",
+        f"  attempt {len(attempt.past())} of {card.drill}; "
+        f"history: {attempt.history or history_path()}",
+    ]

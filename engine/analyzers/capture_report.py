@@ -10,6 +10,7 @@ import json
 import struct
 from dataclasses import dataclass, field
 
+from engine.analyzers.dhcp import DhcpConversation, conversations
 from engine.analyzers.summary import bpdu_kind, describe
 from engine.analyzers.vlan import VlanFindings, analyze_vlan, depth_label, fits_with_one_tag
 from engine.errors import CloudtalesError
@@ -28,6 +29,8 @@ DHCP_TYPES = {
 }
 DHCP_COOKIE = b"\x63\x82\x53\x63"
 MAX_EXAMPLES = 5
+MAX_CONVERSATIONS = 20  # shown in text; JSON has them all
+MAX_MESSAGES = 12  # per conversation, in text
 _UDP_LEN = struct.Struct("!4xH").unpack_from
 
 VERDICT_TEXT = {
@@ -78,6 +81,7 @@ class CaptureReport:
     bpdus: dict[str, int] = field(default_factory=dict)  # STP/RSTP/MSTP/PVST+... -> frames
     dhcp: dict[str, int] = field(default_factory=dict)  # message type -> frames
     examples: list[str] = field(default_factory=list)  # describe() of telling frames
+    dhcp_conversations: list[DhcpConversation] = field(default_factory=list)  # per xid
 
     @property
     def verdict(self) -> str:
@@ -98,6 +102,7 @@ class CaptureReport:
             **self.vlan.to_dict(),
             "bpdus": self.bpdus,
             "dhcp": self.dhcp,
+            "dhcp_conversations": [c.to_dict() for c in self.dhcp_conversations],
             "examples": self.examples,
         }
 
@@ -128,6 +133,7 @@ class CaptureReport:
             lines.append("BPDUs: " + ", ".join(f"{k} {n}" for k, n in sorted(self.bpdus.items())))
         if self.dhcp:
             lines.append("DHCP: " + ", ".join(f"{k} {n}" for k, n in self.dhcp.items()))
+        lines.extend(self._conversation_lines())
         problems = [
             f"{n} {what}"
             for n, what in (
@@ -145,6 +151,20 @@ class CaptureReport:
             lines.extend(f"  {line}" for line in self.examples)
         return "\n".join(lines)
 
+    def _conversation_lines(self) -> list[str]:
+        convs = self.dhcp_conversations
+        if not convs:
+            return []
+        lines = [f"DHCP conversations ({len(convs)}, per xid):"]
+        for conv in convs[:MAX_CONVERSATIONS]:
+            lines.append(f"  {conv.headline()}")
+            lines.extend(f"    {e.line()}" for e in conv.events[:MAX_MESSAGES])
+            if len(conv.events) > MAX_MESSAGES:
+                lines.append(f"    ... {len(conv.events) - MAX_MESSAGES} more messages")
+        if len(convs) > MAX_CONVERSATIONS:
+            lines.append(f"  ... {len(convs) - MAX_CONVERSATIONS} more (see --json)")
+        return lines
+
 
 def analyze_capture(capture: Capture, mtu: int = 1500) -> CaptureReport:
     frames = capture.frames
@@ -152,6 +172,7 @@ def analyze_capture(capture: Capture, mtu: int = 1500) -> CaptureReport:
     bpdus, dhcp = report.bpdus, report.dhcp
     double: list[Frame] = []
     other: list[Frame] = []
+    dhcp_frames: list[Frame] = []
     limit = report.vlan.limit
     for frame in frames:
         if frame.is_bpdu:
@@ -160,6 +181,7 @@ def analyze_capture(capture: Capture, mtu: int = 1500) -> CaptureReport:
         elif frame.is_dhcp:
             msg = dhcp_message_type(frame)
             dhcp[msg] = dhcp.get(msg, 0) + 1
+            dhcp_frames.append(frame)
         if frame.wire_len > limit or len(frame.tags) >= 2:
             if fits_with_one_tag(frame, mtu):
                 if len(double) < MAX_EXAMPLES:
@@ -168,6 +190,7 @@ def analyze_capture(capture: Capture, mtu: int = 1500) -> CaptureReport:
                 other.append(frame)
     chosen = (double + other)[:MAX_EXAMPLES]
     report.examples = [describe(f) for f in chosen]
+    report.dhcp_conversations = conversations(dhcp_frames)
     return report
 
 

@@ -14,12 +14,36 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from engine.analyzers.correlate import (
+    HopReport,
+    PacketKey,
+    PacketTrace,
+    Sighting,
+    hop_report,
+    packet_key,
+    packet_label,
+)
 from engine.parsers.pcap import Frame
+
+__all__ = [
+    "HopReport",
+    "PacketKey",
+    "PacketTrace",
+    "Sighting",
+    "VlanFindings",
+    "analyze_vlan",
+    "depth_label",
+    "fits_with_one_tag",
+    "hop_report",
+    "is_oversize",
+    "max_frame_len",
+    "packet_key",
+    "packet_label",
+    "tag_depth_histogram",
+]
 
 ETH_HEADER = 14
 VLAN_TAG = 4
-
-PacketKey = tuple[str | int | None, ...]
 
 
 def max_frame_len(mtu: int) -> int:
@@ -137,150 +161,5 @@ def analyze_vlan(frames: Iterable[Frame], mtu: int = 1500) -> VlanFindings:
 
 
 # --- the same packet seen at several capture points -------------------------------
-
-
-def packet_key(frame: Frame) -> PacketKey | None:
-    """Identity of an IPv4 packet across capture points (None for non-IPv4 frames)."""
-    if frame.ip_src is None:
-        return None
-    if frame.icmp_id is not None:
-        return ("icmp", frame.ip_src, frame.ip_dst, frame.icmp_type, frame.icmp_id, frame.icmp_seq)
-    return ("ip", frame.ip_src, frame.ip_dst, frame.ip_proto, frame.ip_id)
-
-
-def packet_label(key: PacketKey) -> str:
-    if key[0] == "icmp":
-        kind = "echo reply" if key[3] == 0 else "echo request"
-        return f"{key[1]} > {key[2]} ICMP {kind} id {key[4]} seq {key[5]}"
-    return f"{key[1]} > {key[2]} proto {key[3]} ip id {key[4]}"
-
-
-@dataclass(frozen=True, slots=True)
-class Sighting:
-    point: str
-    ts: float
-    vids: tuple[int, ...]
-    wire_len: int
-
-    @property
-    def depth(self) -> int:
-        return len(self.vids)
-
-
-@dataclass(slots=True)
-class PacketTrace:
-    key: PacketKey
-    label: str
-    direction: str  # "forward" (along the given order) or "reverse"
-    path: list[str]  # capture points in the packet's direction of travel
-    sightings: list[Sighting]  # in path order; never empty
-
-    @property
-    def last_point(self) -> str:
-        return self.sightings[-1].point
-
-    @property
-    def delivered(self) -> bool:
-        return self.last_point == self.path[-1]
-
-    @property
-    def lost_after(self) -> str | None:
-        return None if self.delivered else self.last_point
-
-    @property
-    def tag_added(self) -> tuple[str, str] | None:
-        """The first hop (from, to) where the tag stack grew."""
-        for before, after in zip(self.sightings, self.sightings[1:], strict=False):
-            if after.depth > before.depth:
-                return before.point, after.point
-        return None
-
-    @property
-    def first_stacked(self) -> str | None:
-        return next((s.point for s in self.sightings if s.depth >= 2), None)
-
-    def line(self) -> str:
-        """``label: a [20] 1518 -> b [20,100] 1522 -> lost`` (VIDs outer first, wire bytes)."""
-        hops = " -> ".join(
-            f"{s.point} [{','.join(map(str, s.vids)) or 'untagged'}] {s.wire_len}"
-            for s in self.sightings
-        )
-        return f"{self.label}: {hops}" + ("" if self.delivered else " -> lost")
-
-
-@dataclass(slots=True)
-class HopReport:
-    order: list[str]
-    packets: list[PacketTrace]
-    unkeyed: dict[str, int]  # frames per point that cannot be matched (not IPv4)
-    adds_tag: dict[str, int]  # "a -> b" -> packets whose stack grew on that hop
-    stacked_at: dict[str, int]  # point -> packets showing a stacked tag there first
-    lost_after: dict[str, int]  # point -> packets last seen there
-    delivered: int
-
-    @property
-    def first_stacking_point(self) -> str | None:
-        """The earliest capture point (in path order) where a packet shows stacked tags."""
-        return next((p for p in self.order if p in self.stacked_at), None)
-
-    def lines(self, examples: int = 5) -> list[str]:
-        """Operator-facing sentences, most telling first; [] when nothing matched."""
-        if not self.packets:
-            return []
-        lines = [
-            f"{len(self.packets)} packets matched across {' -> '.join(self.order)}; "
-            f"{self.delivered} seen at the end of their path"
-        ]
-        for hop, n in sorted(self.adds_tag.items(), key=lambda kv: -kv[1]):
-            lines.append(f"{hop} adds a tag ({n} packets)")
-        for point, n in sorted(self.stacked_at.items(), key=lambda kv: -kv[1]):
-            lines.append(f"stacked tags first seen at {point} ({n} packets)")
-        for point, n in sorted(self.lost_after.items(), key=lambda kv: -kv[1]):
-            lines.append(f"{n} packets vanish after {point}")
-        telling = [t for t in self.packets if not t.delivered or t.tag_added is not None]
-        return lines + [t.line() for t in telling[:examples]]
-
-
-def hop_report(points: dict[str, list[Frame]], order: list[str]) -> HopReport:
-    """Match packets across capture points listed in ``order`` (the forward path).
-
-    ICMP echo replies travel the path backwards, and so does any packet seen at the
-    last point but not the first; everything else is traced forwards.
-    """
-    order = [p for p in order if p in points] + [p for p in points if p not in order]
-    seen: dict[PacketKey, dict[str, Sighting]] = {}
-    unkeyed = dict.fromkeys(order, 0)
-    for point in order:
-        for frame in points[point]:
-            key = packet_key(frame)
-            if key is None:
-                unkeyed[point] += 1
-                continue
-            at = seen.setdefault(key, {})
-            if point not in at:  # first copy only (a bond and its member, retransmits)
-                at[point] = Sighting(point, frame.ts, frame.vids, frame.wire_len)
-    packets: list[PacketTrace] = []
-    adds: dict[str, int] = {}
-    lost: dict[str, int] = {}
-    stacked: dict[str, int] = {}
-    for key, at in seen.items():
-        reverse = (key[0] == "icmp" and key[3] == 0) or (
-            not (key[0] == "icmp" and key[3] == 8) and order[0] not in at and order[-1] in at
-        )
-        path = order[::-1] if reverse else order
-        trace = PacketTrace(
-            key,
-            packet_label(key),
-            "reverse" if reverse else "forward",
-            path,
-            [at[p] for p in path if p in at],
-        )
-        packets.append(trace)
-        if (hop := trace.tag_added) is not None:
-            adds[f"{hop[0]} -> {hop[1]}"] = adds.get(f"{hop[0]} -> {hop[1]}", 0) + 1
-        if (where := trace.lost_after) is not None:
-            lost[where] = lost.get(where, 0) + 1
-        if (first := trace.first_stacked) is not None:
-            stacked[first] = stacked.get(first, 0) + 1
-    delivered = sum(1 for t in packets if t.delivered)
-    return HopReport(order, packets, unkeyed, adds, stacked, lost, delivered)
+# Moved to engine.analyzers.correlate (ICMP, DHCP and IP-id keys, table rows, facts);
+# re-exported here for the VLAN capture check and older imports.

@@ -37,12 +37,46 @@ class LiveLine:
     anomaly: str | None = None  # why this line deserves highlighting
 
 
+@dataclass(frozen=True)
+class ResultTable:
+    """A table for the operator (e.g. the same packet at every capture point).
+
+    Plain strings, so it is journalled as it is and a follower renders the same thing;
+    ``flags`` marks each row "lost", "changed" or "" (bounded by the producer)."""
+
+    title: str
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    flags: tuple[str, ...] = ()
+    omitted: int = 0  # rows left out to keep the table bounded
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "title": self.title,
+            "columns": list(self.columns),
+            "rows": [list(r) for r in self.rows],
+            "flags": list(self.flags),
+            "omitted": self.omitted,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ResultTable:
+        return cls(
+            title=str(data.get("title", "")),
+            columns=tuple(str(c) for c in data.get("columns", [])),
+            rows=tuple(tuple(str(c) for c in r) for r in data.get("rows", [])),
+            flags=tuple(str(f) for f in data.get("flags", [])),
+            omitted=int(data.get("omitted", 0)),
+        )
+
+
 @dataclass
 class CheckResult:
     outcome: str
     summary: str
     facts: dict[str, FactValue] = field(default_factory=dict)
     evidence: list[Evidence] = field(default_factory=list)
+    tables: list[ResultTable] = field(default_factory=list)
 
 
 class CheckParams(BaseModel):

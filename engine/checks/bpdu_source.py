@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from typing import Any
 
 from engine.checks.base import CheckContext, CheckParams, CheckResult, CheckType, LiveLine
 from engine.checks.registry import register
@@ -27,6 +26,7 @@ from engine.errors import CloudtalesError
 from engine.parsers.bridge_fdb import FdbEntry, parse_bridge_fdb
 from engine.parsers.libvirt_interfaces import DomainInfo, parse_domain_xml, split_head_output
 from engine.remote.inventory import Host
+from engine.remote.libvirt_client import domain_xmls
 
 FDB_COMMAND = "bridge -j fdb show"
 MAX_XML_BYTES = 262144
@@ -42,30 +42,8 @@ class BpduSourceParams(CheckParams):
     xml_glob: str = "/etc/libvirt/qemu/*.xml"
 
 
-def _libvirt_domains(uri: str) -> list[str]:
-    """Every domain's XML from libvirt (blocking: call it in a thread)."""
-    import libvirt
-
-    def quiet(_ctx: Any, _err: Any) -> None:  # libvirt prints every error to stderr
-        return None
-
-    libvirt.registerErrorHandler(quiet, None)
-    try:
-        conn = libvirt.openReadOnly(uri)
-    except libvirt.libvirtError as exc:
-        raise CloudtalesError(
-            f"libvirt {uri}: cannot connect ({exc.get_error_message()})"
-        ) from None
-    try:
-        return [str(dom.XMLDesc(0)) for dom in conn.listAllDomains()]
-    except libvirt.libvirtError as exc:
-        raise CloudtalesError(f"libvirt {uri}: {exc.get_error_message()}") from None
-    finally:
-        conn.close()
-
-
 async def domains_from_libvirt(uri: str) -> list[DomainInfo]:
-    xmls = await asyncio.to_thread(_libvirt_domains, uri)
+    xmls = [x for x, _state in await asyncio.to_thread(domain_xmls, uri)]
     return [parse_domain_xml(x, f"libvirt {uri} domain {i}") for i, x in enumerate(xmls)]
 
 

@@ -12,8 +12,9 @@ import asyncio
 import shlex
 from dataclasses import dataclass, field
 
+from engine.analyzers.correlate import hop_report
 from engine.analyzers.summary import anomaly, describe
-from engine.analyzers.vlan import analyze_vlan, hop_report
+from engine.analyzers.vlan import analyze_vlan
 from engine.checks.base import CheckContext, CheckParams, CheckResult, CheckType, Evidence, LiveLine
 from engine.checks.registry import register
 from engine.errors import CloudtalesError
@@ -194,6 +195,7 @@ def judge(points: list[_Point], params: VlanCaptureParams, ping_output: str = ""
             "frames": {label: len(p.frames) for label, p in zip(per_point, points, strict=True)},
         },
         evidence,
+        [hops.table()] if hops.packets else [],
     )
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
 
 from engine.checks.base import CheckContext, CheckParams, CheckResult, CheckType, LiveLine
 from engine.checks.registry import register
@@ -20,49 +19,13 @@ from engine.detectors.disks import LIBVIRT_OUTCOMES, STATE_NAMES, HostDomains, s
 from engine.errors import CloudtalesError
 from engine.parsers.libvirt_xml import Domain, parse_domain_xml
 from engine.remote.inventory import Host
+from engine.remote.libvirt_client import domain_xmls
 
 URI_VAR = "libvirt_uri"
 
 
 class LibvirtDisksParams(CheckParams):
     domains: list[str] = []  # only these names or uuids (empty: every domain)
-
-
-def _libvirt() -> Any:
-    try:
-        import libvirt
-    except ImportError:
-        raise CloudtalesError(
-            "libvirt-python is not installed (pip install libvirt-python; needs libvirt-dev)"
-        ) from None
-    # libvirt prints every error on stderr by default; ours become one-line errors
-    libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
-    return libvirt
-
-
-def _fetch(uri: str) -> list[tuple[str, int]]:
-    """(domain XML, state) of every domain, active or not. Blocking: run in a thread."""
-    libvirt = _libvirt()
-    try:
-        conn = libvirt.openReadOnly(uri)
-    except libvirt.libvirtError as exc:
-        raise CloudtalesError(f"libvirt {uri}: {_message(exc)}") from None
-    try:
-        found: list[tuple[str, int]] = []
-        for dom in conn.listAllDomains(0):
-            state = int(dom.state()[0])
-            found.append((str(dom.XMLDesc(0)), state))
-        return found
-    except libvirt.libvirtError as exc:
-        raise CloudtalesError(f"libvirt {uri}: {_message(exc)}") from None
-    finally:
-        conn.close()
-
-
-def _message(exc: Exception) -> str:
-    get = getattr(exc, "get_error_message", None)
-    text = str(get() if get else exc) or type(exc).__name__
-    return " ".join(text.split())[:200]
 
 
 def uri_of(host: Host, inventory_source: str | None = None) -> str:
@@ -81,7 +44,7 @@ def uri_of(host: Host, inventory_source: str | None = None) -> str:
 async def _one(ctx: CheckContext, host: Host, wanted: list[str]) -> HostDomains:
     uri = uri_of(host, ctx.inventory.source)
     try:
-        raw = await asyncio.to_thread(_fetch, uri)
+        raw = await asyncio.to_thread(domain_xmls, uri)
     except CloudtalesError as exc:
         raise CloudtalesError(f"host {host.name}: {exc}") from None
     domains: list[tuple[Domain, int]] = []

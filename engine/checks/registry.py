@@ -25,6 +25,11 @@ _MODULES = (
     "engine.checks.bpdu_source",
     "engine.checks.api_timing",
     "engine.checks.nova_db",
+    "engine.checks.dhcp_conversation",
+    "engine.checks.dhcp_client",
+    "engine.checks.lease_time",
+    "engine.checks.tap_traffic",
+    "engine.checks.qemu_versions",
 )
 
 _REGISTRY: dict[str, CheckType] = {}
@@ -36,9 +41,10 @@ def register(check_type: CheckType) -> CheckType:
 
 
 def check_types() -> dict[str, CheckType]:
-    if not _REGISTRY:
-        for mod in _MODULES:
-            importlib.import_module(mod)
+    """Every registered check type. Imports each module of ``_MODULES`` (a no-op once
+    imported), so a module imported directly first cannot hide the others."""
+    for mod in _MODULES:
+        importlib.import_module(mod)
     return dict(_REGISTRY)
 
 

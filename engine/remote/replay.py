@@ -1,7 +1,9 @@
 """``ReplayRunner``: the runner protocol over recorded outputs (rehearsals, screenshots).
 
 A recording names a host (``"*"`` matches any host) and a regular expression searched
-in the command; the first recording that matches answers. Every command asked is kept
+in the command; the first recording that matches and has not answered yet answers, so
+a command asked twice in a session gets its two recorded answers in order (once every
+match has answered, the last one keeps answering). Every command asked is kept
 in ``calls`` (in order, with the method that asked) so tests can assert what ran. An
 unmatched command raises ``TransportError(host, "no recording matches: <command>")``.
 
@@ -64,6 +66,7 @@ class ReplayRunner:
     def __init__(self, recordings: Iterable[Recording], *, chunks: int = 3) -> None:
         self.recordings = list(recordings)
         self.calls: list[Call] = []
+        self._used: set[int] = set()  # indexes of recordings that have answered
         self._chunks = max(1, chunks)
         self.closed = False
 
@@ -73,10 +76,12 @@ class ReplayRunner:
 
     def _answer(self, host: Host, command: str, method: Method) -> Recording:
         self.calls.append(Call(host.name, command, method))
-        for rec in self.recordings:
-            if rec.matches(host.name, command):
-                return rec
-        raise TransportError(host.name, f"no recording matches: {command}")
+        matching = [i for i, r in enumerate(self.recordings) if r.matches(host.name, command)]
+        if not matching:
+            raise TransportError(host.name, f"no recording matches: {command}")
+        index = next((i for i in matching if i not in self._used), matching[-1])
+        self._used.add(index)
+        return self.recordings[index]
 
     async def run(self, host: Host, command: str, timeout: float = 30.0) -> CommandResult:
         rec = self._answer(host, command, "run")

@@ -179,7 +179,11 @@ def test_report_reads_like_a_postmortem(graph: PlaybookGraph, tmp_path: Path) ->
     path = tmp_path / "j.jsonl"
     with Journal(path) as j:
         w = Walker.start(graph, SYMPTOM, j)
+        w.note("customer says ps aux hangs since Monday")
+        w.record("check_started", node="pmtu-outside-instance", hosts=["outside"])
         walk_to_diagnosis(w)
+        w.record("remedy_dry_run", diagnosis="vlan-on-vlan", remedy="set-vlan-interface-to-bond")
+        w.note("fix planned for the maintenance window")
     text = render_report(graph, list(read_events(path)))
     assert text.startswith("# Incident report: SSH session freezes")
     assert "## Timeline" in text
@@ -188,3 +192,47 @@ def test_report_reads_like_a_postmortem(graph: PlaybookGraph, tmp_path: Path) ->
     assert "vlan-on-vlan" in text
     assert "vlan_interface bond0" in text
     assert "20/100 x8" in text  # evidence kept in the journal
+    # it reads like a tale: symptom, what was checked and why, evidence, cause, fix, lesson
+    sections = [line for line in text.splitlines() if line.startswith("## ")]
+    assert sections[:7] == [
+        "## The symptom",
+        "## What was checked, and why",
+        "## The evidence",
+        "## Root cause",
+        "## Fix",
+        "## Lesson",
+        "## Links",
+    ]
+    assert sections[-2:] == ["## Timeline", "## Notes"]
+    assert "Four checks led in " in text  # the opening paragraph tells the story
+    assert "`ps aux` or `cat` of a big file hangs" in text  # the symptom's description
+    assert "*Why:* pmtu-outside-instance found `reduced`. The four-terminal session" in text
+    assert "*How:* `path_mtu` on outside" in text
+    assert "- `nova-vlan-interface.vlan_interface`: `vlan20`" in text
+    assert "- `capture-path.first_stacking_hop`: not gathered" in text
+    assert "*During the incident:* shown as a dry run at " in text
+    # notes: where they were made (the first step; after the diagnosis) and in the timeline
+    why_1 = text.index("### 1. ")
+    first_note = text.index("> **Note** (")
+    assert why_1 < first_note < text.index("### 2. ")
+    assert text.index("fix planned for the maintenance window") > text.index("## Root cause")
+    assert "**note:** customer says ps aux hangs since Monday" in text
+
+
+def test_report_shows_the_remedy_as_planned_for_this_incident(
+    graph: PlaybookGraph, tmp_path: Path
+) -> None:
+    path = tmp_path / "j.jsonl"
+    with Journal(path) as j:
+        w = Walker.start(graph, SYMPTOM, j)
+        walk_to_diagnosis(w)
+        w.record(
+            "remedy_dry_run",
+            diagnosis="vlan-on-vlan",
+            remedy="set-vlan-interface-to-bond",
+            hosts=["nc01"],
+            commands=["crudini --set /etc/nova/nova.conf DEFAULT vlan_interface bond1"],
+        )
+    text = render_report(graph, list(read_events(path)))
+    assert "On nc01:" in text
+    assert "vlan_interface bond1" in text  # what the dry run showed, not the template

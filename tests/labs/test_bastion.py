@@ -380,9 +380,12 @@ def test_ctrl_c_cancels_the_survey_cleanly(bastion: Bastion) -> None:
     inv = _inventory(bastion.run_dir, bastion.ssh_config, "inv-tarpit.yaml", extra)
     tarpit = _tarpit(NC01.netns, NC01.address, 2222)
     try:
+        # as from an interactive shell: a test run started in the background inherits
+        # SIGINT ignored, and Python then never turns it into KeyboardInterrupt
         proc = subprocess.Popen(
             [CLOUDTALES, "hosts", "-i", str(inv)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )  # fmt: skip
         assert proc.stderr is not None
         seen = [proc.stderr.readline() for _ in range(3)]  # the header, then cc01 and nc01

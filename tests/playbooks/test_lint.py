@@ -12,6 +12,7 @@ from engine.playbook.graph import load_graph
 from engine.playbook.loader import default_playbook_dir
 
 GOOD = (default_playbook_dir() / "double-vlan.yaml").read_text()
+REPO = Path(__file__).resolve().parents[2]
 
 
 def lint(tmp_path: Path, text: str) -> list[str]:
@@ -70,7 +71,7 @@ def test_cli_lint_passes_and_fails(tmp_path: Path) -> None:
         ),
         # an outcome the detector declares is not mapped
         (
-            "      unreachable: instance-unreachable\n",
+            "      unreachable: instance-not-answering\n",
             "",
             "outcome 'unreachable' of path_mtu is not mapped",
         ),
@@ -179,3 +180,12 @@ checks:
 """
     problems = lint(tmp_path, text)
     assert any("cycle" in p for p in problems), problems
+
+
+def test_importing_one_check_module_first_hides_no_other() -> None:
+    code = (
+        "import engine.checks.nova_db\n"
+        "from engine.checks.registry import _MODULES, check_types\n"
+        "assert len(check_types()) >= len(_MODULES), sorted(check_types())\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)

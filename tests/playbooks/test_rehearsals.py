@@ -73,3 +73,18 @@ def test_cli_rehearse(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["rehearse", str(ROOT)]) == 0
     out = capsys.readouterr().out
     assert f"{len(DIRS)} passed, 0 failed" in out
+
+
+async def test_a_command_asked_twice_gets_its_answers_in_order() -> None:
+    from engine.remote.inventory import Host
+    from engine.remote.replay import Recording, ReplayRunner
+
+    runner = ReplayRunner(
+        [
+            Recording("*", "^pgrep dhclient$", stdout="123\n"),
+            Recording("*", "^pgrep dhclient$", stdout="", exit_status=1),
+        ]
+    )
+    host = Host(name="instance")
+    answers = [(await runner.run(host, "pgrep dhclient")).exit_status for _ in range(3)]
+    assert answers == [0, 1, 1]  # the dhclient that was running, then gone (and stays gone)

@@ -143,3 +143,30 @@ async def test_palette_opens_an_adhoc_pane(make_app, runner: ReplayRunner) -> No
         source = "compute: ip -s link show bond0"
         pane = next(p for p in screen.query(LivePane) if p.source == source)
         assert "123456" in pane.text
+
+
+async def test_packet_table_after_the_capture_step(make_app) -> None:  # type: ignore[no-untyped-def]
+    from tui.screens.packets import PacketTablesScreen
+    from tui.widgets.correlation_table import CorrelationTable
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _start_investigation(app, pilot)
+        await pilot.press("t")  # nothing captured yet: just a notice
+        await pilot.pause()
+        assert app.screen is screen
+        for _ in range(2):  # the MTU sweep, then the capture on controller and compute
+            await pilot.press("r")
+            await _settle(app, pilot)
+        await pilot.press("t")
+        await pilot.pause()
+        assert isinstance(app.screen, PacketTablesScreen)
+        table = app.screen.query_one(CorrelationTable)
+        labels = [str(col.label) for col in table.columns.values()]
+        assert labels == ["packet", "controller:bond0", "compute:bond0", "last seen", "verdict"]
+        assert table.row_count > 0
+        cells = [c.plain for n in range(table.row_count) for c in table.get_row_at(n)]
+        assert any("[20,100]" in c for c in cells)  # the reply's stacked tags at a hop
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is screen

@@ -2,10 +2,13 @@
 
 Nothing is run on this screen unless the operator asks for it and confirms: a remedy
 that changes a host needs its id typed in; one that does not, a plain yes. Showing
-a dry run and running a remedy are both recorded in the journal.
+a dry run and running a remedy are both recorded in the journal. In ``--read-only``
+mode (and for a follower) the dry runs are shown but there is no way to run them.
 """
 
 from __future__ import annotations
+
+from typing import Protocol
 
 from rich.style import Style
 from rich.text import Text
@@ -19,44 +22,61 @@ from textual.widgets import Footer, Header, Log, OptionList, Static
 from textual.widgets.option_list import Option
 
 from engine.errors import CloudtalesError
+from engine.playbook.graph import PlaybookGraph
 from engine.playbook.model import Remedy
-from engine.remote.inventory import Host
+from engine.remedy import RemedyPlan, plan_remedy
+from engine.remote.inventory import Host, Inventory
 from engine.session import Session
+from engine.walker import Walker
 from tui.screens.modals import ConfirmModal
 from tui.widgets.facts_panel import fact_value
 
 REMEDY_TIMEOUT = 120.0
+READ_ONLY_NOTE = "read-only: shown as a dry run, never run from here"
 
 
-def remedy_hosts(session: Session, remedy: Remedy) -> tuple[list[Host], list[str]]:
-    """Hosts the remedy targets, and the selectors that matched none."""
-    hosts: dict[str, Host] = {}
-    missing: list[str] = []
-    for selector in remedy.hosts:
-        try:
-            for h in session.inventory.resolve(selector):
-                hosts.setdefault(h.name, h)
-        except CloudtalesError:
-            missing.append(selector)
-    return list(hosts.values()), missing
+class WalkView(Protocol):
+    """What the screen reads: a live ``Session``, or a follower's replica."""
+
+    @property
+    def graph(self) -> PlaybookGraph: ...
+
+    @property
+    def inventory(self) -> Inventory: ...
+
+    @property
+    def walker(self) -> Walker: ...
 
 
-def dry_run_text(session: Session, remedy: Remedy) -> Text:
-    hosts, missing = remedy_hosts(session, remedy)
+def plan_for(session: WalkView, remedy: Remedy) -> RemedyPlan:
+    """The remedy with this incident's facts filled in (hosts and commands)."""
+    return plan_remedy(remedy, session.inventory, session.walker.facts)
+
+
+def dry_run_text(session: WalkView, remedy: Remedy, read_only: bool = False) -> Text:
+    plan = plan_for(session, remedy)
+    hosts = plan.hosts
     text = Text()
     text.append(remedy.title, style="bold")
-    if remedy.description:
-        text.append(f"\n{remedy.description.strip()}")
+    if plan.description:
+        text.append(f"\n{plan.description}")
     text.append("\nDRY RUN - nothing has been run.", style="bold yellow")
     text.append(" It would run, on ")
     text.append(", ".join(f"{h.name} ({h.address})" for h in hosts) or "no host", style="bold")
     text.append(":")
-    for cmd in remedy.commands:
+    for cmd in plan.commands:
         text.append(f"\n  $ {cmd}", style="cyan")
-    if missing:
-        text.append(f"\nno host in the inventory for: {', '.join(missing)}", style="red")
+    if plan.missing_hosts:
+        text.append(f"\nno host in the inventory for: {', '.join(plan.missing_hosts)}", style="red")
+    if plan.unresolved:
+        text.append(
+            f"\nnot known from this walk: {', '.join(plan.unresolved)} (cannot run as is)",
+            style="red",
+        )
     how = (
-        f"changes the host: r, then type {remedy.id} to run it"
+        READ_ONLY_NOTE
+        if read_only
+        else f"changes the host: r, then type {remedy.id} to run it"
         if remedy.changes_host
         else "read-only: r, then y to run it"
     )
@@ -65,15 +85,18 @@ def dry_run_text(session: Session, remedy: Remedy) -> Text:
 
 
 class DiagnosisScreen(Screen[None]):
+    HELP_TITLE = "diagnosis"
     BINDINGS = [
         Binding("escape", "close", "Walk", tooltip="back to the investigation"),
         Binding("r", "run_remedy", "Run remedy", tooltip="run the highlighted remedy (confirm)"),
         Binding("b", "back_step", "Back a step", tooltip="undo the last step: not convinced"),
     ]
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: WalkView, read_only: bool = False, record: bool = True) -> None:
         super().__init__()
         self.session = session
+        self.read_only = read_only
+        self.record = record  # a follower shows the dry runs without journalling them
         dia = session.walker.diagnosis
         if dia is None:
             raise CloudtalesError("no diagnosis reached yet")
@@ -92,11 +115,13 @@ class DiagnosisScreen(Screen[None]):
             yield Static(self._links(), id="dia-links")
             for remedy in self.remedies:
                 box = Static(
-                    dry_run_text(self.session, remedy), id=f"remedy-{remedy.id}", classes="remedy"
+                    dry_run_text(self.session, remedy, self.read_only),
+                    id=f"remedy-{remedy.id}",
+                    classes="remedy",
                 )
                 box.border_title = Content(f"DRY RUN: {remedy.id}")
                 yield box
-            if self.remedies:
+            if self.remedies and not self.read_only:
                 yield OptionList(
                     *[Option(Content(f"run {r.id}..."), id=r.id) for r in self.remedies],
                     id="remedy-choice",
@@ -106,27 +131,27 @@ class DiagnosisScreen(Screen[None]):
 
     def on_mount(self) -> None:
         walker = self.session.walker
-        for remedy in self.remedies:
+        for remedy in self.remedies if self.record else []:
             if not any(
                 e.type == "remedy_dry_run"
                 and e.data.get("remedy") == remedy.id
                 and e.data.get("diagnosis") == self.diagnosis.id
                 for e in walker.events
             ):
-                hosts, _ = remedy_hosts(self.session, remedy)
+                plan = plan_for(self.session, remedy)
                 walker.record(
                     "remedy_dry_run",
                     diagnosis=self.diagnosis.id,
                     remedy=remedy.id,
-                    hosts=[h.name for h in hosts],
-                    commands=list(remedy.commands),
+                    hosts=[h.name for h in plan.hosts],
+                    commands=plan.commands,
                 )
         self.query_one("#diagnosis-body").focus()
 
     @property
     def plain(self) -> str:
         parts = [self._title().plain, self.diagnosis.explanation, self._evidence().plain]
-        parts += [dry_run_text(self.session, r).plain for r in self.remedies]
+        parts += [dry_run_text(self.session, r, self.read_only).plain for r in self.remedies]
         return "\n".join(parts)
 
     def _title(self) -> Text:
@@ -166,10 +191,19 @@ class DiagnosisScreen(Screen[None]):
         return text
 
     # ---- actions ------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "run_remedy":
+            return not self.read_only and bool(self.remedies)
+        if action == "back_step":
+            return isinstance(self.session, Session)
+        return True
+
     def action_close(self) -> None:
         self.dismiss(None)
 
     def action_back_step(self) -> None:
+        if not isinstance(self.session, Session):
+            return
         try:
             self.session.walker.back()
         except CloudtalesError as exc:
@@ -178,7 +212,7 @@ class DiagnosisScreen(Screen[None]):
         self.dismiss(None)
 
     def _chosen(self) -> Remedy | None:
-        if not self.remedies:
+        if not self.remedies or self.read_only:
             return None
         choice = self.query_one("#remedy-choice", OptionList)
         index = choice.highlighted if choice.highlighted is not None else 0
@@ -188,17 +222,26 @@ class DiagnosisScreen(Screen[None]):
     def _selected(self) -> None:
         self.action_run_remedy()
 
-    def action_run_remedy(self) -> None:
-        remedy = self._chosen()
+    def action_run_remedy(self, remedy_id: str | None = None) -> None:
+        if self.read_only or not isinstance(self.session, Session):
+            self.notify(READ_ONLY_NOTE, severity="warning")
+            return
+        remedy = next((r for r in self.remedies if r.id == remedy_id), None) or self._chosen()
         if remedy is None:
             self.notify("this diagnosis has no remedy in the playbook")
             return
-        hosts, _ = remedy_hosts(self.session, remedy)
-        if not hosts or not remedy.commands:
-            self.notify(f"{remedy.id}: no host or no command to run", severity="warning")
+        plan = plan_for(self.session, remedy)
+        if not plan.runnable:
+            why = (
+                f"not known from this walk: {', '.join(plan.unresolved)}"
+                if plan.unresolved
+                else "no host or no command to run"
+            )
+            self.notify(f"{remedy.id}: {why}", severity="warning")
             return
+        hosts, commands = plan.hosts, plan.commands
         body = "\n".join(
-            [f"on {', '.join(h.name for h in hosts)}:", *(f"  $ {c}" for c in remedy.commands)]
+            [f"on {', '.join(h.name for h in hosts)}:", *(f"  $ {c}" for c in commands)]
         )
         require = remedy.id if remedy.changes_host else None
         title = (
@@ -207,20 +250,22 @@ class DiagnosisScreen(Screen[None]):
 
         def confirmed(yes: object) -> None:
             if yes is True:
-                self.run_remedy(remedy, hosts)
+                self.run_remedy(remedy, hosts, commands)
             else:
                 self.notify(f"{remedy.id}: not run")
 
         self.app.push_screen(ConfirmModal(title, body, require), confirmed)
 
     @work(exclusive=True, group="remedy", exit_on_error=False)
-    async def run_remedy(self, remedy: Remedy, hosts: list[Host]) -> None:
+    async def run_remedy(self, remedy: Remedy, hosts: list[Host], commands: list[str]) -> None:
+        if self.read_only or not isinstance(self.session, Session):
+            return
         out = self.query_one("#remedy-output", Log)
         out.add_class("visible")
         results: list[dict[str, object]] = []
         ok = True
         for host in hosts:
-            for cmd in remedy.commands:
+            for cmd in commands:
                 out.write_line(f"{host.name}$ {cmd}")
                 try:
                     res = await self.session.runner.run(host, cmd, timeout=REMEDY_TIMEOUT)

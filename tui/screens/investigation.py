@@ -5,10 +5,15 @@ so the runner's connections stay on one loop. A check's live lines are routed by
 source to a pane (the same source keeps its pane; a new one takes a free pane, or
 the next one round-robin) and only appended to that pane's buffer: the panes flush
 at ~30 Hz. Cancelling the worker cancels the check, which kills the remote commands.
+
+For followers (``cloudtales follow``/``serve``) a bounded sample of what the panes
+show is journalled about once a second as ``live`` events (``LiveSampler``). In a
+drill, reaching a diagnosis scores the attempt and shows the score card.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from functools import partial
 
@@ -20,22 +25,33 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header
 from textual.worker import Worker, WorkerState
 
-from engine.checks.base import FactValue, LiveLine
+from engine.checks.base import FactValue, LiveLine, ResultTable
+from engine.drill_score import HINT, DrillAttempt, hint
 from engine.errors import CloudtalesError
 from engine.executor import StepReport, hosts_for, step
+from engine.journal_follow import LIVE, LiveSampler
 from engine.session import Session
 from tui.messages import PaneCommandEnded, PaneFlushed, WalkUpdated
 from tui.screens.diagnosis import DiagnosisScreen
 from tui.screens.modals import FactModal, NoteModal, PaneCommandModal
+from tui.screens.packets import PacketTablesScreen
+from tui.screens.score_card import ScoreCardScreen
 from tui.widgets.decision_path import DecisionPath
 from tui.widgets.facts_panel import FactsPanel
 from tui.widgets.live_pane import LivePane
 from tui.widgets.step_panel import StepPanel
 
 PANES = 4
+LIVE_EVERY = 1.0  # seconds between two ``live`` journal events
+STEP_EVENTS = ("check_result", "check_failed", "skip")
 
 
 class InvestigationScreen(Screen[None]):
+    HELP_TITLE = "investigation"
+    HELP_INTRO = (
+        "Each step is a read-only check on your hosts; its live output fills the panes. "
+        "Everything is journalled (followers see it with `cloudtales follow`)."
+    )
     BINDINGS = [
         Binding("r", "run_step", "Run", tooltip="run the proposed check"),
         Binding("enter", "run_step", "Run", show=False),
@@ -47,14 +63,25 @@ class InvestigationScreen(Screen[None]):
         Binding("p", "open_pane", "Pane", tooltip="run a command on a host in a live pane"),
         Binding("c,escape", "cancel", "Cancel", tooltip="cancel the running check"),
         Binding("d", "diagnosis", "Diag", tooltip="show the diagnosis and its remedies"),
-        Binding("x", "close_pane", "Close pane", show=False),
-        Binding("z", "zoom", "Zoom pane", show=False),
+        Binding("t", "packets", "Packets", tooltip="the same packet at every capture point"),
+        Binding("h", "hint", "Hint", tooltip="drill: a hint (it costs points)"),
+        Binding("x", "close_pane", "Close pane", show=False, tooltip="stop and free a pane"),
+        Binding("z", "zoom", "Zoom pane", show=False, tooltip="maximise the focused pane"),
     ]
 
-    def __init__(self, session: Session) -> None:
+    def __init__(
+        self, session: Session, drill: DrillAttempt | None = None, read_only: bool = False
+    ) -> None:
         super().__init__()
         self.session = session
         self.walker = session.walker
+        self.drill = drill
+        self.packet_tables: tuple[str, tuple[ResultTable, ...]] | None = None
+        self.read_only = read_only
+        self.sampler = LiveSampler()
+        self._sampled: dict[str, int] = {}  # pane id -> lines already sampled
+        self._step_started = 0.0
+        self._live_node: str | None = None  # the step the sampled lines belong to
         self._check: Worker[None] | None = None
         self._routes: dict[str, LivePane] = {}
         self._step_sources: set[str] = set()
@@ -78,7 +105,13 @@ class InvestigationScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one("#path").border_title = "path"
         self.query_one("#facts").border_title = "facts & evidence"
+        self.set_interval(LIVE_EVERY, self._tick, name="live journal and progress")
         self.refresh_walk()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "hint":
+            return self.drill is not None
+        return True
 
     @property
     def panes(self) -> list[LivePane]:
@@ -102,6 +135,7 @@ class InvestigationScreen(Screen[None]):
         elif self._diagnosis_shown != w.state.current and self.is_current:
             self._diagnosis_shown = w.state.current
             self.action_diagnosis()
+            self._score_drill()
 
     @on(WalkUpdated)
     def _walk_updated(self) -> None:
@@ -137,13 +171,20 @@ class InvestigationScreen(Screen[None]):
             if pane.source in self._step_sources:
                 pane.mark_stale()
         self._step_sources.clear()
-        self.query_one(StepPanel).set_status(f"running {node}... (c cancels)")
+        self._journal_live()  # what the previous step's panes showed last
+        self.sampler.new_step()
+        self._live_node = node
+        self._step_started = time.monotonic()
         self.add_class("running")
+        self._show_progress()
 
     def _end_step(self, report: StepReport) -> None:
         self._flush_panes()
         result = report.outcome or f"failed -> fallback ({report.error})"
         self.notify(f"{report.node}: {result}", timeout=3)
+        if report.tables:
+            self.packet_tables = (report.node, report.tables)
+            self.notify(f"{report.node}: packet table ready (t)", timeout=5)
         self.post_message(WalkUpdated(report.node))
 
     def _flush_panes(self) -> None:
@@ -192,12 +233,57 @@ class InvestigationScreen(Screen[None]):
 
     @on(PaneFlushed)
     def _pane_flushed(self, event: PaneFlushed) -> None:
-        if not self.running:
+        self._sample(event.pane_id)
+        if self.running:
+            self._show_progress(event.last_anomaly)
+
+    def _show_progress(self, last_anomaly: str | None = None) -> None:
+        """``running NODE 12s/60s: 340 live lines, 3 !! (why); c cancels``"""
+        proposal = self.walker.proposal()
+        if not self.running or proposal is None:
             return
+        elapsed = time.monotonic() - self._step_started
         total = sum(p.lines for p in self.panes if p.source in self._step_sources)
         alerts = sum(p.anomalies for p in self.panes if p.source in self._step_sources)
-        note = f", {alerts} !! ({event.last_anomaly})" if alerts and event.last_anomaly else ""
-        self.query_one(StepPanel).set_status(f"running: {total} live lines{note}; c cancels")
+        note = f", {alerts} !!" + (f" ({last_anomaly})" if last_anomaly else "") if alerts else ""
+        self.query_one(StepPanel).set_status(
+            f"running {proposal.node} {elapsed:.0f}s/{proposal.check.timeout:g}s: "
+            f"{total} live lines{note}; c cancels"
+        )
+
+    # ---- what followers see ---------------------------------------------------------
+    def _sample(self, pane_id: str) -> None:
+        """Hand the lines a pane wrote since the last sample to the sampler."""
+        pane = next((p for p in self.panes if p.id == pane_id), None)
+        if pane is None or pane.source is None:
+            return
+        seen = self._sampled.get(pane_id, 0)
+        new = pane.lines - seen if pane.lines >= seen else pane.lines
+        self._sampled[pane_id] = pane.lines
+        if new > 0:
+            lines = pane.log_widget.lines
+            self.sampler.add(pane.source, lines[max(0, len(lines) - new) :])
+
+    def _journal_live(self) -> None:
+        data = self.sampler.take()
+        if data is not None:
+            self.walker.record(LIVE, node=self._live_node or self.walker.state.current, **data)
+
+    def _tick(self) -> None:
+        self._journal_live()
+        self._show_progress()
+        self._show_drill_clock()
+
+    def _show_drill_clock(self) -> None:
+        """In a drill the header keeps time: ``drill double-vlan 02:13, 3 steps``."""
+        drill = self.drill
+        if drill is None or drill.card is not None or not self.walker.events:
+            return
+        secs = int(time.time() - self.walker.events[0].ts)
+        steps = sum(1 for e in self.walker.events if e.type in STEP_EVENTS)
+        self.app.sub_title = (
+            f"drill {drill.spec.name} {secs // 60:02d}:{secs % 60:02d}, {steps} steps"
+        )
 
     # ---- walker intents -----------------------------------------------------
     def _intent(self, what: str, fn: Callable[[], object]) -> bool:
@@ -242,9 +328,27 @@ class InvestigationScreen(Screen[None]):
 
     def action_diagnosis(self) -> None:
         if self.walker.done:
-            self.app.push_screen(DiagnosisScreen(self.session), lambda _: self.refresh_walk())
+            self.app.push_screen(
+                DiagnosisScreen(self.session, read_only=self.read_only),
+                lambda _: self.refresh_walk(),
+            )
         else:
             self.notify("no diagnosis yet: run the proposed step (r) or autopilot (a)")
+
+    # ---- drills ---------------------------------------------------------------------
+    def action_hint(self) -> None:
+        if self.drill is None:
+            return
+        text = hint(self.session.graph, self.walker, self.drill.spec.expect)
+        self.walker.record(HINT, node=self.walker.state.current, text=text)
+        self.notify(text, title="hint (-10 points)", timeout=12)
+
+    def _score_drill(self) -> None:
+        drill = self.drill
+        if drill is None or drill.card is not None or not drill.fault_started(self.walker.events):
+            return
+        card = drill.finish(self.session.graph, self.walker.events)
+        self.app.push_screen(ScoreCardScreen(card, drill.past()))
 
     def action_cancel(self) -> None:
         if self.running and self._check is not None:
@@ -313,3 +417,10 @@ class InvestigationScreen(Screen[None]):
             self.minimize()
         elif pane is not None:
             self.maximize(pane, container=False)
+
+    def action_packets(self) -> None:
+        if self.packet_tables is None:
+            self.notify("no packet table yet: a capture step makes one", timeout=3)
+            return
+        node, tables = self.packet_tables
+        self.app.push_screen(PacketTablesScreen(node, tables))

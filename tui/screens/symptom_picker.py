@@ -1,4 +1,7 @@
-"""Pick the symptom the operator sees: type to filter (fuzzy), enter to start."""
+"""Pick the symptom the operator sees: type to filter (fuzzy), enter to start.
+
+In a blind drill every symptom of every playbook is offered and nothing says which
+tale each belongs to: the trainee must recognise the incident from its symptom."""
 
 from __future__ import annotations
 
@@ -31,14 +34,19 @@ def rank(symptoms: list[Symptom], query: str) -> list[tuple[float, Symptom]]:
     return sorted(((sc, s) for sc, s in scored if sc > 0), key=lambda p: (-p[0], p[1].title))
 
 
-def _prompt(matcher: Matcher | None, symptom: Symptom) -> Content:
+def _prompt(matcher: Matcher | None, symptom: Symptom, blind: bool = False) -> Content:
     title = symptom.title
     shown = matcher.highlight(title) if matcher is not None and "[" not in title else Content(title)
+    if blind:  # ids often carry the tale's name
+        return shown
     return Content.assemble(shown, "\n", (symptom.id, "dim"))
 
 
 class SymptomPickerScreen(Screen[str]):
     """Dismisses with the chosen symptom id."""
+
+    HELP_TITLE = "symptom picker"
+    HELP_INTRO = "Type to filter the symptoms; up/down moves, enter starts the investigation."
 
     BINDINGS = [
         Binding("down", "cursor(1)", "Next", show=False),
@@ -47,9 +55,10 @@ class SymptomPickerScreen(Screen[str]):
         Binding("escape", "app.quit", "Quit"),
     ]
 
-    def __init__(self, graph: PlaybookGraph) -> None:
+    def __init__(self, graph: PlaybookGraph, blind: bool = False) -> None:
         super().__init__()
         self.graph = graph
+        self.blind = blind
         self.symptoms = graph.symptoms()
 
     def compose(self) -> ComposeResult:
@@ -74,7 +83,7 @@ class SymptomPickerScreen(Screen[str]):
         options = self.query_one("#symptoms", OptionList)
         options.clear_options()
         ranked = rank(self.symptoms, query)
-        options.add_options([Option(_prompt(matcher, s), id=s.id) for _, s in ranked])
+        options.add_options([Option(_prompt(matcher, s, self.blind), id=s.id) for _, s in ranked])
         options.border_subtitle = f"{len(ranked)} of {len(self.symptoms)}"
         if ranked:
             options.highlighted = 0
@@ -84,6 +93,9 @@ class SymptomPickerScreen(Screen[str]):
         detail = self.query_one("#symptom-detail", Static)
         if symptom is None:
             detail.update("no symptom matches; `cloudtales symptoms` lists them all")
+            return
+        if self.blind:  # which tale it is would give the drill away
+            detail.update(Content(symptom.description.strip()))
             return
         tale = self.graph.tale_of(symptom.id)
         detail.update(Content.assemble((f"{tale}: ", "bold"), symptom.description.strip()))

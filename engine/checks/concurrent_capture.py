@@ -1,0 +1,140 @@
+"""tcpdump on several hosts at once, until a condition holds or a deadline passes.
+
+The engine half of "four terminals with tcpdump": arm ``tcpdump -U -w -`` on every
+capture point through the runner, wait until each says ``listening on``, then keep
+reading until ``until()`` says the picture is conclusive (checked a few times a
+second) or ``max_seconds`` pass. Leaving cancels the streams, which kills the remote
+tcpdumps. Not a check type itself: checks (``dhcp_capture``) build on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from engine.checks.base import CheckContext
+from engine.checks.capture import tcpdump_command
+from engine.errors import CloudtalesError
+from engine.parsers.pcap import Frame, PcapFormatError, PcapStream
+from engine.remote.inventory import Host
+
+
+@dataclass
+class CapturePoint:
+    host: Host
+    iface: str
+    stream: PcapStream = field(default_factory=PcapStream)
+    frames: list[Frame] = field(default_factory=list)
+    armed: asyncio.Event = field(default_factory=asyncio.Event)
+    errors: list[str] = field(default_factory=list)
+    last_data: float = 0.0
+
+    @property
+    def label(self) -> str:
+        return f"{self.host.name}:{self.iface}"
+
+
+@dataclass(frozen=True)
+class CaptureSpec:
+    bpf_filter: str = ""
+    snaplen: int = 1600
+    max_frames: int = 20000
+    arm_timeout: float = 10.0
+    poll: float = 0.25  # s between ``until()`` checks
+    drain: float = 0.5  # s to wait for frames in flight once ``until()`` holds
+
+
+async def _stream(
+    ctx: CheckContext,
+    point: CapturePoint,
+    spec: CaptureSpec,
+    seconds: float,
+    on_frame: Callable[[CapturePoint, Frame], None],
+) -> None:
+    loop = asyncio.get_running_loop()
+
+    def on_stderr(line: str) -> None:
+        if "listening on" in line:
+            point.armed.set()
+        elif line.strip() and "packets" not in line:
+            point.errors.append(line.strip())
+
+    cmd = tcpdump_command(point.iface, spec.snaplen, spec.max_frames, seconds, spec.bpf_filter)
+    async for chunk in ctx.runner.stream_bytes(
+        point.host, cmd, timeout=seconds + 10, on_stderr=on_stderr
+    ):
+        point.last_data = loop.time()
+        try:
+            frames = point.stream.feed(chunk)
+        except PcapFormatError as exc:
+            raise CloudtalesError(f"{point.label}: tcpdump output unreadable: {exc}") from None
+        for frame in frames:
+            point.frames.append(frame)
+            on_frame(point, frame)
+
+
+async def capture_until(
+    ctx: CheckContext,
+    points: list[CapturePoint],
+    spec: CaptureSpec,
+    max_seconds: float,
+    until: Callable[[], bool],
+    on_frame: Callable[[CapturePoint, Frame], None] = lambda p, f: None,
+) -> float:
+    """Capture on every point; returns the seconds captured after all were armed.
+
+    Stops when ``until()`` holds, ``max_seconds`` pass, or every stream has ended."""
+    loop = asyncio.get_running_loop()
+    tasks = [
+        asyncio.create_task(_stream(ctx, p, spec, max_seconds + spec.arm_timeout, on_frame))
+        for p in points
+    ]
+    try:
+        armed = asyncio.create_task(_all_armed(points))
+        await asyncio.wait(
+            [armed, *tasks], timeout=spec.arm_timeout, return_when=asyncio.FIRST_COMPLETED
+        )
+        armed.cancel()
+        _raise_failed(tasks)
+        not_armed = [p for p in points if not p.armed.is_set()]
+        if not_armed:
+            why = "; ".join(
+                f"{p.label}: {' '.join(p.errors) or 'no listening on'}" for p in not_armed
+            )
+            raise CloudtalesError(f"tcpdump did not start: {why}")
+        start = loop.time()
+        deadline = start + max_seconds
+        while loop.time() < deadline and not until():
+            _raise_failed(tasks)
+            if all(t.done() for t in tasks):  # every tcpdump ended (-c reached, a replay)
+                break
+            await asyncio.sleep(spec.poll)
+        await _drain(points, spec.drain)
+        return loop.time() - start
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _raise_failed(tasks: list[asyncio.Task[None]]) -> None:
+    """A capture that ended with an error (host unreachable, bad interface): surface it."""
+    for t in tasks:
+        if t.done() and not t.cancelled() and (exc := t.exception()) is not None:
+            raise exc
+
+
+async def _all_armed(points: list[CapturePoint]) -> None:
+    for p in points:
+        await p.armed.wait()
+
+
+async def _drain(points: list[CapturePoint], seconds: float) -> None:
+    """Let in-flight frames arrive: until no point got data for 0.3 s, at most ``seconds``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while loop.time() < deadline:
+        if all(loop.time() - p.last_data > 0.3 for p in points):
+            return
+        await asyncio.sleep(0.1)

@@ -1,0 +1,104 @@
+"""``cloudtales hosts`` on an Ansible INI inventory: a real sshd, this machine, a dead port."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.sshd_fixture import SshdServer
+
+REPO = Path(__file__).resolve().parents[2]
+CLOUDTALES = str(Path(sys.executable).with_name("cloudtales"))
+
+
+@pytest.fixture
+def inventory(sshd_server: SshdServer, tmp_path: Path) -> Path:
+    """sshd reached with a per-host key (ansible_ssh_private_key_file) and the -F config."""
+    config = tmp_path / "ssh_config"
+    config.write_text(
+        f"Host 127.0.0.1\n  UserKnownHostsFile {sshd_server.known_hosts}\n"
+        "  StrictHostKeyChecking yes\n"
+    )
+    path = tmp_path / "hosts"
+    path.write_text(
+        "[compute]\n"
+        f"target ansible_host=127.0.0.1 ansible_port={sshd_server.port} ansible_user=root "
+        f"ansible_ssh_private_key_file={sshd_server.client_key}\n"
+        "[control]\n"
+        "me ansible_connection=local\n"
+        "dead ansible_host=127.0.0.1 ansible_port=1\n"
+        "[all:vars]\n"
+        f"ansible_ssh_common_args='-F {config}'\n"
+    )
+    return path
+
+
+def cloudtales(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([CLOUDTALES, *args], capture_output=True, text=True, timeout=60, cwd=REPO)
+
+
+def test_table_progress_and_exit_status(inventory: Path, sshd_server: SshdServer) -> None:
+    out = cloudtales("hosts", "-i", str(inventory))
+    assert out.returncode == 1, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].split() == [
+        "HOST", "ADDRESS", "VIA", "USER", "ROLES", "SSH",
+        "TCPDUMP", "IP", "QEMU-IMG", "VIRSH", "SUDO",
+    ]  # fmt: skip
+    rows = {ln.split()[0]: ln.split() for ln in lines[1:4]}
+    assert rows["target"][1:6] == [f"127.0.0.1:{sshd_server.port}", "-", "root", "compute", "ok"]
+    assert (rows["me"][1], rows["dead"][1]) == ("local", "127.0.0.1:1")
+    assert rows["target"][-1] == "root"
+    assert rows["me"][4:6] == ["controller,control", "ok"]
+    assert rows["dead"][5:] == ["FAIL", "-", "-", "-", "-", "-"]
+    # the columns line up: every row starts its SSH cell where the header does
+    col = lines[0].index("SSH")
+    assert {ln[col : col + 4].strip() for ln in lines[1:4]} == {"ok", "FAIL"}
+    assert "  dead: connection refused by 127.0.0.1:1" in out.stdout
+    assert (
+        "2 of 3 host(s) reachable; 1 unreachable; root (login or sudo -n) on 2 of 2" in out.stdout
+    )
+    progress = out.stderr.splitlines()
+    assert progress[0].startswith(f"probing 3 host(s) from {inventory}")
+    assert sorted(ln.split()[0] for ln in progress[1:]) == ["[1/3]", "[2/3]", "[3/3]"]
+    assert any(ln.endswith("connection refused by 127.0.0.1:1") for ln in progress)
+
+
+def test_limit_and_json(inventory: Path) -> None:
+    out = cloudtales("hosts", "-i", str(inventory), "--limit", "comp*", "--json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    (target,) = data["hosts"]
+    assert (target["host"], target["reachable"], target["sudo"], target["root_ok"]) == (
+        "target", True, "root", True,
+    )  # fmt: skip
+    assert target["tools"]["ip"]
+
+
+def test_bad_input_is_one_line(tmp_path: Path) -> None:
+    broken = tmp_path / "hosts"
+    broken.write_text("[compute\nnc01\n")
+    out = cloudtales("hosts", "-i", str(broken))
+    assert (out.returncode, out.stdout) == (2, "")
+    assert out.stderr == f"cloudtales: error: {broken}:1: malformed section header '[compute' " \
+        "(expected [group], [group:vars] or [group:children], no spaces)\n"  # fmt: skip
+    out = cloudtales("hosts", "-i", str(broken), "--write-inventory", "x.yaml")
+    assert out.stderr.count("\n") == 1
+    assert "--write-inventory needs --nova" in out.stderr
+
+
+def test_hosts_never_imports_textual(inventory: Path) -> None:
+    code = (
+        "import sys\nfrom tui.cli import main\n"
+        f"rc = main(['hosts', '-i', {str(inventory)!r}, '--limit', 'me'])\n"
+        "ui = sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich'))\n"
+        "print('RESULT', rc, ui)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=REPO
+    )
+    assert out.stdout.splitlines()[-1] == "RESULT 0 []", out.stderr
