@@ -7,15 +7,30 @@ flagged as BPDU or DHCP. The report renders as JSON (``to_dict``) or text (``to_
 from __future__ import annotations
 
 import json
+import mmap
 import struct
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from engine.analyzers.dhcp import DhcpConversation, conversations
+from engine.analyzers.stp import BpduFindings, analyze_bpdus
 from engine.analyzers.summary import bpdu_kind, describe
-from engine.analyzers.vlan import VlanFindings, analyze_vlan, depth_label, fits_with_one_tag
+from engine.analyzers.vlan import (
+    VlanFindings,
+    analyze_vlan,
+    depth_label,
+    fits_with_one_tag,
+    max_frame_len,
+)
 from engine.errors import CloudtalesError
-from engine.parsers.pcap import LINKTYPE_NAMES, Capture, CaptureStats, Frame, PcapFormatError
-from engine.parsers.pcap import read_capture as _read_capture
+from engine.parsers.pcap import (
+    LINKTYPE_NAMES,
+    Capture,
+    CaptureStats,
+    Frame,
+    PcapFormatError,
+    iter_frames,
+)
 
 DHCP_TYPES = {
     1: "DISCOVER",
@@ -29,6 +44,7 @@ DHCP_TYPES = {
 }
 DHCP_COOKIE = b"\x63\x82\x53\x63"
 MAX_EXAMPLES = 5
+MAX_KEPT = 10000  # BPDU and DHCP frames kept for a closer look (the rest only counted)
 MAX_CONVERSATIONS = 20  # shown in text; JSON has them all
 MAX_MESSAGES = 12  # per conversation, in text
 _UDP_LEN = struct.Struct("!4xH").unpack_from
@@ -82,6 +98,7 @@ class CaptureReport:
     dhcp: dict[str, int] = field(default_factory=dict)  # message type -> frames
     examples: list[str] = field(default_factory=list)  # describe() of telling frames
     dhcp_conversations: list[DhcpConversation] = field(default_factory=list)  # per xid
+    stp: BpduFindings | None = None  # senders, bridge and root ids, PVST+ VLANs
 
     @property
     def verdict(self) -> str:
@@ -103,6 +120,7 @@ class CaptureReport:
             "bpdus": self.bpdus,
             "dhcp": self.dhcp,
             "dhcp_conversations": [c.to_dict() for c in self.dhcp_conversations],
+            "stp": self.stp.to_dict() if self.stp else None,
             "examples": self.examples,
         }
 
@@ -129,7 +147,9 @@ class CaptureReport:
             lines.append(line)
         else:
             lines.append(f"oversize: none (largest frame {v.largest_wire_len} bytes)")
-        if self.bpdus:
+        if self.stp is not None:
+            lines.extend(self.stp.text_lines())
+        elif self.bpdus:
             lines.append("BPDUs: " + ", ".join(f"{k} {n}" for k, n in sorted(self.bpdus.items())))
         if self.dhcp:
             lines.append("DHCP: " + ", ".join(f"{k} {n}" for k, n in self.dhcp.items()))
@@ -166,32 +186,56 @@ class CaptureReport:
         return lines
 
 
-def analyze_capture(capture: Capture, mtu: int = 1500) -> CaptureReport:
-    frames = capture.frames
-    report = CaptureReport(capture.path, mtu, capture.stats, analyze_vlan(frames, mtu))
-    bpdus, dhcp = report.bpdus, report.dhcp
-    double: list[Frame] = []
-    other: list[Frame] = []
-    dhcp_frames: list[Frame] = []
-    limit = report.vlan.limit
-    for frame in frames:
-        if frame.is_bpdu:
-            kind = bpdu_kind(frame) or "BPDU"
-            bpdus[kind] = bpdus.get(kind, 0) + 1
-        elif frame.is_dhcp:
-            msg = dhcp_message_type(frame)
-            dhcp[msg] = dhcp.get(msg, 0) + 1
-            dhcp_frames.append(frame)
-        if frame.wire_len > limit or len(frame.tags) >= 2:
-            if fits_with_one_tag(frame, mtu):
-                if len(double) < MAX_EXAMPLES:
-                    double.append(frame)
-            elif len(other) < MAX_EXAMPLES:
-                other.append(frame)
-    chosen = (double + other)[:MAX_EXAMPLES]
-    report.examples = [describe(f) for f in chosen]
-    report.dhcp_conversations = conversations(dhcp_frames)
+class _SideScan:
+    """What one pass notes besides VLAN depth: BPDUs, DHCP, telling examples."""
+
+    def __init__(self, mtu: int) -> None:
+        self.mtu = mtu
+        self.limit = max_frame_len(mtu)
+        self.bpdus: dict[str, int] = {}
+        self.dhcp: dict[str, int] = {}
+        self.bpdu_frames: list[Frame] = []
+        self.dhcp_frames: list[Frame] = []
+        self.double: list[Frame] = []
+        self.other: list[Frame] = []
+
+    def watch(self, frames: Iterable[Frame]) -> Iterator[Frame]:
+        """Yield every frame on, keeping only the few that matter (bounded)."""
+        for frame in frames:
+            if frame.is_bpdu:
+                kind = bpdu_kind(frame) or "BPDU"
+                self.bpdus[kind] = self.bpdus.get(kind, 0) + 1
+                if len(self.bpdu_frames) < MAX_KEPT:
+                    self.bpdu_frames.append(frame)
+            elif frame.is_dhcp:
+                msg = dhcp_message_type(frame)
+                self.dhcp[msg] = self.dhcp.get(msg, 0) + 1
+                if len(self.dhcp_frames) < MAX_KEPT:
+                    self.dhcp_frames.append(frame)
+            if frame.wire_len > self.limit or len(frame.tags) >= 2:
+                if fits_with_one_tag(frame, self.mtu):
+                    if len(self.double) < MAX_EXAMPLES:
+                        self.double.append(frame)
+                elif len(self.other) < MAX_EXAMPLES:
+                    self.other.append(frame)
+            yield frame
+
+
+def analyze_frames(
+    path: str, stats: CaptureStats, frames: Iterable[Frame], mtu: int = 1500
+) -> CaptureReport:
+    """One streaming pass: memory stays bounded whatever the size of the capture."""
+    side = _SideScan(mtu)
+    report = CaptureReport(path, mtu, stats, analyze_vlan(side.watch(frames), mtu))
+    report.bpdus, report.dhcp = side.bpdus, side.dhcp
+    report.examples = [describe(f) for f in (side.double + side.other)[:MAX_EXAMPLES]]
+    report.dhcp_conversations = conversations(side.dhcp_frames)
+    report.stp = analyze_bpdus(side.bpdu_frames) if side.bpdu_frames else None
     return report
+
+
+def analyze_capture(capture: Capture, mtu: int = 1500) -> CaptureReport:
+    return analyze_frames(capture.path, capture.stats, capture.frames, mtu)
 
 
 def run_analyze(path: str, mtu: int = 1500, as_json: bool = False) -> str:
@@ -199,7 +243,12 @@ def run_analyze(path: str, mtu: int = 1500, as_json: bool = False) -> str:
     if not 68 <= mtu <= 65535:
         raise CloudtalesError(f"--mtu {mtu}: must be between 68 and 65535")
     try:
-        capture = _read_capture(path)
+        with open(path, "rb") as fh:
+            if fh.seek(0, 2) == 0:
+                raise PcapFormatError("empty")
+            with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+                stats = CaptureStats()
+                report = analyze_frames(path, stats, iter_frames(mm, stats), mtu)
     except FileNotFoundError:
         raise CloudtalesError(f"{path}: no such file") from None
     except IsADirectoryError:
@@ -208,5 +257,4 @@ def run_analyze(path: str, mtu: int = 1500, as_json: bool = False) -> str:
         raise CloudtalesError(f"{path}: not a readable pcap/pcapng capture: {exc}") from None
     except OSError as exc:
         raise CloudtalesError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    report = analyze_capture(capture, mtu)
     return json.dumps(report.to_dict(), indent=2) if as_json else report.to_text()
