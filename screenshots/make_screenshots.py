@@ -62,6 +62,11 @@ async def shoot(size: tuple[int, int], suffix: str) -> list[Path]:
                 await pilot.pause()
             await pilot.pause(0.2)  # let the panes' timer flush and the toasts fade in
             save("investigation")
+            await pilot.press("t")  # the same packet at every capture point
+            await pilot.pause()
+            save("packets")
+            await pilot.press("escape")
+            await pilot.pause()
             await pilot.press("a")
             await app.workers.wait_for_complete()
             await pilot.pause()

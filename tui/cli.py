@@ -17,7 +17,7 @@ against your cloud:
   cloudtales investigate -i inventory.yaml                 pick a symptom, walk it in the TUI
   cloudtales investigate -i inv.yaml -s SYMPTOM --autopilot
   cloudtales hosts -i hosts.ini                  reachable? tcpdump, ip, qemu-img, virsh, sudo -n
-  cloudtales investigate --resume ~/.local/share/cloudtales/journals/X.jsonl
+  cloudtales investigate --resume ~/.local/state/cloudtales/journals/X.jsonl
 
 live walkthrough (followers cannot run anything):
   cloudtales investigate -i inv.yaml --journal J   the operator, in one terminal

@@ -163,10 +163,19 @@ async def test_packet_table_after_the_capture_step(make_app) -> None:  # type: i
         assert isinstance(app.screen, PacketTablesScreen)
         table = app.screen.query_one(CorrelationTable)
         labels = [str(col.label) for col in table.columns.values()]
-        assert labels == ["packet", "controller:bond0", "compute:bond0", "last seen", "verdict"]
+        assert labels == [
+            "packet",
+            "outside:eth0",
+            "controller:bond0",
+            "compute:bond0",
+            "last seen",
+            "verdict",
+        ]
         assert table.row_count > 0
         cells = [c.plain for n in range(table.row_count) for c in table.get_row_at(n)]
         assert any("[20,100]" in c for c in cells)  # the reply's stacked tags at a hop
+        assert "lost after controller:bond0" in cells  # the 1522-byte replies never get out
+        assert table.lost_rows
         await pilot.press("escape")
         await pilot.pause()
         assert app.screen is screen
