@@ -17,8 +17,10 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from engine.playbook.graph import load_valid_graph  # noqa: E402
+from engine.rehearsal import load_rehearsal  # noqa: E402
 from engine.remote.inventory import load_inventory  # noqa: E402
 from engine.remote.replay import ReplayRunner, load_recordings  # noqa: E402
+from engine.session import Session  # noqa: E402
 from tui.app import CloudtalesApp  # noqa: E402
 
 REHEARSAL = REPO / "tests" / "rehearsals" / "double-vlan-faulty"
@@ -74,9 +76,36 @@ async def shoot(size: tuple[int, int], suffix: str) -> list[Path]:
     return written
 
 
+TALES = ("the-issue", "disappearing-images", "valentines", "rabbit-hole", "havana")
+
+
+async def shoot_tale(tale: str, size: tuple[int, int] = (120, 36)) -> Path:
+    """A tale's diagnosis screen, reached by autopilot over its recorded faulty lab."""
+    rehearsal = REPO / "tests" / "rehearsals" / f"{tale}-faulty"
+    spec = load_rehearsal(rehearsal)
+    entries = yaml.safe_load(spec.recordings.read_text())
+    runner = ReplayRunner(load_recordings(entries, rehearsal))
+    graph = load_valid_graph()
+    inventory = load_inventory(spec.inventory)
+    with tempfile.TemporaryDirectory() as tmp:
+        session = Session.start(graph, inventory, runner, spec.symptom, Path(tmp) / "j.jsonl")
+        app = CloudtalesApp(
+            graph=graph, inventory=inventory, session=session, title=f"cloudtales drill: {tale}"
+        )
+        async with app.run_test(size=size) as pilot:
+            await pilot.press("a")
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            path = OUT / f"diagnosis-{tale}.svg"
+            app.save_screenshot(filename=path.name, path=str(OUT))
+    return path
+
+
 async def main() -> None:
     written = await shoot((120, 36), "")
     written += await shoot((80, 24), "-80x24")
+    for tale in TALES:
+        written.append(await shoot_tale(tale))
     for path in written:
         print(f"wrote {path.relative_to(REPO)}")
 

@@ -18,6 +18,7 @@ from engine.analyzers.vlan import analyze_vlan
 from engine.checks.base import CheckContext, CheckParams, CheckResult, CheckType, Evidence, LiveLine
 from engine.checks.registry import register
 from engine.errors import CloudtalesError
+from engine.parsers.ethtool import ethtool_command, parse_ethtool_features, vlan_offload_warning
 from engine.parsers.pcap import Frame, PcapStream
 from engine.remote.inventory import Host
 
@@ -136,7 +137,20 @@ async def run(ctx: CheckContext, params: VlanCaptureParams) -> CheckResult:
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-    return judge(points, params, res.stdout)
+    warnings = await asyncio.gather(*(_offload_warning(ctx, p) for p in points))
+    return judge(points, params, res.stdout, [w for w in warnings if w])
+
+
+async def _offload_warning(ctx: CheckContext, point: _Point) -> str | None:
+    """``ethtool -k``: VLAN offload can hide tags from tcpdump (read-only; best effort)."""
+    try:
+        res = await ctx.runner.run(point.host, ethtool_command(point.iface), timeout=10)
+        warning = vlan_offload_warning(point.label, parse_ethtool_features(res.stdout))
+    except CloudtalesError:  # no ethtool there, a virtual device without features
+        return None
+    if warning:
+        ctx.emit(LiveLine(point.label, f"ethtool: {warning}", "VLAN offload on"))
+    return warning
 
 
 async def _all_armed(points: list[_Point]) -> None:
@@ -158,7 +172,12 @@ async def _drain(points: list[_Point], seconds: float) -> None:
         await asyncio.sleep(0.1)
 
 
-def judge(points: list[_Point], params: VlanCaptureParams, ping_output: str = "") -> CheckResult:
+def judge(
+    points: list[_Point],
+    params: VlanCaptureParams,
+    ping_output: str = "",
+    offload_warnings: list[str] | None = None,
+) -> CheckResult:
     per_point = {p.label: analyze_vlan(p.frames, params.mtu) for p in points}
     all_frames = [f for p in points for f in p.frames]
     overall = analyze_vlan(all_frames, params.mtu)
@@ -170,6 +189,8 @@ def judge(points: list[_Point], params: VlanCaptureParams, ping_output: str = ""
     evidence = [Evidence("frames by capture point", "\n".join(lines))]
     if hops.lines():
         evidence.append(Evidence("same packet at each hop", "\n".join(hops.lines())))
+    if offload_warnings:
+        evidence.append(Evidence("VLAN offload (ethtool -k)", "\n".join(offload_warnings)))
     if ping_output:
         lost = [ln.split()[0] for ln in ping_output.splitlines() if ln.split()[1:] != ["0"]]
         if lost:
@@ -193,6 +214,7 @@ def judge(points: list[_Point], params: VlanCaptureParams, ping_output: str = ""
             "stacked_at": stacked_at,
             "first_stacking_hop": hops.first_stacking_point,
             "frames": {label: len(p.frames) for label, p in zip(per_point, points, strict=True)},
+            "vlan_offload_warnings": offload_warnings or [],
         },
         evidence,
         [hops.table()] if hops.packets else [],
@@ -213,6 +235,7 @@ register(
             "stacked_at",
             "first_stacking_hop",
             "frames",
+            "vlan_offload_warnings",
         ),
     )
 )

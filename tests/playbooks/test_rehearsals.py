@@ -88,3 +88,26 @@ async def test_a_command_asked_twice_gets_its_answers_in_order() -> None:
     host = Host(name="instance")
     answers = [(await runner.run(host, "pgrep dhclient")).exit_status for _ in range(3)]
     assert answers == [0, 1, 1]  # the dhclient that was running, then gone (and stays gone)
+
+
+async def test_vlan_offload_on_the_capture_points_is_warned(graph: PlaybookGraph) -> None:
+    """The lab's veths have rx/tx VLAN offload on (recorded ethtool -k answers)."""
+    result = await rehearse(graph, load_rehearsal(ROOT / "double-vlan-faulty"))
+    warnings = result.facts["capture-path.vlan_offload_warnings"]
+    assert isinstance(warnings, list)
+    assert sorted(w.split(":")[0] for w in warnings) == ["compute", "controller", "outside"]
+    assert all("rx-vlan-offload and tx-vlan-offload on" in w for w in warnings)
+
+
+async def test_no_ethtool_answer_means_no_offload_warning(
+    graph: PlaybookGraph, tmp_path: Path
+) -> None:
+    dst = tmp_path / "no-ethtool"
+    shutil.copytree(ROOT / "double-vlan-faulty", dst)
+    entries = yaml.safe_load((dst / "recordings.yaml").read_text())
+    kept = [e for e in entries if "ethtool" not in e["match"]]
+    assert len(kept) == len(entries) - 3
+    (dst / "recordings.yaml").write_text(yaml.safe_dump(kept))
+    result = await rehearse(graph, load_rehearsal(dst))
+    assert result.facts["capture-path.vlan_offload_warnings"] == []
+    assert result.diagnosis == "vlan-on-vlan"
