@@ -4,6 +4,7 @@ and the Valentine's Day detectors. No lab needed."""
 
 from __future__ import annotations
 
+import json
 import struct
 from pathlib import Path
 
@@ -187,13 +188,18 @@ def test_findings_group_by_sender(tmp_path: Path) -> None:
     assert analyze_bpdus([]).text_lines() == []
 
 
-def test_cloudtales_analyze_reports_stp_rstp_and_pvst(tmp_path: Path) -> None:
-    path = tmp_path / "bpdus.pcap"
-    wrpcap(str(path), [stp(), rstp(), pvst(), pvst(rapid=True)])
+@pytest.mark.parametrize("fmt", ["pcap", "pcapng"])
+def test_cloudtales_analyze_reports_stp_rstp_and_pvst(tmp_path: Path, fmt: str) -> None:
+    from scapy.utils import wrpcapng
+
+    path = tmp_path / f"bpdus.{fmt}"
+    (wrpcap if fmt == "pcap" else wrpcapng)(str(path), [stp(), rstp(), pvst(), pvst(rapid=True)])
     text = run_analyze(str(path))
-    assert "BPDUs:" in text
-    for kind in ("STP 1", "RSTP 1", "PVST+ 1", "Rapid-PVST+ 1"):
-        assert kind in text
+    assert f"({fmt}, Ethernet)" in text.splitlines()[0]
+    assert "BPDUs: 4 (PVST+ 1, RSTP 1, Rapid-PVST+ 1, STP 1)" in text
+    data = json.loads(run_analyze(str(path), as_json=True))
+    assert data["bpdus"] == {"PVST+": 1, "RSTP": 1, "Rapid-PVST+": 1, "STP": 1}
+    assert data["stp"]["total"] == 4
 
 
 # ---------------------------------------------------------------- /proc/net/bonding
