@@ -37,17 +37,14 @@ compute caches (and cleans) its own copy, and nothing is deleted.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import yaml
-
 from engine.errors import CloudtalesError
 from labs import netns
-from labs.base import RUN_ROOT, LabInfo, LabState, LabStatus, Progress, quiet
+from labs.base import LabState, Progress
 from labs.disappearing_images_world import (
     COMPUTES,
     INSTANCES,
@@ -62,6 +59,7 @@ from labs.disappearing_images_world import (
     node_xml,
     nova_conf,
 )
+from labs.netns_lab import ETC_NETNS, NetnsLab, wire_mgmt_bridge
 
 MODE = "netns+shared-tmpfs"
 NS_PREFIX = "ct-di-"
@@ -70,7 +68,6 @@ MGMT_BRIDGE = f"{ROOT_PREFIX}mgmt"
 MGMT_NET = "10.250.4.0/24"
 MGMT_GATEWAY = "10.250.4.254/24"
 NFS_SOURCE = "ctdi-nfs:/export/nova/instances"
-ETC_NETNS = Path("/etc/netns")
 MOUNT_POINTS = (Path("/etc/nova"), Path(INSTANCES_PATH), Path(NOVA_LOG_DIR))
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TOOLS = {"nsenter": "util-linux", "mount": "mount", "umount": "mount", "qemu-img": "qemu-utils"}
@@ -88,31 +85,24 @@ def _ssh_host(c: ComputePlan) -> netns.SshHost:
     return netns.SshHost(c.name, NS_PREFIX + c.name, c.mgmt_ip)
 
 
-def _rmdir_if_empty(path: Path) -> bool:
-    try:
-        path.rmdir()
-    except OSError:
-        return False
-    return True
-
-
 def _mounted(path: Path) -> bool:
     target = str(path)
     with open("/proc/self/mountinfo") as f:
         return any(line.split(" ")[4] == target for line in f)
 
 
-class DisappearingImagesLab:
+class DisappearingImagesLab(NetnsLab):
     name = "disappearing-images"
     title = "Disappearing Images"
-
-    def __init__(self) -> None:
-        self.run_dir = RUN_ROOT / self.name
+    ns_prefix = NS_PREFIX
+    root_prefix = ROOT_PREFIX
+    mgmt_bridge = MGMT_BRIDGE
+    mgmt_net = MGMT_NET
+    mode = MODE
+    tools = TOOLS
+    host_names = tuple(c.name for c in COMPUTES)
 
     # ------------------------------------------------------------ paths
-
-    def inventory_path(self) -> Path:
-        return self.run_dir / "inventory.yaml"
 
     @property
     def export_dir(self) -> Path:
@@ -128,85 +118,16 @@ class DisappearingImagesLab:
     def conf_path(self, c: ComputePlan) -> Path:
         return ETC_NETNS / (NS_PREFIX + c.name) / "nova" / "nova.conf"
 
-    @property
-    def _state_path(self) -> Path:
-        return self.run_dir / "state.json"
+    # ------------------------------------------------------------ life cycle hooks
 
-    # ------------------------------------------------------------ public API
-
-    def up(self, healthy: bool = False, progress: Progress = quiet) -> LabInfo:
-        self._preflight()
-        state = LabState.load(self._state_path)
-        if state and state.complete and state.healthy == healthy and not self._problems():
-            progress("lab already up")
-            return self._info(state)
-        if state or netns.namespaces(NS_PREFIX) or netns.links(prefix=ROOT_PREFIX):
-            progress("removing the previous lab")
-            self.down()
-        started = time.monotonic()
-        state = LabState(mode=MODE, healthy=healthy)
-        self._build(state, progress)
-        state.complete = True
-        state.extra["up_seconds"] = round(time.monotonic() - started, 3)
-        state.save(self._state_path)
-        return self._info(state)
-
-    def down(self) -> list[str]:
-        netns.require_root("the disappearing-images lab")
-        removed: list[str] = []
-        state = LabState.load(self._state_path)
-        removed += [f"sshd pid {pid}" for pid in netns.stop_sshds(self.run_dir)]
-        for ns in netns.namespaces(NS_PREFIX):
-            removed += [f"pid {pid} in {ns}" for pid in netns.stop_pids(netns.namespace_pids(ns))]
-            netns.delete_namespace(ns)
-            removed.append(f"namespace {ns}")
-        for dev in netns.links(prefix=ROOT_PREFIX):
-            netns.delete_link(dev)
-            removed.append(f"link {dev}")
-        for d in sorted(ETC_NETNS.glob(NS_PREFIX + "*")):
-            shutil.rmtree(d, ignore_errors=True)
-            removed.append(str(d))
-        if self.export_dir.exists() and _mounted(self.export_dir):
-            if netns.run(["umount", str(self.export_dir)], check=False).returncode != 0:
-                netns.run(["umount", "-l", str(self.export_dir)], check=False)
-            removed.append(f"mount {self.export_dir}")
-        for created in reversed(state.created_paths if state else []):
-            if _rmdir_if_empty(Path(created)):
-                removed.append(created)
-        if self.run_dir.exists():
-            shutil.rmtree(self.run_dir, ignore_errors=True)
-            removed.append(str(self.run_dir))
-        for parent in (RUN_ROOT, RUN_ROOT.parent):
-            _rmdir_if_empty(parent)
-        return removed
-
-    def status(self) -> LabStatus:
-        state = LabState.load(self._state_path)
-        present = netns.namespaces(NS_PREFIX)
-        details = [f"namespaces: {', '.join(present) or 'none'}"]
-        if state is None:
-            if present:
-                details.append("no state file: a half-built lab, run down")
-            return LabStatus(self.name, False, None, None, details)
-        problems = self._problems()
-        details += self._describe(state)
-        if not state.complete:
-            details.append("build did not finish: run down (or up again)")
-        details += [f"problem: {p}" for p in problems]
-        return LabStatus(
-            self.name, state.complete and not problems, state.mode, state.healthy, details
-        )
+    def _cleanup_extras(self, state: LabState | None) -> list[str]:
+        if not (self.export_dir.exists() and _mounted(self.export_dir)):
+            return []
+        if netns.run(["umount", str(self.export_dir)], check=False).returncode != 0:
+            netns.run(["umount", "-l", str(self.export_dir)], check=False)
+        return [f"mount {self.export_dir}"]
 
     # ------------------------------------------------------------ building
-
-    def _preflight(self) -> None:
-        netns.require_root("the disappearing-images lab")
-        netns.require_tools({**netns.BASE_TOOLS, **TOOLS})
-        owner = netns.route_owner(MGMT_NET)
-        if owner not in (None, MGMT_BRIDGE):
-            raise CloudtalesError(
-                f"{MGMT_NET} is already routed via {owner}: the lab's management network clashes"
-            )
 
     def _build(self, state: LabState, progress: Progress) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -225,17 +146,10 @@ class DisappearingImagesLab:
         )
 
         progress("creating namespaces and the management network")
-        netns.add_bridge(MGMT_BRIDGE)
-        netns.add_address(MGMT_BRIDGE, MGMT_GATEWAY)
-        netns.link_up(MGMT_BRIDGE)
         for c in COMPUTES:
-            ns = NS_PREFIX + c.name
-            netns.add_namespace(ns)
-            netns.add_veth(c.root_veth, "mgmt0", peer_ns=ns)
-            netns.set_master(c.root_veth, MGMT_BRIDGE)
-            netns.link_up(c.root_veth)
-            netns.add_address("mgmt0", f"{c.mgmt_ip}/24", ns=ns)
-            netns.link_up("mgmt0", ns=ns)
+            netns.add_namespace(NS_PREFIX + c.name)
+        ports = [(NS_PREFIX + c.name, c.root_veth, "mgmt0", c.mgmt_ip) for c in COMPUTES]
+        wire_mgmt_bridge(MGMT_BRIDGE, MGMT_GATEWAY, ports)
 
         progress("writing nova.conf, the nova database and libvirt's node.xml")
         for c in COMPUTES:
@@ -338,53 +252,24 @@ class DisappearingImagesLab:
             }
             for c in COMPUTES
         }
-        doc = {
-            "name": "disappearing-images-lab",
-            "ssh": {
-                "known_hosts": str(files.known_hosts),
-                "client_keys": [str(files.client_key)],
-                "username": "root",
-            },
-            "hosts": hosts,
-        }
-        header = f"# written by `cloudtales lab up {self.name}` ({state.mode})\n"
-        self.inventory_path().write_text(header + yaml.safe_dump(doc, sort_keys=False))
+        self._write_inventory_doc(files, hosts, state.mode)
 
     # ------------------------------------------------------------ inspecting
 
-    def _info(self, state: LabState) -> LabInfo:
-        return LabInfo(
-            self.name, self.inventory_path(), state.mode, state.healthy, [c.name for c in COMPUTES]
+    def _problems(self, state: LabState) -> list[str]:
+        problems = self._base_problems(
+            [NS_PREFIX + c.name for c in COMPUTES], [c.name for c in COMPUTES]
         )
-
-    def _problems(self) -> list[str]:
-        problems: list[str] = []
-        present = set(netns.namespaces(NS_PREFIX))
-        missing = [NS_PREFIX + c.name for c in COMPUTES if NS_PREFIX + c.name not in present]
-        if missing:
-            problems.append(f"namespaces missing: {', '.join(missing)}")
-        if MGMT_BRIDGE not in netns.links(prefix=ROOT_PREFIX):
-            problems.append(f"management bridge {MGMT_BRIDGE} missing")
-        dead = [c.name for c in COMPUTES if netns.sshd_pid(self.run_dir, c.name) is None]
-        if dead:
-            problems.append(f"sshd not running on: {', '.join(dead)}")
         if not (self.export_dir.exists() and _mounted(self.export_dir)):
             problems.append(f"shared instances filesystem not mounted at {self.export_dir}")
-        if not self.inventory_path().exists():
-            problems.append(f"{self.inventory_path()} missing")
-        return problems
+        return problems + self._inventory_problems()
 
     def _describe(self, state: LabState) -> list[str]:
         lines = [
-            f"{state.mode}, {'healthy' if state.healthy else 'faulty'}"
-            + (f", built in {state.extra['up_seconds']} s" if "up_seconds" in state.extra else ""),
+            self._summary(state),
             f"shared instances path: {NFS_SOURCE} (tmpfs) at {self.export_dir}, "
             f"bind-mounted on {INSTANCES_PATH} in each compute",
-            "sshd: "
-            + ", ".join(
-                f"{c.name} {c.mgmt_ip}:22 pid {netns.sshd_pid(self.run_dir, c.name) or 'dead'}"
-                for c in COMPUTES
-            ),
+            self._sshd_line((c.name, c.mgmt_ip) for c in COMPUTES),
         ]
         for inst in INSTANCES:
             cache = base_dir_name(inst.host, state.healthy)
@@ -395,6 +280,4 @@ class DisappearingImagesLab:
             log = self.log_dir(c) / Path(NOVA_LOG).name
             text = log.read_text() if log.exists() else ""
             lines.append(f"{c.name} {NOVA_LOG}: {text.count('Removing base file: ')} removal(s)")
-        if self.inventory_path().exists():
-            lines.append(f"inventory: {self.inventory_path()}")
-        return lines
+        return lines + self._inventory_lines()

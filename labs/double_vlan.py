@@ -28,16 +28,14 @@ IPv6 is off in the lab namespaces, so captures hold only the tale's traffic.
 
 from __future__ import annotations
 
-import shutil
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from engine.errors import CloudtalesError
 from labs import netns, vlan_bpf
-from labs.base import RUN_ROOT, LabInfo, LabState, LabStatus, Progress, quiet
+from labs.base import LabState, Progress
+from labs.netns_lab import ETC_NETNS as ETC_NETNS  # re-exported: labs/faults.py uses it
+from labs.netns_lab import NetnsLab, no_ipv6, wire_mgmt_bridge
 
 TC_BPF = "tc-bpf"
 KERNEL_VLAN = "kernel-vlan"
@@ -50,7 +48,6 @@ MGMT_NET = "10.250.1.0/24"
 MGMT_GATEWAY = "10.250.1.254/24"
 MTU = 1500
 PLAN = vlan_bpf.VlanPlan(tenant_vid=100, outer_vid=20, hop_mtu=MTU)
-ETC_NETNS = Path("/etc/netns")
 NOVA_DIR = Path("/etc/nova")
 NOVA_CONF = "/etc/nova/nova.conf"
 UPLINK = "bond0"
@@ -116,117 +113,33 @@ def expected_programs(mode: str, healthy: bool) -> dict[str, dict[str, str]]:
     return {CONTROLLER.name: {"egress": stacked, "ingress": vlan_bpf.CHECK_POP}}
 
 
-def _rmdir_if_empty(path: Path) -> bool:
-    try:
-        path.rmdir()
-    except OSError:
-        return False
-    return True
-
-
-class DoubleVlanLab:
+class DoubleVlanLab(NetnsLab):
     name = "double-vlan"
     title = "Double VLAN"
+    ns_prefix = NS_PREFIX
+    root_prefix = ROOT_PREFIX
+    mgmt_bridge = MGMT_BRIDGE
+    mgmt_net = MGMT_NET
+    tools = vlan_bpf.TOOLS
+    host_names = tuple(h.name for h in HOSTS)
 
     def __init__(self, mode: str | None = None) -> None:
         if mode not in (None, TC_BPF, KERNEL_VLAN):
             raise CloudtalesError(f"unknown lab mode {mode!r} (known: {TC_BPF}, {KERNEL_VLAN})")
+        super().__init__()
         self.forced_mode = mode
-        self.run_dir = RUN_ROOT / self.name
-
-    # ------------------------------------------------------------ public API
-
-    def inventory_path(self) -> Path:
-        return self.run_dir / "inventory.yaml"
-
-    def up(self, healthy: bool = False, progress: Progress = quiet) -> LabInfo:
-        self._preflight()
-        state = LabState.load(self._state_path)
-        if state and state.complete:
-            mode = self.forced_mode or state.mode
-            if (state.mode, state.healthy) == (mode, healthy) and not self._problems(state):
-                progress("lab already up")
-                return self._info(state)
-        else:
-            progress("probing the kernel for 802.1Q")
-            mode = self.forced_mode or (
-                KERNEL_VLAN if vlan_bpf.kernel_has_8021q(PROBE_NS) else TC_BPF
-            )
-        if state or netns.namespaces(NS_PREFIX) or netns.links(prefix=ROOT_PREFIX):
-            progress("removing the previous lab")
-            self.down()
-        started = time.monotonic()
-        state = LabState(mode=mode, healthy=healthy)
-        self._build(state, progress)
-        state.complete = True
-        state.extra["up_seconds"] = round(time.monotonic() - started, 3)
-        state.save(self._state_path)
-        return self._info(state)
-
-    def down(self) -> list[str]:
-        netns.require_root("the double-vlan lab")
-        netns.require_tools({"ip": "iproute2"})
-        removed: list[str] = []
-        state = LabState.load(self._state_path)
-        removed += [f"sshd pid {pid}" for pid in netns.stop_sshds(self.run_dir)]
-        for ns in netns.namespaces(NS_PREFIX):
-            removed += [f"pid {pid} in {ns}" for pid in netns.stop_pids(netns.namespace_pids(ns))]
-            netns.delete_namespace(ns)
-            removed.append(f"namespace {ns}")
-        for dev in netns.links(prefix=ROOT_PREFIX):  # the bridge, and veths whose peer lingers
-            netns.delete_link(dev)
-            removed.append(f"link {dev}")
-        for d in sorted(ETC_NETNS.glob(NS_PREFIX + "*")):
-            shutil.rmtree(d, ignore_errors=True)
-            removed.append(str(d))
-        for created in reversed(state.created_paths if state else []):
-            if _rmdir_if_empty(Path(created)):  # someone else may have used it since
-                removed.append(created)
-        if self.run_dir.exists():
-            shutil.rmtree(self.run_dir, ignore_errors=True)
-            removed.append(str(self.run_dir))
-        for parent in (RUN_ROOT, RUN_ROOT.parent):  # shared with other labs
-            _rmdir_if_empty(parent)
-        return removed
-
-    def status(self) -> LabStatus:
-        state = LabState.load(self._state_path)
-        present = netns.namespaces(NS_PREFIX)
-        details = [f"namespaces: {', '.join(present) or 'none'}"]
-        if state is None:
-            running = False
-            if present:
-                details.append("no state file: a half-built lab, run down")
-        else:
-            problems = self._problems(state)
-            running = state.complete and not problems
-            details += self._describe(state)
-            if not state.complete:
-                details.append("build did not finish: run down (or up again)")
-            details += [f"problem: {p}" for p in problems]
-        return LabStatus(
-            name=self.name,
-            running=running,
-            mode=state.mode if state else None,
-            healthy=state.healthy if state else None,
-            details=details,
-        )
 
     # ------------------------------------------------------------ building
 
-    @property
-    def _state_path(self) -> Path:
-        return self.run_dir / "state.json"
-
     def _preflight(self) -> None:
-        netns.require_root("the double-vlan lab")
-        netns.require_tools({**netns.BASE_TOOLS, **vlan_bpf.TOOLS})
+        super()._preflight()
         vlan_bpf.require_toolchain()
-        owner = netns.route_owner(MGMT_NET)
-        if owner not in (None, MGMT_BRIDGE):
-            raise CloudtalesError(
-                f"{MGMT_NET} is already routed via {owner}: the lab's management network clashes"
-            )
+
+    def _choose_mode(self, state: LabState | None, progress: Progress) -> str:
+        if state and state.complete:
+            return self.forced_mode or state.mode
+        progress("probing the kernel for 802.1Q")
+        return self.forced_mode or (KERNEL_VLAN if vlan_bpf.kernel_has_8021q(PROBE_NS) else TC_BPF)
 
     def _build(self, state: LabState, progress: Progress) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -241,23 +154,13 @@ class DoubleVlanLab:
         state.extra["compile_seconds"] = round(compiled.seconds, 3)
 
         progress("creating namespaces")
-        no_ipv6 = {"net.ipv6.conf.all.disable_ipv6": "1", "net.ipv6.conf.default.disable_ipv6": "1"}
-        if not Path("/proc/sys/net/ipv6").exists():
-            no_ipv6 = {}
         for h in HOSTS:
             forward = {"net.ipv4.ip_forward": "1"} if h is CONTROLLER else {}
-            netns.add_namespace(h.netns, {**no_ipv6, **forward})
+            netns.add_namespace(h.netns, {**no_ipv6(), **forward})
 
         progress("wiring the management network")
-        netns.add_bridge(MGMT_BRIDGE)
-        netns.add_address(MGMT_BRIDGE, MGMT_GATEWAY)
-        netns.link_up(MGMT_BRIDGE)
-        for h in HOSTS:
-            netns.add_veth(h.root_veth, "mgmt0", peer_ns=h.netns)
-            netns.set_master(h.root_veth, MGMT_BRIDGE)
-            netns.link_up(h.root_veth)
-            netns.add_address("mgmt0", f"{h.mgmt_ip}/24", ns=h.netns)
-            netns.link_up("mgmt0", ns=h.netns)
+        ports = [(h.netns, h.root_veth, "mgmt0", h.mgmt_ip) for h in HOSTS]
+        wire_mgmt_bridge(MGMT_BRIDGE, MGMT_GATEWAY, ports)
 
         progress("wiring the data path (bond0, br100, tap0)")
         self._wire_data_path(state)
@@ -285,11 +188,7 @@ class DoubleVlanLab:
                 conf.parent.mkdir(parents=True, exist_ok=True)
                 conf.write_text(nova_conf(h, state.healthy))
 
-        progress("generating ssh keys")
-        files = netns.prepare_ssh(self.run_dir, SSH_HOSTS, comment="cloudtales-double-vlan")
-        progress(f"starting sshd x{len(SSH_HOSTS)}")
-        netns.start_sshds(self.run_dir, SSH_HOSTS)
-
+        files = self._start_ssh(SSH_HOSTS, progress)
         progress("writing inventory")
         self._write_inventory(state, files)
 
@@ -349,41 +248,13 @@ class DoubleVlanLab:
                 host_vars["nova_conf"] = NOVA_CONF
             host_vars.update(lab_mode=state.mode, netns=h.netns)
             hosts[h.name] = {"address": h.mgmt_ip, "port": 22, "roles": [h.name], "vars": host_vars}
-        doc = {
-            "name": "double-vlan-lab",
-            "ssh": {
-                "known_hosts": str(files.known_hosts),
-                "client_keys": [str(files.client_key)],
-                "username": "root",
-            },
-            "hosts": hosts,
-        }
-        header = f"# written by `cloudtales lab up {self.name}` ({state.mode})\n"
-        self.inventory_path().write_text(header + yaml.safe_dump(doc, sort_keys=False))
+        self._write_inventory_doc(files, hosts, state.mode)
 
     # ------------------------------------------------------------ inspecting
 
-    def _info(self, state: LabState) -> LabInfo:
-        return LabInfo(
-            name=self.name,
-            inventory_path=self.inventory_path(),
-            mode=state.mode,
-            healthy=state.healthy,
-            hosts=[h.name for h in HOSTS],
-        )
-
     def _problems(self, state: LabState) -> list[str]:
-        """What is missing from a lab built with ``state`` (empty when it all works)."""
-        problems: list[str] = []
+        problems = self._base_problems([h.netns for h in HOSTS], [h.name for h in HOSTS])
         present = set(netns.namespaces(NS_PREFIX))
-        missing = [h.netns for h in HOSTS if h.netns not in present]
-        if missing:
-            problems.append(f"namespaces missing: {', '.join(missing)}")
-        if MGMT_BRIDGE not in netns.links(prefix=ROOT_PREFIX):
-            problems.append(f"management bridge {MGMT_BRIDGE} missing")
-        dead = [h.name for h in HOSTS if netns.sshd_pid(self.run_dir, h.name) is None]
-        if dead:
-            problems.append(f"sshd not running on: {', '.join(dead)}")
         for host, want in expected_programs(state.mode, state.healthy).items():
             ns = NS_PREFIX + host
             if ns in present and vlan_bpf.attached(ns, UPLINK) != want:
@@ -392,25 +263,17 @@ class DoubleVlanLab:
             lower = netns.link_parent("vlan100", ns=COMPUTE.netns)
             if lower != self._vlan100_lower(state.healthy):
                 problems.append(f"compute: vlan100 is on {lower or 'nothing'}, not as built")
-        if not self.inventory_path().exists():
-            problems.append(f"{self.inventory_path()} missing")
-        return problems
+        return problems + self._inventory_problems()
 
     def _describe(self, state: LabState) -> list[str]:
-        timings = {"up_seconds": "built in", "compile_seconds": "tc-BPF compiled in"}
-        summary = [state.mode, "healthy" if state.healthy else "faulty"]
-        summary += [
-            f"{what} {state.extra[key]} s" for key, what in timings.items() if key in state.extra
-        ]
+        summary = self._summary(state)
+        if "compile_seconds" in state.extra:
+            summary += f", tc-BPF compiled in {state.extra['compile_seconds']} s"
         lines = [
-            ", ".join(summary),
+            summary,
             f"{UPLINK} is a veth named like the tale's bond (no bonding driver here)",
         ]
-        pids = [
-            f"{h.name} {h.mgmt_ip}:22 pid {netns.sshd_pid(self.run_dir, h.name) or 'dead'}"
-            for h in HOSTS
-        ]
-        lines.append("sshd: " + ", ".join(pids))
+        lines.append(self._sshd_line((h.name, h.mgmt_ip) for h in HOSTS))
         present = set(netns.namespaces(NS_PREFIX))
         for host in expected_programs(state.mode, state.healthy):
             ns = NS_PREFIX + host
@@ -433,6 +296,4 @@ class DoubleVlanLab:
                 "no vlan_interface",
             )
             lines.append(f"compute {NOVA_CONF}: {setting}")
-        if self.inventory_path().exists():
-            lines.append(f"inventory: {self.inventory_path()}")
-        return lines
+        return lines + self._inventory_lines()

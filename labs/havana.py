@@ -29,18 +29,15 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-import shutil
 import time
 from pathlib import Path
 
-import yaml
-
-from engine.errors import CloudtalesError
 from labs import netns, nova_db_schema
-from labs.base import RUN_ROOT, LabInfo, LabState, LabStatus, Progress, quiet
+from labs.base import LabState, Progress
 from labs.havana_api_log import api_log
 from labs.mariadb_server import TOOLS as MARIADB_TOOLS
 from labs.mariadb_server import MariaDbServer
+from labs.netns_lab import NetnsLab, wire_mgmt_bridge
 
 MODE = "netns+mariadb"
 NS_PREFIX = "ct-hv-"
@@ -76,25 +73,22 @@ def nova_conf(password: str) -> str:
     )
 
 
-def _rmtree(path: Path) -> bool:
-    if not path.exists():
-        return False
-    shutil.rmtree(path, ignore_errors=True)
-    return True
-
-
-class HavanaLab:
+class HavanaLab(NetnsLab):
     name = "havana"
     title = "Havana Haunted by the Dead"
+    ns_prefix = NS_PREFIX
+    root_prefix = ROOT_PREFIX
+    mgmt_bridge = MGMT_BRIDGE
+    mgmt_net = MGMT_NET
+    mode = MODE
+    tools = TOOLS
+    host_names = (CONTROLLER,)
 
     def __init__(self) -> None:
-        self.run_dir = RUN_ROOT / self.name
+        super().__init__()
         self.db = MariaDbServer(self.run_dir / "mysql", CONTROLLER_NS)
 
     # ------------------------------------------------------------ paths
-
-    def inventory_path(self) -> Path:
-        return self.run_dir / "inventory.yaml"
 
     @property
     def host_dir(self) -> Path:
@@ -110,94 +104,18 @@ class HavanaLab:
         """Bound over /var/log in the controller's view."""
         return self.host_dir / "var-log"
 
-    @property
-    def _state_path(self) -> Path:
-        return self.run_dir / "state.json"
+    # ------------------------------------------------------------ life cycle hooks
 
-    # ------------------------------------------------------------ public API
-
-    def up(self, healthy: bool = False, progress: Progress = quiet) -> LabInfo:
-        self._preflight()
-        state = LabState.load(self._state_path)
-        if state and state.complete and state.healthy == healthy and not self._problems():
-            progress("lab already up")
-            return self._info(state)
-        if state or netns.namespaces(NS_PREFIX) or netns.links(prefix=ROOT_PREFIX):
-            progress("removing the previous lab")
-            self.down()
-        started = time.monotonic()
-        state = LabState(mode=MODE, healthy=healthy)
-        state.save(self._state_path)
-        self._build(state, progress)
-        state.complete = True
-        state.extra["up_seconds"] = round(time.monotonic() - started, 3)
-        state.save(self._state_path)
-        return self._info(state)
-
-    def down(self) -> list[str]:
-        netns.require_root("the havana lab")
-        netns.require_tools({"ip": "iproute2"})
-        removed = [f"mariadbd pid {pid}" for pid in self.db.stop()]
-        removed += [f"sshd pid {pid}" for pid in netns.stop_sshds(self.run_dir)]
-        for ns in netns.namespaces(NS_PREFIX):
-            removed += [f"pid {pid} in {ns}" for pid in netns.stop_pids(netns.namespace_pids(ns))]
-            netns.delete_namespace(ns)
-            removed.append(f"namespace {ns}")
-        for dev in netns.links(prefix=ROOT_PREFIX):
-            netns.delete_link(dev)
-            removed.append(f"link {dev}")
-        if _rmtree(self.run_dir):
-            removed.append(str(self.run_dir))
-        for parent in (RUN_ROOT, RUN_ROOT.parent):  # shared with other labs
-            try:
-                parent.rmdir()
-            except OSError:
-                pass
-        return removed
-
-    def status(self) -> LabStatus:
-        state = LabState.load(self._state_path)
-        present = netns.namespaces(NS_PREFIX)
-        details = [f"namespaces: {', '.join(present) or 'none'}"]
-        if state is None:
-            if present:
-                details.append("no state file: a half-built lab, run down")
-            return LabStatus(self.name, False, None, None, details)
-        problems = self._problems()
-        details += self._describe(state)
-        if not state.complete:
-            details.append("build did not finish: run down (or up again)")
-        details += [f"problem: {p}" for p in problems]
-        return LabStatus(
-            name=self.name,
-            running=state.complete and not problems,
-            mode=state.mode,
-            healthy=state.healthy,
-            details=details,
-        )
+    def _stop_extras(self, state: LabState | None) -> list[str]:
+        return [f"mariadbd pid {pid}" for pid in self.db.stop()]
 
     # ------------------------------------------------------------ building
-
-    def _preflight(self) -> None:
-        netns.require_root("the havana lab")
-        netns.require_tools(TOOLS)
-        owner = netns.route_owner(MGMT_NET)
-        if owner not in (None, MGMT_BRIDGE):
-            raise CloudtalesError(
-                f"{MGMT_NET} is already routed via {owner}: the lab's management network clashes"
-            )
 
     def _build(self, state: LabState, progress: Progress) -> None:
         progress("creating the controller namespace and the management network")
         netns.add_namespace(CONTROLLER_NS)
-        netns.add_bridge(MGMT_BRIDGE)
-        netns.add_address(MGMT_BRIDGE, MGMT_GATEWAY)
-        netns.link_up(MGMT_BRIDGE)
-        netns.add_veth(ROOT_VETH, "mgmt0", peer_ns=CONTROLLER_NS)
-        netns.set_master(ROOT_VETH, MGMT_BRIDGE)
-        netns.link_up(ROOT_VETH)
-        netns.add_address("mgmt0", f"{CONTROLLER_IP}/24", ns=CONTROLLER_NS)
-        netns.link_up("mgmt0", ns=CONTROLLER_NS)
+        ports = [(CONTROLLER_NS, ROOT_VETH, "mgmt0", CONTROLLER_IP)]
+        wire_mgmt_bridge(MGMT_BRIDGE, MGMT_GATEWAY, ports)
 
         progress("installing a MariaDB datadir and starting mariadbd in the controller")
         self.db.install()
@@ -251,34 +169,23 @@ class HavanaLab:
         netns.run([*enter, "mount", "--bind", str(self.var_log), "/var/log"])
 
     def _write_inventory(self, files: netns.SshFiles) -> None:
-        doc = {
-            "name": "havana-lab",
-            "ssh": {
-                "known_hosts": str(files.known_hosts),
-                "client_keys": [str(files.client_key)],
-                "username": "root",
-            },
-            "hosts": {
-                CONTROLLER: {
-                    "address": CONTROLLER_IP,
-                    "port": 22,
-                    "roles": [CONTROLLER],
-                    "vars": {
-                        "ip": CONTROLLER_IP,
-                        "nova_conf": NOVA_CONF,
-                        "nova_api_log": NOVA_API_LOG,
-                        "netns": CONTROLLER_NS,
-                    },
-                }
-            },
+        controller_vars = {
+            "ip": CONTROLLER_IP,
+            "nova_conf": NOVA_CONF,
+            "nova_api_log": NOVA_API_LOG,
+            "netns": CONTROLLER_NS,
         }
-        header = f"# written by `cloudtales lab up {self.name}`\n"
-        self.inventory_path().write_text(header + yaml.safe_dump(doc, sort_keys=False))
+        hosts = {
+            CONTROLLER: {
+                "address": CONTROLLER_IP,
+                "port": 22,
+                "roles": [CONTROLLER],
+                "vars": controller_vars,
+            }
+        }
+        self._write_inventory_doc(files, hosts)
 
     # ------------------------------------------------------------ inspecting
-
-    def _info(self, state: LabState) -> LabInfo:
-        return LabInfo(self.name, self.inventory_path(), state.mode, state.healthy, [CONTROLLER])
 
     def _mounted(self, sshd_pid: int) -> set[str]:
         try:
@@ -287,7 +194,7 @@ class HavanaLab:
             return set()
         return {ln.split()[4] for ln in lines if len(ln.split()) > 4}
 
-    def _problems(self) -> list[str]:
+    def _problems(self, state: LabState) -> list[str]:
         problems: list[str] = []
         if CONTROLLER_NS not in netns.namespaces(NS_PREFIX):
             problems.append(f"namespace {CONTROLLER_NS} missing")
@@ -300,9 +207,7 @@ class HavanaLab:
             problems.append("the controller's /etc overlay or /var/log mount is missing")
         if self.db.pid() is None:
             problems.append("mariadbd not running")
-        if not self.inventory_path().exists():
-            problems.append(f"{self.inventory_path()} missing")
-        return problems
+        return problems + self._inventory_problems()
 
     def _describe(self, state: LabState) -> list[str]:
         extra = state.extra
@@ -317,9 +222,7 @@ class HavanaLab:
         ]
         if self.db.pid() is not None:
             lines += self._row_counts()
-        if self.inventory_path().exists():
-            lines.append(f"inventory: {self.inventory_path()}")
-        return lines
+        return lines + self._inventory_lines()
 
     def _row_counts(self) -> list[str]:
         try:

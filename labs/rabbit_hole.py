@@ -27,17 +27,13 @@ nova-api log, no backlog.
 
 from __future__ import annotations
 
-import shutil
-import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-import yaml
-
-from engine.errors import CloudtalesError
 from labs import console_flood, netns, rabbitmq_node
-from labs.base import RUN_ROOT, LabInfo, LabState, LabStatus, Progress, quiet
+from labs.base import LabState, Progress
+from labs.netns_lab import ETC_NETNS, NetnsLab, wire_mgmt_bridge
 from labs.rabbitmq_node import RabbitNode
 
 MODE = "netns+rabbitmq"
@@ -47,7 +43,6 @@ ROOT_PREFIX = "ctrh-"
 MGMT_BRIDGE = f"{ROOT_PREFIX}mgmt"
 MGMT_NET = "10.250.5.0/24"
 MGMT_GATEWAY = "10.250.5.254/24"
-ETC_NETNS = Path("/etc/netns")
 REPLY_QUEUE = "reply_5f2d8c1e9a7b4e3f8d6c0b1a2e4f7c9d"
 QUEUES = ("compute", "compute.cc11", "compute.cc12", "conductor", "scheduler", "consoleauth")
 REPLY_BYTES = 4 * 1024 * 1024
@@ -74,25 +69,19 @@ COMPUTES = (CC11, CC12)
 SSH_HOSTS = tuple(netns.SshHost(h.name, h.netns, h.mgmt_ip) for h in HOSTS)
 
 
-def _rmdir_if_empty(path: Path) -> bool:
-    try:
-        path.rmdir()
-    except OSError:
-        return False
-    return True
-
-
-class RabbitHoleLab:
+class RabbitHoleLab(NetnsLab):
     name = "rabbit-hole"
     title = "Down the Rabbit Hole"
-
-    def __init__(self) -> None:
-        self.run_dir = RUN_ROOT / self.name
+    ns_prefix = NS_PREFIX
+    root_prefix = ROOT_PREFIX
+    mgmt_bridge = MGMT_BRIDGE
+    mgmt_net = MGMT_NET
+    host_names = tuple(h.name for h in HOSTS)
+    # a stopping RabbitMQ node may start epmd again: a few rounds until the namespaces are empty
+    stop_rounds = 3
+    stop_timeout = 5.0
 
     # ------------------------------------------------------------ paths
-
-    def inventory_path(self) -> Path:
-        return self.run_dir / "inventory.yaml"
 
     def instances_path(self, host: HostPlan) -> Path:
         return self.run_dir / "root" / host.name / "var/lib/nova/instances"
@@ -108,102 +97,20 @@ class RabbitHoleLab:
     def rabbit(self) -> RabbitNode:
         return RabbitNode(CONTROLLER.netns, self.run_dir / "rabbitmq", ETC_NETNS)
 
-    @property
-    def _state_path(self) -> Path:
-        return self.run_dir / "state.json"
+    # ------------------------------------------------------------ life cycle hooks
 
-    # ------------------------------------------------------------ public API
+    def _choose_mode(self, state: LabState | None, progress: Progress) -> str:
+        if not rabbitmq_node.installed():
+            return MODE_NO_RABBIT
+        netns.require_tools(rabbitmq_node.TOOLS)
+        return MODE
 
-    def up(self, healthy: bool = False, progress: Progress = quiet) -> LabInfo:
-        self._preflight()
-        mode = MODE if rabbitmq_node.installed() else MODE_NO_RABBIT
-        if mode == MODE:
-            netns.require_tools(rabbitmq_node.TOOLS)
-        state = LabState.load(self._state_path)
-        same = state is not None and (state.mode, state.healthy) == (mode, healthy)
-        if state and state.complete and same and not self._problems(state):
-            progress("lab already up")
-            return self._info(state)
-        if state or netns.namespaces(NS_PREFIX) or netns.links(prefix=ROOT_PREFIX):
-            progress("removing the previous lab")
-            self.down()
-        started = time.monotonic()
-        state = LabState(mode=mode, healthy=healthy)
-        self._build(state, progress)
-        state.complete = True
-        state.extra["up_seconds"] = round(time.monotonic() - started, 3)
-        state.save(self._state_path)
-        return self._info(state)
-
-    def down(self) -> list[str]:
-        netns.require_root("the rabbit-hole lab")
-        netns.require_tools({"ip": "iproute2"})
-        removed: list[str] = []
-        state = LabState.load(self._state_path)
-        removed += [f"sshd pid {pid}" for pid in netns.stop_sshds(self.run_dir)]
-        present = netns.namespaces(NS_PREFIX)
-        # RabbitMQ first, so that it stops cleanly; then whatever is left (epmd, which a
-        # stopping node may start again: hence a few rounds until the namespaces are empty)
-        beam = self.rabbit.pids() if CONTROLLER.netns in present else []
-        removed += [f"RabbitMQ pid {pid}" for pid in netns.stop_pids(beam, timeout=15.0)]
-        for _ in range(3):
-            pids = {p: ns for ns in present for p in netns.namespace_pids(ns)}
-            if not pids:
-                break
-            for pid in netns.stop_pids(pids, timeout=5.0):
-                removed.append(f"pid {pid} in {pids[pid]}")
-        for ns in present:
-            netns.delete_namespace(ns)
-            removed.append(f"namespace {ns}")
-        for dev in netns.links(prefix=ROOT_PREFIX):
-            netns.delete_link(dev)
-            removed.append(f"link {dev}")
-        for d in sorted(ETC_NETNS.glob(NS_PREFIX + "*")):
-            shutil.rmtree(d, ignore_errors=True)
-            removed.append(str(d))
-        for created in reversed(state.created_paths if state else []):
-            if _rmdir_if_empty(Path(created)):
-                removed.append(created)
-        if self.run_dir.exists():
-            shutil.rmtree(self.run_dir, ignore_errors=True)
-            removed.append(str(self.run_dir))
-        for parent in (RUN_ROOT, RUN_ROOT.parent):
-            _rmdir_if_empty(parent)
-        return removed
-
-    def status(self) -> LabStatus:
-        state = LabState.load(self._state_path)
-        present = netns.namespaces(NS_PREFIX)
-        details = [f"namespaces: {', '.join(present) or 'none'}"]
-        running = False
-        if state is None:
-            if present:
-                details.append("no state file: a half-built lab, run down")
-        else:
-            problems = self._problems(state)
-            running = state.complete and not problems
-            details += self._describe(state)
-            if not state.complete:
-                details.append("build did not finish: run down (or up again)")
-            details += [f"problem: {p}" for p in problems]
-        return LabStatus(
-            name=self.name,
-            running=running,
-            mode=state.mode if state else None,
-            healthy=state.healthy if state else None,
-            details=details,
-        )
+    def _stop_extras(self, state: LabState | None) -> list[str]:
+        # RabbitMQ first, so that it stops cleanly
+        beam = self.rabbit.pids() if CONTROLLER.netns in netns.namespaces(NS_PREFIX) else []
+        return [f"RabbitMQ pid {pid}" for pid in netns.stop_pids(beam, timeout=15.0)]
 
     # ------------------------------------------------------------ building
-
-    def _preflight(self) -> None:
-        netns.require_root("the rabbit-hole lab")
-        netns.require_tools(netns.BASE_TOOLS)
-        owner = netns.route_owner(MGMT_NET)
-        if owner not in (None, MGMT_BRIDGE):
-            raise CloudtalesError(
-                f"{MGMT_NET} is already routed via {owner}: the lab's management network clashes"
-            )
 
     def _build(self, state: LabState, progress: Progress) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -215,15 +122,8 @@ class RabbitHoleLab:
         for h in HOSTS:
             netns.add_namespace(h.netns)
         progress("wiring the management network")
-        netns.add_bridge(MGMT_BRIDGE)
-        netns.add_address(MGMT_BRIDGE, MGMT_GATEWAY)
-        netns.link_up(MGMT_BRIDGE)
-        for h in HOSTS:
-            netns.add_veth(h.root_veth, "mgmt0", peer_ns=h.netns)
-            netns.set_master(h.root_veth, MGMT_BRIDGE)
-            netns.link_up(h.root_veth)
-            netns.add_address("mgmt0", f"{h.mgmt_ip}/24", ns=h.netns)
-            netns.link_up("mgmt0", ns=h.netns)
+        ports = [(h.netns, h.root_veth, "mgmt0", h.mgmt_ip) for h in HOSTS]
+        wire_mgmt_bridge(MGMT_BRIDGE, MGMT_GATEWAY, ports)
 
         rabbit_started = None
         if state.mode == MODE:  # it boots in ~6 s: start it first, wait for it later
@@ -238,10 +138,7 @@ class RabbitHoleLab:
         api_log.parent.mkdir(parents=True, exist_ok=True)
         api_log.write_text(console_flood.nova_api_log(datetime.now(), state.healthy))
 
-        progress("generating ssh keys")
-        files = netns.prepare_ssh(self.run_dir, SSH_HOSTS, comment="cloudtales-rabbit-hole")
-        progress(f"starting sshd x{len(SSH_HOSTS)}")
-        netns.start_sshds(self.run_dir, SSH_HOSTS)
+        files = self._start_ssh(SSH_HOSTS, progress)
 
         if rabbit_started is not None:
             progress("waiting for RabbitMQ")
@@ -280,38 +177,11 @@ class RabbitHoleLab:
             else:
                 host_vars["nova_api_log"] = str(self.nova_api_log())
             hosts[h.name] = {"address": h.mgmt_ip, "port": 22, "roles": [h.role], "vars": host_vars}
-        doc = {
-            "name": "rabbit-hole-lab",
-            "ssh": {
-                "known_hosts": str(files.known_hosts),
-                "client_keys": [str(files.client_key)],
-                "username": "root",
-            },
-            "hosts": hosts,
-        }
-        header = f"# written by `cloudtales lab up {self.name}` ({state.mode})\n"
-        self.inventory_path().write_text(header + yaml.safe_dump(doc, sort_keys=False))
-
-    def _info(self, state: LabState) -> LabInfo:
-        return LabInfo(
-            name=self.name,
-            inventory_path=self.inventory_path(),
-            mode=state.mode,
-            healthy=state.healthy,
-            hosts=[h.name for h in HOSTS],
-        )
+        self._write_inventory_doc(files, hosts, state.mode)
 
     def _problems(self, state: LabState) -> list[str]:
-        problems: list[str] = []
+        problems = self._base_problems([h.netns for h in HOSTS], [h.name for h in HOSTS])
         present = set(netns.namespaces(NS_PREFIX))
-        missing = [h.netns for h in HOSTS if h.netns not in present]
-        if missing:
-            problems.append(f"namespaces missing: {', '.join(missing)}")
-        if MGMT_BRIDGE not in netns.links(prefix=ROOT_PREFIX):
-            problems.append(f"management bridge {MGMT_BRIDGE} missing")
-        dead = [h.name for h in HOSTS if netns.sshd_pid(self.run_dir, h.name) is None]
-        if dead:
-            problems.append(f"sshd not running on: {', '.join(dead)}")
         if state.mode == MODE and CONTROLLER.netns in present and not self.rabbit.pids():
             problems.append("RabbitMQ (beam.smp) not running on the controller")
         log = self.broken_console_log()
@@ -319,26 +189,17 @@ class RabbitHoleLab:
         size = log.stat().st_size if log.exists() else None
         if size is None or (size >= console_flood.HUGE_CONSOLE_BYTES) != bool(want):
             problems.append(f"{log} is not as built ({size} bytes)")
-        if not self.inventory_path().exists():
-            problems.append(f"{self.inventory_path()} missing")
-        return problems
+        return problems + self._inventory_problems()
 
     def _describe(self, state: LabState) -> list[str]:
-        summary = [state.mode, "healthy" if state.healthy else "faulty"]
-        if "up_seconds" in state.extra:
-            summary.append(f"built in {state.extra['up_seconds']} s")
-        lines = [", ".join(summary)]
+        lines = [self._summary(state)]
         if "rabbitmq_start_seconds" in state.extra:
             beams = self.rabbit.pids()
             lines.append(
                 f"rabbitmq-server started in {state.extra['rabbitmq_start_seconds']} s; "
                 f"beam.smp pid {beams[0] if beams else 'dead'}"
             )
-        sshds = [
-            f"{h.name} {h.mgmt_ip}:22 pid {netns.sshd_pid(self.run_dir, h.name) or 'dead'}"
-            for h in HOSTS
-        ]
-        lines.append("sshd: " + ", ".join(sshds))
+        lines.append(self._sshd_line((h.name, h.mgmt_ip) for h in HOSTS))
         log = self.broken_console_log()
         if log.exists():
             st = log.stat()
@@ -346,6 +207,4 @@ class RabbitHoleLab:
                 f"cc12 {console_flood.BROKEN.name} console.log: {st.st_size} bytes "
                 f"({st.st_blocks * 512} allocated)"
             )
-        if self.inventory_path().exists():
-            lines.append(f"inventory: {self.inventory_path()}")
-        return lines
+        return lines + self._inventory_lines()

@@ -35,17 +35,15 @@ the instance's lease still valid: the drill catches The Issue in action.
 
 from __future__ import annotations
 
-import shutil
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-import yaml
-
 from engine.errors import CloudtalesError
 from labs import netns
-from labs.base import RUN_ROOT, LabInfo, LabState, LabStatus, Progress, quiet
+from labs.base import LabState, Progress
+from labs.netns_lab import NetnsLab, no_ipv6, wire_mgmt_bridge
 from labs.qemu_bridge_bug_emulator import EmulatorState, read_state
 from labs.the_issue_hosts import (
     COMPUTE,
@@ -82,29 +80,18 @@ from labs.the_issue_hosts import (
 )
 
 
-def _rmdir_if_empty(path: Path) -> bool:
-    try:
-        path.rmdir()
-    except OSError:
-        return False
-    return True
-
-
-class TheIssueLab:
+class TheIssueLab(NetnsLab):
     name = "the-issue"
     title = "The Issue"
-
-    def __init__(self) -> None:
-        self.run_dir = RUN_ROOT / self.name
+    ns_prefix = NS_PREFIX
+    root_prefix = ROOT_PREFIX
+    mgmt_bridge = MGMT_BRIDGE
+    mgmt_net = MGMT_NET
+    mode = MODE
+    tools = TOOLS
+    host_names = tuple(h.name for h in HOSTS if h.mgmt_ip is not None)
 
     # ------------------------------------------------------------ paths
-
-    def inventory_path(self) -> Path:
-        return self.run_dir / "inventory.yaml"
-
-    @property
-    def _state_path(self) -> Path:
-        return self.run_dir / "state.json"
 
     @property
     def emulator_state_path(self) -> Path:
@@ -118,84 +105,26 @@ class TheIssueLab:
     def dhclient_log(self) -> Path:
         return dhclient_log(self.run_dir)
 
-    # ------------------------------------------------------------ public API
+    # ------------------------------------------------------------ life cycle hooks
 
-    def up(self, healthy: bool = False, progress: Progress = quiet) -> LabInfo:
-        self._preflight()
-        state = LabState.load(self._state_path)
-        if state and state.complete and state.healthy == healthy and not self._problems(state):
-            if self.dhclient_pid() is not None:
-                progress("lab already up")
-                return self._info(state)
-            progress("the instance has already lost its lease: starting a new night")
-        if state or netns.namespaces(NS_PREFIX) or netns.links(prefix=ROOT_PREFIX):
-            progress("removing the previous lab")
-            self.down()
-        started = time.monotonic()
-        state = LabState(mode=MODE, healthy=healthy)
-        self._build(state, progress)
-        state.complete = True
-        state.extra["up_seconds"] = round(time.monotonic() - started, 3)
-        state.save(self._state_path)
-        return self._info(state)
+    def _can_reuse(self, state: LabState, progress: Progress) -> bool:
+        if self.dhclient_pid() is not None:
+            return True
+        progress("the instance has already lost its lease: starting a new night")
+        return False
 
-    def down(self) -> list[str]:
-        netns.require_root("the the-issue lab")
-        netns.require_tools({"ip": "iproute2"})
-        removed: list[str] = []
-        removed += [f"sshd pid {pid}" for pid in netns.stop_sshds(self.run_dir)]
+    def _stop_extras(self, state: LabState | None) -> list[str]:
         emulator = read_state(self.emulator_state_path)
         if emulator and "qemu_bridge_bug_emulator" in " ".join(netns.cmdline(emulator.pid)):
-            removed += [f"qemu stand-in pid {p}" for p in netns.stop_pids([emulator.pid])]
-        for ns in netns.namespaces(NS_PREFIX):
-            removed += [f"pid {pid} in {ns}" for pid in netns.stop_pids(netns.namespace_pids(ns))]
-            netns.delete_namespace(ns)
-            removed.append(f"namespace {ns}")
-        for dev in netns.links(prefix=ROOT_PREFIX):
-            netns.delete_link(dev)
-            removed.append(f"link {dev}")
-        if self.run_dir.exists():
-            shutil.rmtree(self.run_dir, ignore_errors=True)
-            removed.append(str(self.run_dir))
-        for parent in (RUN_ROOT, RUN_ROOT.parent):  # shared with other labs
-            _rmdir_if_empty(parent)
-        return removed
-
-    def status(self) -> LabStatus:
-        state = LabState.load(self._state_path)
-        present = netns.namespaces(NS_PREFIX)
-        details = [f"namespaces: {', '.join(present) or 'none'}"]
-        if state is None:
-            running = False
-            if present:
-                details.append("no state file: a half-built lab, run down")
-        else:
-            problems = self._problems(state)
-            running = state.complete and not problems
-            details += self._describe(state)
-            if not state.complete:
-                details.append("build did not finish: run down (or up again)")
-            details += [f"problem: {p}" for p in problems]
-        return LabStatus(
-            name=self.name,
-            running=running,
-            mode=state.mode if state else None,
-            healthy=state.healthy if state else None,
-            details=details,
-        )
+            return [f"qemu stand-in pid {p}" for p in netns.stop_pids([emulator.pid])]
+        return []
 
     # ------------------------------------------------------------ building
 
     def _preflight(self) -> None:
-        netns.require_root("the the-issue lab")
-        netns.require_tools({**netns.BASE_TOOLS, **TOOLS})
+        super()._preflight()
         if not Path("/dev/net/tun").exists():
             raise CloudtalesError("/dev/net/tun missing: the lab needs TAP devices")
-        owner = netns.route_owner(MGMT_NET)
-        if owner not in (None, MGMT_BRIDGE):
-            raise CloudtalesError(
-                f"{MGMT_NET} is already routed via {owner}: the lab's management network clashes"
-            )
 
     def _build(self, state: LabState, progress: Progress) -> None:
         for host in ("controller", "compute", "instance", "outside"):
@@ -203,25 +132,17 @@ class TheIssueLab:
         state.save(self._state_path)
 
         progress("creating namespaces")
-        no_ipv6 = {"net.ipv6.conf.all.disable_ipv6": "1", "net.ipv6.conf.default.disable_ipv6": "1"}
-        if not Path("/proc/sys/net/ipv6").exists():
-            no_ipv6 = {}
         for h in HOSTS:
             forward = {"net.ipv4.ip_forward": "1"} if h is CONTROLLER else {}
-            netns.add_namespace(h.netns, {**no_ipv6, **forward})
+            netns.add_namespace(h.netns, {**no_ipv6(), **forward})
 
         progress("wiring the management network")
-        netns.add_bridge(MGMT_BRIDGE)
-        netns.add_address(MGMT_BRIDGE, MGMT_GATEWAY)
-        netns.link_up(MGMT_BRIDGE)
-        for h in HOSTS:
-            if h.root_veth is None or h.mgmt_ip is None:
-                continue
-            netns.add_veth(h.root_veth, "mgmt0", peer_ns=h.netns)
-            netns.set_master(h.root_veth, MGMT_BRIDGE)
-            netns.link_up(h.root_veth)
-            netns.add_address("mgmt0", f"{h.mgmt_ip}/24", ns=h.netns)
-            netns.link_up("mgmt0", ns=h.netns)
+        ports = [
+            (h.netns, h.root_veth, "mgmt0", h.mgmt_ip)
+            for h in HOSTS
+            if h.root_veth is not None and h.mgmt_ip is not None
+        ]
+        wire_mgmt_bridge(MGMT_BRIDGE, MGMT_GATEWAY, ports)
 
         progress("wiring br100, bond0 and the instance's tap")
         wire_data_path()
@@ -232,10 +153,7 @@ class TheIssueLab:
         progress("starting dnsmasq on the controller")
         start_dnsmasq(self.run_dir)
 
-        progress("generating ssh keys")
-        files = netns.prepare_ssh(self.run_dir, SSH_HOSTS, comment="cloudtales-the-issue")
-        progress(f"starting sshd x{len(SSH_HOSTS)}")
-        netns.start_sshds(self.run_dir, SSH_HOSTS)
+        files = self._start_ssh(SSH_HOSTS, progress)
         progress("writing inventory")
         self._write_inventory(files)
 
@@ -300,28 +218,9 @@ class TheIssueLab:
             for h in HOSTS
             if h.mgmt_ip is not None
         }
-        doc = {
-            "name": "the-issue-lab",
-            "ssh": {
-                "known_hosts": str(files.known_hosts),
-                "client_keys": [str(files.client_key)],
-                "username": "root",
-            },
-            "hosts": hosts,
-        }
-        header = f"# written by `cloudtales lab up {self.name}`\n"
-        self.inventory_path().write_text(header + yaml.safe_dump(doc, sort_keys=False))
+        self._write_inventory_doc(files, hosts)
 
     # ------------------------------------------------------------ inspecting
-
-    def _info(self, state: LabState) -> LabInfo:
-        return LabInfo(
-            name=self.name,
-            inventory_path=self.inventory_path(),
-            mode=state.mode,
-            healthy=state.healthy,
-            hosts=[h.name for h in HOSTS if h.mgmt_ip is not None],
-        )
 
     def dhclient_pid(self) -> int | None:
         try:
@@ -331,29 +230,17 @@ class TheIssueLab:
         return pid if "dhclient" in " ".join(netns.cmdline(pid)) else None
 
     def _problems(self, state: LabState) -> list[str]:
-        problems: list[str] = []
-        present = set(netns.namespaces(NS_PREFIX))
-        missing = [h.netns for h in HOSTS if h.netns not in present]
-        if missing:
-            problems.append(f"namespaces missing: {', '.join(missing)}")
-        if MGMT_BRIDGE not in netns.links(prefix=ROOT_PREFIX):
-            problems.append(f"management bridge {MGMT_BRIDGE} missing")
-        dead = [h.name for h in SSH_HOSTS if netns.sshd_pid(self.run_dir, h.name) is None]
-        if dead:
-            problems.append(f"sshd not running on: {', '.join(dead)}")
+        problems = self._base_problems([h.netns for h in HOSTS], [h.name for h in SSH_HOSTS])
         emulator = read_state(self.emulator_state_path)
         if emulator is None or not netns.pid_alive(emulator.pid):
             problems.append("the qemu stand-in is not running")
         elif (emulator.mode == "fixed") != state.healthy:
             problems.append(f"the qemu stand-in runs {emulator.mode}, not as built")
-        if not self.inventory_path().exists():
-            problems.append(f"{self.inventory_path()} missing")
-        return problems
+        return problems + self._inventory_problems()
 
     def _describe(self, state: LabState) -> list[str]:
         lines = [
-            f"{state.mode}, {'healthy (patched qemu)' if state.healthy else 'faulty (LP #997978)'}"
-            + (f", built in {state.extra['up_seconds']} s" if "up_seconds" in state.extra else ""),
+            self._summary(state, "healthy (patched qemu)", "faulty (LP #997978)"),
             f"dnsmasq lease {LEASE_SECONDS} s (its minimum); drill clock on the instance: "
             f"lease {DRILL_LEASE} s, renew {DRILL_RENEW} s, rebind {DRILL_REBIND} s, "
             f"gives up {DRILL_GIVE_UP} s after expiry",
@@ -376,6 +263,4 @@ class TheIssueLab:
         pid = self.dhclient_pid()
         lines.append(f"instance dhclient: {'pid ' + str(pid) if pid else 'not running'}")
         lines.append(f"instance eth0: {instance_address() or 'no IPv4 address'}")
-        if self.inventory_path().exists():
-            lines.append(f"inventory: {self.inventory_path()}")
-        return lines
+        return lines + self._inventory_lines()

@@ -32,16 +32,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
-import time
 from pathlib import Path
-
-import yaml
 
 from engine.errors import CloudtalesError
 from labs import netns
-from labs.base import RUN_ROOT, LabInfo, LabState, LabStatus, Progress, quiet
+from labs.base import LabState, Progress
+from labs.netns_lab import NetnsLab, no_ipv6
 from labs.valentines_net import (
     ETC_NETNS,
     bond_carrier,
@@ -71,20 +68,11 @@ from labs.valentines_plan import (
 )
 
 ETC_LIBVIRT = Path("/etc/libvirt")
-NO_IPV6 = {"net.ipv6.conf.all.disable_ipv6": "1", "net.ipv6.conf.default.disable_ipv6": "1"}
 FAULT_TIMEOUT = 30.0  # hello every 2 s: both switches cut the node within ~5 s
 SSH_HOSTS = (
     netns.SshHost(COMPUTE.name, COMPUTE.netns, COMPUTE.mgmt_ip),
     *(netns.SshHost(s.name, s.netns, s.mgmt_ip) for s in SWITCHES),
 )
-
-
-def _rmdir_if_empty(path: Path) -> bool:
-    try:
-        path.rmdir()
-    except OSError:
-        return False
-    return True
 
 
 def _read_json(path: Path) -> dict[str, object]:
@@ -95,84 +83,22 @@ def _read_json(path: Path) -> dict[str, object]:
     return data if isinstance(data, dict) else {}
 
 
-class ValentinesLab:
+class ValentinesLab(NetnsLab):
     name = "valentines"
     title = "The Valentine's Day Compute Node Massacre"
+    ns_prefix = NS_PREFIX
+    root_prefix = ROOT_PREFIX
+    mgmt_bridge = MGMT_BRIDGE
+    mgmt_net = MGMT_NET
+    mode = MODE
+    tools = {"tcpdump": "tcpdump", "bridge": "iproute2"}
+    host_names = (COMPUTE.name, *(s.name for s in SWITCHES))
 
     def __init__(self) -> None:
-        self.run_dir = RUN_ROOT / self.name
+        super().__init__()
         self.paths = LabPaths(self.run_dir)
 
-    def inventory_path(self) -> Path:
-        return self.paths.inventory
-
     # ------------------------------------------------------------ public API
-
-    def up(self, healthy: bool = False, progress: Progress = quiet) -> LabInfo:
-        self._preflight()
-        state = LabState.load(self.paths.state)
-        if state and state.complete and state.healthy == healthy and not self._problems():
-            progress("lab already up")
-            return self._info(state)
-        if state or netns.namespaces(NS_PREFIX) or netns.links(prefix=ROOT_PREFIX):
-            progress("removing the previous lab")
-            self.down()
-        started = time.monotonic()
-        state = LabState(mode=MODE, healthy=healthy)
-        self._build(state, progress)
-        state.complete = True
-        state.extra["up_seconds"] = round(time.monotonic() - started, 3)
-        state.save(self.paths.state)
-        return self._info(state)
-
-    def down(self) -> list[str]:
-        netns.require_root("the valentines lab")
-        netns.require_tools({"ip": "iproute2"})
-        removed: list[str] = []
-        state = LabState.load(self.paths.state)
-        removed += [f"sshd pid {pid}" for pid in netns.stop_sshds(self.run_dir)]
-        for ns in netns.namespaces(NS_PREFIX):  # the emulators and the stand-in run in these
-            removed += [f"pid {pid} in {ns}" for pid in netns.stop_pids(netns.namespace_pids(ns))]
-            netns.delete_namespace(ns)
-            removed.append(f"namespace {ns}")
-        for dev in netns.links(prefix=ROOT_PREFIX):
-            netns.delete_link(dev)
-            removed.append(f"link {dev}")
-        for d in sorted(ETC_NETNS.glob(NS_PREFIX + "*")):
-            shutil.rmtree(d, ignore_errors=True)
-            removed.append(str(d))
-        for created in reversed(state.created_paths if state else []):
-            if _rmdir_if_empty(Path(created)):
-                removed.append(created)
-        if self.run_dir.exists():
-            shutil.rmtree(self.run_dir, ignore_errors=True)
-            removed.append(str(self.run_dir))
-        for parent in (RUN_ROOT, RUN_ROOT.parent):
-            _rmdir_if_empty(parent)
-        return removed
-
-    def status(self) -> LabStatus:
-        state = LabState.load(self.paths.state)
-        present = netns.namespaces(NS_PREFIX)
-        details = [f"namespaces: {', '.join(present) or 'none'}"]
-        if state is None:
-            running = False
-            if present:
-                details.append("no state file: a half-built lab, run down")
-        else:
-            problems = self._problems()
-            running = state.complete and not problems
-            details += self._describe(state)
-            if not state.complete:
-                details.append("build did not finish: run down (or up again)")
-            details += [f"problem: {p}" for p in problems]
-        return LabStatus(
-            name=self.name,
-            running=running,
-            mode=state.mode if state else None,
-            healthy=state.healthy if state else None,
-            details=details,
-        )
 
     def switch_state(self, sw: SwitchPlan) -> dict[str, object]:
         """What the BPDU-guard emulator on ``sw`` says about its port."""
@@ -188,27 +114,20 @@ class ValentinesLab:
     # ------------------------------------------------------------ building
 
     def _preflight(self) -> None:
-        netns.require_root("the valentines lab")
-        netns.require_tools({**netns.BASE_TOOLS, "tcpdump": "tcpdump", "bridge": "iproute2"})
+        super()._preflight()
         if not Path("/dev/net/tun").exists():
             raise CloudtalesError("/dev/net/tun missing: the bond stand-in needs tun/tap")
-        owner = netns.route_owner(MGMT_NET)
-        if owner not in (None, MGMT_BRIDGE):
-            raise CloudtalesError(
-                f"{MGMT_NET} is already routed via {owner}: the lab's management network clashes"
-            )
 
     def _build(self, state: LabState, progress: Progress) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         # recorded before creating them, so down after a crash removes them too
         state.created_paths = [str(d) for d in (ETC_NETNS, ETC_LIBVIRT) if not d.exists()]
-        state.save(self.paths.state)
+        state.save(self._state_path)
         for d in (ETC_NETNS, ETC_LIBVIRT):  # ip netns exec binds /etc/netns/NS/libvirt here
             d.mkdir(exist_ok=True)
         progress("creating namespaces")
-        no_ipv6 = NO_IPV6 if Path("/proc/sys/net/ipv6").exists() else {}
-        for ns in (COMPUTE.netns, *(s.netns for s in SWITCHES), *(i.netns for i in INSTANCES)):
-            netns.add_namespace(ns, no_ipv6)
+        for ns in self._namespaces():
+            netns.add_namespace(ns, no_ipv6())
         progress("wiring the management network (the 1G NICs)")
         wire_management()
         progress("wiring the switches (Ethernet35, BPDU guard)")
@@ -221,10 +140,7 @@ class ValentinesLab:
         progress(f"starting the instances ({'STP off' if state.healthy else 'guest STP on'})")
         for inst in INSTANCES:
             wire_instance(inst, stp=inst.faulty and not state.healthy)
-        progress("generating ssh keys")
-        files = netns.prepare_ssh(self.run_dir, SSH_HOSTS, comment="cloudtales-valentines")
-        progress(f"starting sshd x{len(SSH_HOSTS)}")
-        netns.start_sshds(self.run_dir, SSH_HOSTS)
+        files = self._start_ssh(SSH_HOSTS, progress)
         if state.healthy:
             progress("waiting for bond0 to carry traffic")
             wait_until(lambda: bond_carrier() is True, 10.0, "bond0 did not come up")
@@ -262,55 +178,27 @@ class ValentinesLab:
                 "netns": sw.netns,
             }
             hosts[sw.name] = {"address": sw.mgmt_ip, "roles": ["switch"], "vars": switch_vars}
-        doc = {
-            "name": "valentines-lab",
-            "ssh": {
-                "known_hosts": str(files.known_hosts),
-                "client_keys": [str(files.client_key)],
-                "username": "root",
-            },
-            "hosts": hosts,
-        }
-        header = f"# written by `cloudtales lab up {self.name}` ({MODE})\n"
-        self.paths.inventory.write_text(header + yaml.safe_dump(doc, sort_keys=False))
+        self._write_inventory_doc(files, hosts, MODE)
 
     # ------------------------------------------------------------ inspecting
 
-    def _info(self, state: LabState) -> LabInfo:
-        return LabInfo(
-            name=self.name,
-            inventory_path=self.paths.inventory,
-            mode=state.mode,
-            healthy=state.healthy,
-            hosts=[COMPUTE.name, *(s.name for s in SWITCHES)],
-        )
+    @staticmethod
+    def _namespaces() -> list[str]:
+        return [COMPUTE.netns, *(s.netns for s in SWITCHES), *(i.netns for i in INSTANCES)]
 
-    def _problems(self) -> list[str]:
+    def _problems(self, state: LabState) -> list[str]:
         """What is missing from the lab (empty when it all runs)."""
-        problems: list[str] = []
-        present = set(netns.namespaces(NS_PREFIX))
-        wanted = [COMPUTE.netns, *(s.netns for s in SWITCHES), *(i.netns for i in INSTANCES)]
-        missing = [ns for ns in wanted if ns not in present]
-        if missing:
-            problems.append(f"namespaces missing: {', '.join(missing)}")
-        if MGMT_BRIDGE not in netns.links(prefix=ROOT_PREFIX):
-            problems.append(f"management bridge {MGMT_BRIDGE} missing")
-        dead = [h.name for h in SSH_HOSTS if netns.sshd_pid(self.run_dir, h.name) is None]
-        if dead:
-            problems.append(f"sshd not running on: {', '.join(dead)}")
+        problems = self._base_problems(self._namespaces(), [h.name for h in SSH_HOSTS])
         if process_pid(self.paths.bond_ready) is None:
             problems.append("the bond stand-in is not running")
         for sw in SWITCHES:
             if process_pid(self.paths.switch_ready(sw)) is None:
                 problems.append(f"{sw.hostname}: the BPDU-guard emulator is not running")
-        if not self.paths.inventory.exists():
-            problems.append(f"{self.paths.inventory} missing")
-        return problems
+        return problems + self._inventory_problems()
 
     def _describe(self, state: LabState) -> list[str]:
-        built = [f"built in {state.extra['up_seconds']} s"] if "up_seconds" in state.extra else []
         lines = [
-            ", ".join([state.mode, "healthy" if state.healthy else "faulty", *built]),
+            self._summary(state),
             f"{BOND} is a tap driven by labs/bond_standin.py (no bonding driver here)",
         ]
         carrier = bond_carrier()
@@ -325,11 +213,5 @@ class ValentinesLab:
                     else "up"
                 )
                 lines.append(f"{sw.hostname} {PORT_LOGICAL}: {what}")
-        sshd = [
-            f"{h.name} {h.address}:22 pid {netns.sshd_pid(self.run_dir, h.name) or 'dead'}"
-            for h in SSH_HOSTS
-        ]
-        lines.append("sshd: " + ", ".join(sshd))
-        if self.paths.inventory.exists():
-            lines.append(f"inventory: {self.paths.inventory}")
-        return lines
+        lines.append(self._sshd_line((h.name, h.address) for h in SSH_HOSTS))
+        return lines + self._inventory_lines()

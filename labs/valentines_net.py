@@ -14,6 +14,7 @@ from pathlib import Path
 
 from engine.errors import CloudtalesError
 from labs import netns
+from labs.netns_lab import wire_mgmt_bridge
 from labs.valentines_plan import (
     BOND,
     BOND_MAC,
@@ -40,17 +41,9 @@ START_TIMEOUT = 15.0
 
 def wire_management() -> None:
     """The 1G NICs: compute eth2 and each switch's Management1 on a root-ns bridge."""
-    netns.add_bridge(MGMT_BRIDGE)
-    netns.add_address(MGMT_BRIDGE, MGMT_GATEWAY)
-    netns.link_up(MGMT_BRIDGE)
     mgmt = [(COMPUTE.netns, COMPUTE.root_veth, COMPUTE.mgmt_iface, COMPUTE.mgmt_ip)]
     mgmt += [(s.netns, s.root_veth, "Management1", s.mgmt_ip) for s in SWITCHES]
-    for ns, root_veth, iface, address in mgmt:
-        netns.add_veth(root_veth, iface, peer_ns=ns)
-        netns.set_master(root_veth, MGMT_BRIDGE)
-        netns.link_up(root_veth)
-        netns.add_address(iface, f"{address}/24", ns=ns)
-        netns.link_up(iface, ns=ns)
+    wire_mgmt_bridge(MGMT_BRIDGE, MGMT_GATEWAY, mgmt)
 
 
 def wire_switch(paths: LabPaths, sw: SwitchPlan) -> None:

@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import shlex
-from dataclasses import dataclass, field
 
 from engine.analyzers.correlate import hop_report
 from engine.analyzers.summary import anomaly, describe
 from engine.analyzers.vlan import analyze_vlan
 from engine.checks.base import CheckContext, CheckParams, CheckResult, CheckType, Evidence, LiveLine
+from engine.checks.concurrent_capture import CapturePoint, all_armed, drain, tcpdump_command
 from engine.checks.registry import register
 from engine.errors import CloudtalesError
 from engine.parsers.ethtool import ethtool_command, parse_ethtool_features, vlan_offload_warning
-from engine.parsers.pcap import Frame, PcapStream
-from engine.remote.inventory import Host
 
 CAPTURE_OUTCOMES = ("stacked", "single", "untagged", "no_frames")
 
@@ -39,32 +37,6 @@ class VlanCaptureParams(CheckParams):
     drain_seconds: float = 1.0
 
 
-@dataclass
-class _Point:
-    host: Host
-    iface: str
-    stream: PcapStream = field(default_factory=PcapStream)
-    frames: list[Frame] = field(default_factory=list)
-    armed: asyncio.Event = field(default_factory=asyncio.Event)
-    errors: list[str] = field(default_factory=list)
-    last_data: float = 0.0
-
-    @property
-    def label(self) -> str:
-        return f"{self.host.name}:{self.iface}"
-
-
-def tcpdump_command(
-    iface: str, snaplen: int, max_frames: int, seconds: float, bpf_filter: str
-) -> str:
-    # `timeout` is a backstop: even if the channel is lost, tcpdump ends on its own.
-    cmd = (
-        f"exec timeout {int(seconds) + 5} tcpdump -i {shlex.quote(iface)} -U -w - -n "
-        f"-s {snaplen} -c {max_frames}"
-    )
-    return cmd + (f" {shlex.quote(bpf_filter)}" if bpf_filter else "")
-
-
 def traffic_command(target: str, sizes: list[int], count: int) -> str:
     t = shlex.quote(target)
     return "; ".join(
@@ -73,7 +45,7 @@ def traffic_command(target: str, sizes: list[int], count: int) -> str:
     )
 
 
-async def _capture(ctx: CheckContext, point: _Point, params: VlanCaptureParams) -> None:
+async def _capture(ctx: CheckContext, point: CapturePoint, params: VlanCaptureParams) -> None:
     loop = asyncio.get_running_loop()
 
     def on_stderr(line: str) -> None:
@@ -95,15 +67,15 @@ async def _capture(ctx: CheckContext, point: _Point, params: VlanCaptureParams) 
 
 
 async def run(ctx: CheckContext, params: VlanCaptureParams) -> CheckResult:
-    points = [_Point(h, str(h.vars.get(params.iface_var, "any"))) for h in ctx.hosts]
+    points = [CapturePoint(h, str(h.vars.get(params.iface_var, "any"))) for h in ctx.hosts]
     sender = ctx.inventory.resolve(params.traffic_from)[0]
     tasks = [asyncio.create_task(_capture(ctx, p, params)) for p in points]
     try:
-        all_armed = asyncio.create_task(_all_armed(points))
+        armed = asyncio.create_task(all_armed(points))
         await asyncio.wait(
-            [all_armed, *tasks], timeout=params.arm_timeout, return_when=asyncio.FIRST_COMPLETED
+            [armed, *tasks], timeout=params.arm_timeout, return_when=asyncio.FIRST_COMPLETED
         )
-        all_armed.cancel()
+        armed.cancel()
         for t in tasks:  # a capture that ended before arming: surface its error
             if t.done() and not t.cancelled() and t.exception() is not None:
                 raise t.exception()  # type: ignore[misc]
@@ -132,7 +104,7 @@ async def run(ctx: CheckContext, params: VlanCaptureParams) -> CheckResult:
                     None if rc == "0" else f"{size}-byte pings lost",
                 )
             )
-        await _drain(points, params.drain_seconds)
+        await drain(points, params.drain_seconds)
     finally:
         for t in tasks:
             t.cancel()
@@ -141,7 +113,7 @@ async def run(ctx: CheckContext, params: VlanCaptureParams) -> CheckResult:
     return judge(points, params, res.stdout, [w for w in warnings if w])
 
 
-async def _offload_warning(ctx: CheckContext, point: _Point) -> str | None:
+async def _offload_warning(ctx: CheckContext, point: CapturePoint) -> str | None:
     """``ethtool -k``: VLAN offload can hide tags from tcpdump (read-only; best effort)."""
     try:
         res = await ctx.runner.run(point.host, ethtool_command(point.iface), timeout=10)
@@ -153,27 +125,8 @@ async def _offload_warning(ctx: CheckContext, point: _Point) -> str | None:
     return warning
 
 
-async def _all_armed(points: list[_Point]) -> None:
-    for p in points:
-        await p.armed.wait()
-
-
-async def _drain(points: list[_Point], seconds: float) -> None:
-    """Give in-flight frames a moment.
-
-    Waits until no point received data for 0.3 s, at most ``seconds``.
-    """
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
-    while loop.time() < deadline:
-        quiet = all(loop.time() - p.last_data > 0.3 for p in points)
-        if quiet:
-            return
-        await asyncio.sleep(0.1)
-
-
 def judge(
-    points: list[_Point],
+    points: list[CapturePoint],
     params: VlanCaptureParams,
     ping_output: str = "",
     offload_warnings: list[str] | None = None,

@@ -10,14 +10,26 @@ tcpdumps. Not a check type itself: checks (``dhcp_capture``) build on it.
 from __future__ import annotations
 
 import asyncio
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from engine.checks.base import CheckContext
-from engine.checks.capture import tcpdump_command
 from engine.errors import CloudtalesError
 from engine.parsers.pcap import Frame, PcapFormatError, PcapStream
 from engine.remote.inventory import Host
+
+
+def tcpdump_command(
+    iface: str, snaplen: int, max_frames: int, seconds: float, bpf_filter: str
+) -> str:
+    """``tcpdump -U -w -`` on ``iface``; ``timeout`` is a backstop: even if the channel is
+    lost, tcpdump ends on its own."""
+    cmd = (
+        f"exec timeout {int(seconds) + 5} tcpdump -i {shlex.quote(iface)} -U -w - -n "
+        f"-s {snaplen} -c {max_frames}"
+    )
+    return cmd + (f" {shlex.quote(bpf_filter)}" if bpf_filter else "")
 
 
 @dataclass
@@ -91,7 +103,7 @@ async def capture_until(
         for p in points
     ]
     try:
-        armed = asyncio.create_task(_all_armed(points))
+        armed = asyncio.create_task(all_armed(points))
         await asyncio.wait(
             [armed, *tasks], timeout=spec.arm_timeout, return_when=asyncio.FIRST_COMPLETED
         )
@@ -110,7 +122,7 @@ async def capture_until(
             if all(t.done() for t in tasks):  # every tcpdump ended (-c reached, a replay)
                 break
             await asyncio.sleep(spec.poll)
-        await _drain(points, spec.drain)
+        await drain(points, spec.drain)
         return loop.time() - start
     finally:
         for t in tasks:
@@ -125,12 +137,12 @@ def _raise_failed(tasks: list[asyncio.Task[None]]) -> None:
             raise exc
 
 
-async def _all_armed(points: list[CapturePoint]) -> None:
+async def all_armed(points: list[CapturePoint]) -> None:
     for p in points:
         await p.armed.wait()
 
 
-async def _drain(points: list[CapturePoint], seconds: float) -> None:
+async def drain(points: list[CapturePoint], seconds: float) -> None:
     """Let in-flight frames arrive: until no point got data for 0.3 s, at most ``seconds``."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
