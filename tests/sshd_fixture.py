@@ -182,7 +182,7 @@ class SshdServer:
 @pytest.fixture
 def sshd_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshdServer]:
     if not Path(SSHD).exists() or shutil.which("pgrep") is None:
-        pytest.skip("needs openssh-server and procps")
+        pytest.fail("sshd or pgrep not found: apt install openssh-server procps (.ci/setup does)")
     server = SshdServer(tmp_path_factory.mktemp("sshd"))
     server.start()
     try:

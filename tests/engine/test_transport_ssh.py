@@ -174,7 +174,7 @@ async def test_stream_bytes_are_binary_exact(
 async def test_stream_bytes_reports_stderr_before_data(sshd: Inventory, runner: SshRunner) -> None:
     """tcpdump says ``listening on`` on stderr before any packet: the callback sees it live."""
     if shutil.which("tcpdump") is None:
-        pytest.skip("needs tcpdump")
+        pytest.fail("tcpdump not found: apt install tcpdump (.ci/setup installs it)")
     port = _free_port()
     errors: list[str] = []
     listening = asyncio.Event()
@@ -228,7 +228,7 @@ async def test_cancelling_a_tcpdump_byte_stream_kills_tcpdump(
     sshd: Inventory, runner: SshRunner
 ) -> None:
     if shutil.which("tcpdump") is None:
-        pytest.skip("needs tcpdump")
+        pytest.fail("tcpdump not found: apt install tcpdump (.ci/setup installs it)")
     m = marker()
     listening = asyncio.Event()
 
