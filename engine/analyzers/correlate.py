@@ -131,6 +131,15 @@ class PacketTrace:
         )  # fmt: skip
 
     @property
+    def odd(self) -> bool:
+        """Worth a look even if delivered: stacked tags somewhere, or a size change that
+        the tags pushed or popped on that hop (4 bytes each) do not explain. A single
+        tag added at the trunk and removed again is what a VLAN network does."""
+        if self.first_stacked is not None:
+            return True
+        return any(b.wire_len - a.wire_len != 4 * (b.depth - a.depth) for a, b in self._hops())
+
+    @property
     def first_stacked(self) -> str | None:
         return next((s.point for s in self.sightings if s.depth >= 2), None)
 
@@ -232,7 +241,7 @@ class Correlation:
                     trace.last_point,
                     trace.verdict(),
                     not trace.delivered,
-                    bool(trace.changes()),
+                    trace.odd,
                 )
             )
         return rows

@@ -96,7 +96,8 @@ def test_rows_and_facts_for_the_tui() -> None:
         "+1.0ms [100] 102",
         "+2.0ms [untagged] 98",
     )
-    assert (first.last_seen, first.lost, first.changed) == (C, False, True)
+    # one tag pushed at the trunk and popped again: what a VLAN network does, not odd
+    assert (first.last_seen, first.lost, first.changed) == (C, False, False)
     lost = rows[2]
     assert lost.cells[2] == "-"
     assert (lost.last_seen, lost.lost) == (B, True)
@@ -152,3 +153,18 @@ def test_empty_and_unknown_points_and_the_vlan_alias() -> None:
     extra = correlate({B: [ping(1, ts=1.0)], A: []}, [A])
     assert extra.order == [A, B]
     assert vlan_hop_report({A: [ping(1, ts=1.0)]}, [A]).delivered == 1
+
+
+def test_stacked_tags_or_unexplained_sizes_are_odd() -> None:
+    stacked = correlate(
+        {A: [ping(1, 100, ts=1.0, reply=True)], B: [ping(1, 20, 100, ts=1.001, reply=True)]},
+        [B, A],
+    )
+    (trace,) = stacked.packets
+    assert trace.first_stacked == B
+    assert trace.odd
+    assert stacked.rows()[0].changed
+    padded = correlate({A: [ping(1, ts=1.0)], B: [ping(1, ts=1.001, size=60)]}, [A, B])
+    (trace,) = padded.packets
+    assert trace.size_changed == (A, B, 98, 102)  # 4 bytes more, but no tag to explain them
+    assert trace.odd
