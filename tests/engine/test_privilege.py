@@ -140,7 +140,7 @@ async def test_cancelling_a_sudo_command_kills_it_on_the_host(users: Users) -> N
     mark = f"3{secrets.randbelow(10**7) + 10**7}"
     try:
         task = asyncio.ensure_future(runner.run(inv.host("target"), f"sleep {mark}", timeout=60))
-        assert await wait_until(lambda: pids(f"sleep {mark}")), "the command never started"
+        assert await wait_until(lambda: pids(f"^sleep {mark}")), "the command never started"
         assert owner(pids(f"^sleep {mark}")[0]) == "root"
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
