@@ -64,7 +64,7 @@ async def _read(ctx: CheckContext, host: Host, params: ApiRequestsParams) -> Api
 async def run(ctx: CheckContext, params: ApiRequestsParams) -> CheckResult:
     logs = await asyncio.gather(*(_read(ctx, h, params) for h in ctx.hosts))
     out = judge_console_requests(logs, params.per_minute, params.min_requests)
-    return CheckResult(out.key, out.summary, dict(out.facts), list(out.evidence))
+    return out.result()
 
 
 register(

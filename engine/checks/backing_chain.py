@@ -125,12 +125,7 @@ async def run(ctx: CheckContext, params: BackingChainParams) -> CheckResult:
         raise CloudtalesError("backing_chain: no disks to follow (the libvirt check found none)")
     chains = await asyncio.gather(*(_one(ctx, hosts[d.host], d) for d in params.disks))
     outcome = classify_backing_chains(chains)
-    return CheckResult(
-        outcome=outcome.key,
-        summary=outcome.summary,
-        facts=dict(outcome.facts),
-        evidence=list(outcome.evidence),
-    )
+    return outcome.result()
 
 
 register(

@@ -121,7 +121,7 @@ async def run(ctx: CheckContext, params: ConsoleLogParams) -> CheckResult:
     tails = {(log.host, log.path): tail for log, tail in zip(largest.values(), peeks, strict=True)}
     searched = [f"{h.name}:{_root(h, params)}" for h in ctx.hosts]
     out = judge_console_logs(logs, params.huge_bytes, tails, searched)
-    return CheckResult(out.key, out.summary, dict(out.facts), list(out.evidence))
+    return out.result()
 
 
 register(

@@ -119,7 +119,7 @@ async def _settings(ctx: CheckContext, host: Host, path: str | None) -> ImageCac
 async def run_options(ctx: CheckContext, params: ImageCacheOptionsParams) -> CheckResult:
     settings = await asyncio.gather(*(_settings(ctx, h, params.path) for h in ctx.hosts))
     outcome = classify_cache_options(settings)
-    return CheckResult(outcome.key, outcome.summary, dict(outcome.facts), list(outcome.evidence))
+    return outcome.result()
 
 
 register(

@@ -78,7 +78,7 @@ async def _view(ctx: CheckContext, host: Host, path: str) -> PathView:
 async def run(ctx: CheckContext, params: InstancesSharedParams) -> CheckResult:
     views = await asyncio.gather(*(_view(ctx, h, params.path) for h in ctx.hosts))
     outcome = classify_instances_path(views)
-    return CheckResult(outcome.key, outcome.summary, dict(outcome.facts), list(outcome.evidence))
+    return outcome.result()
 
 
 register(

@@ -76,7 +76,7 @@ async def run(ctx: CheckContext, params: LeaseTimeParams) -> CheckResult:
     if not configs:
         ctx.emit(LiveLine(f"{host.name}:dnsmasq", "no dnsmasq running here", "no dnsmasq"))
     out = judge_lease(host.name, merged, params.short_seconds)
-    return CheckResult(out.key, out.summary, dict(out.facts), list(out.evidence))
+    return out.result()
 
 
 register(

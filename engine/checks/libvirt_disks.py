@@ -67,12 +67,7 @@ async def _one(ctx: CheckContext, host: Host, wanted: list[str]) -> HostDomains:
 async def run(ctx: CheckContext, params: LibvirtDisksParams) -> CheckResult:
     views = await asyncio.gather(*(_one(ctx, h, params.domains) for h in ctx.hosts))
     outcome = summarize_domains(views)
-    return CheckResult(
-        outcome=outcome.key,
-        summary=outcome.summary,
-        facts=dict(outcome.facts),
-        evidence=list(outcome.evidence),
-    )
+    return outcome.result()
 
 
 register(

@@ -178,12 +178,7 @@ async def run(ctx: CheckContext, params: NovaDbRowsParams) -> CheckResult:
                 "soft-deleted rows pile up" if outcome.key == "bloated" and t.deleted else None,
             )
         )
-    return CheckResult(
-        outcome=outcome.key,
-        summary=outcome.summary,
-        facts=dict(outcome.facts),
-        evidence=list(outcome.evidence),
-    )
+    return outcome.result()
 
 
 register(

@@ -33,7 +33,7 @@ async def run(ctx: CheckContext, params: PathMtuParams) -> CheckResult:
             )
         )
     out = judge_path_mtu(host.name, params.target, Sweep(tuple(probes)), params.expected_mtu)
-    return CheckResult(out.key, out.summary, dict(out.facts), list(out.evidence))
+    return out.result()
 
 
 register(

@@ -28,7 +28,7 @@ async def run(ctx: CheckContext, params: QemuVersionsParams) -> CheckResult:
     if not report.has_qemu:
         ctx.emit(LiveLine(f"{host.name}:qemu", "no qemu binary or package", "no qemu found"))
     out = judge_qemu_versions(host.name, report)
-    return CheckResult(out.key, out.summary, dict(out.facts), list(out.evidence))
+    return out.result()
 
 
 register(

@@ -52,7 +52,7 @@ async def run(ctx: CheckContext, params: TapTrafficParams) -> CheckResult:
             "frames for the guest dropped" if out.key == "drops_now" else None,
         )
     )
-    return CheckResult(out.key, out.summary, dict(out.facts), list(out.evidence))
+    return out.result()
 
 
 register(

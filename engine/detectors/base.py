@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from engine.checks.base import Evidence, FactValue
+from engine.checks.base import CheckResult, Evidence, FactValue
 
 
 @dataclass(frozen=True)
@@ -14,3 +14,7 @@ class Outcome:
     summary: str
     facts: Mapping[str, FactValue] = field(default_factory=dict)
     evidence: tuple[Evidence, ...] = ()
+
+    def result(self) -> CheckResult:
+        """The check result this outcome concludes (a check that adds nothing of its own)."""
+        return CheckResult(self.key, self.summary, dict(self.facts), list(self.evidence))
