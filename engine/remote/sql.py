@@ -251,6 +251,7 @@ async def open_session(
         except pymysql.MySQLError as exc:
             raise describe(exc) from None
         except BaseException:  # cancelled while connecting: close once connected
+            pending.add_done_callback(_abandoned)
             pending.add_done_callback(_close_when_connected)
             raise
         record = _recorder_hook(recorder_of(runner, host), host, label)
@@ -260,10 +261,19 @@ async def open_session(
         finally:
             inflight = session.inflight
             if inflight is not None and not inflight.done():
-                # cancelled mid-query: close once the worker thread lets go of it
+                # cancelled mid-query: close once the worker thread lets go of it (its
+                # outcome, an error once the lab or the server is gone, is nobody's now)
+                inflight.add_done_callback(_abandoned)
                 inflight.add_done_callback(lambda _: _close_in_thread(conn))
             else:
                 await loop.run_in_executor(None, _close_quietly, conn)
+
+
+def _abandoned(fut: asyncio.Future[Any]) -> None:
+    """Retrieve the outcome of a query nobody awaits any more, so asyncio does not log
+    "Future exception was never retrieved" with a traceback."""
+    if not fut.cancelled():
+        fut.exception()
 
 
 def _close_quietly(conn: pymysql.connections.Connection[Any]) -> None:

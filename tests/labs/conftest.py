@@ -8,9 +8,11 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import IO
+from typing import IO, TypeVar
 
 import pytest
+
+LabT = TypeVar("LabT")
 
 
 def _pump(stream: IO[str], into: queue.Queue[str | None]) -> None:
@@ -100,3 +102,15 @@ def capture() -> Iterator[Callable[[str, str], LiveCapture]]:
     yield start
     for cap in started:
         cap.stop()
+
+
+def fresh_lab(name: str, kind: type[LabT]) -> Iterator[LabT]:
+    """A module-scoped lab: removed, built faulty, handed to the tests, removed again."""
+    from labs.registry import get_lab
+
+    the_lab = get_lab(name)
+    assert isinstance(the_lab, kind)
+    the_lab.down()
+    the_lab.up()
+    yield the_lab
+    the_lab.down()

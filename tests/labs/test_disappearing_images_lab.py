@@ -41,7 +41,7 @@ from labs.disappearing_images_world import (
     ImagePlan,
     instances_db,
 )
-from labs.registry import get_lab
+from tests.labs.conftest import fresh_lab
 
 HOUR = 3600.0
 INSTANCES_PATH = "/var/lib/nova/instances"
@@ -205,12 +205,7 @@ def investigate(lab: DisappearingImagesLab) -> Walker:
 
 @pytest.fixture(scope="module")
 def lab() -> Iterator[DisappearingImagesLab]:
-    the_lab = get_lab("disappearing-images")
-    assert isinstance(the_lab, DisappearingImagesLab)
-    the_lab.down()
-    the_lab.up()
-    yield the_lab
-    the_lab.down()
+    yield from fresh_lab("disappearing-images", DisappearingImagesLab)
 
 
 @pytest.mark.lab

@@ -19,6 +19,7 @@ from labs import netns, vlan_bpf
 from labs.base import Lab
 from labs.double_vlan import HOSTS, MGMT_BRIDGE, NS_PREFIX, ROOT_PREFIX, DoubleVlanLab
 from labs.registry import LABS, get_lab
+from tests.labs.conftest import fresh_lab
 
 Capture = Callable[[str, str], Any]  # the `capture` fixture in conftest.py
 
@@ -56,12 +57,7 @@ def leftovers() -> list[str]:
 
 @pytest.fixture(scope="module")
 def lab() -> Iterator[DoubleVlanLab]:
-    the_lab = get_lab("double-vlan")
-    assert isinstance(the_lab, DoubleVlanLab)
-    the_lab.down()
-    the_lab.up()
-    yield the_lab
-    the_lab.down()
+    yield from fresh_lab("double-vlan", DoubleVlanLab)
 
 
 # ---------------------------------------------------------------- faulty lab

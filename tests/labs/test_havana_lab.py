@@ -32,19 +32,14 @@ from engine.report import render_report
 from engine.session import Session
 from labs import netns
 from labs.havana import CONTROLLER, CONTROLLER_NS, MGMT_BRIDGE, NS_PREFIX, ROOT_PREFIX, HavanaLab
-from labs.registry import get_lab
+from tests.labs.conftest import fresh_lab
 
 pytestmark = pytest.mark.lab
 
 
 @pytest.fixture(scope="module")
 def lab() -> Iterator[HavanaLab]:
-    the_lab = get_lab("havana")
-    assert isinstance(the_lab, HavanaLab)
-    the_lab.down()
-    the_lab.up()
-    yield the_lab
-    the_lab.down()
+    yield from fresh_lab("havana", HavanaLab)
 
 
 def password(lab: HavanaLab) -> str:

@@ -33,6 +33,7 @@ from labs.rabbit_hole import (
     RabbitHoleLab,
 )
 from labs.registry import LABS, get_lab
+from tests.labs.conftest import fresh_lab
 
 SYMPTOM = "vm-launch-slow-rabbit-spike"
 
@@ -71,12 +72,7 @@ def walk(lab: RabbitHoleLab, tmp_path: Path) -> Session:
 
 @pytest.fixture(scope="module")
 def lab() -> Iterator[RabbitHoleLab]:
-    the_lab = get_lab("rabbit-hole")
-    assert isinstance(the_lab, RabbitHoleLab)
-    the_lab.down()
-    the_lab.up()
-    yield the_lab
-    the_lab.down()
+    yield from fresh_lab("rabbit-hole", RabbitHoleLab)
 
 
 # ---------------------------------------------------------------- faulty lab

@@ -23,9 +23,10 @@ from engine.remote.inventory import load_inventory
 from labs import netns
 from labs.base import Lab
 from labs.qemu_bridge_bug_emulator import read_state
-from labs.registry import LABS, get_lab
+from labs.registry import LABS
 from labs.the_issue import TheIssueLab
 from labs.the_issue_hosts import INSTANCE_IP, NS_PREFIX, ROOT_PREFIX, instance_address, tap_drops
+from tests.labs.conftest import fresh_lab
 
 
 def wait_until(condition: Callable[[], Any], timeout: float, what: str) -> Any:
@@ -55,12 +56,7 @@ def leftovers() -> list[str]:
 
 @pytest.fixture(scope="module")
 def lab() -> Iterator[TheIssueLab]:
-    the_lab = get_lab("the-issue")
-    assert isinstance(the_lab, TheIssueLab)
-    the_lab.down()
-    the_lab.up()
-    yield the_lab
-    the_lab.down()
+    yield from fresh_lab("the-issue", TheIssueLab)
 
 
 # ---------------------------------------------------------------- faulty lab

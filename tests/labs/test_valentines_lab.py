@@ -30,9 +30,10 @@ from engine.remote.factory import make_runner
 from engine.remote.inventory import load_inventory
 from engine.session import Session
 from labs import netns
-from labs.registry import LABS, get_lab
+from labs.registry import LABS
 from labs.valentines import ValentinesLab
 from labs.valentines_plan import CENTOS, COMPUTE, NS_PREFIX, ROOT_PREFIX, SWITCHES
+from tests.labs.conftest import fresh_lab
 
 Capture = Callable[[str, str], Any]  # the `capture` fixture in conftest.py
 PLAYBOOK = Path(__file__).resolve().parents[2] / "playbooks" / "valentines.yaml"
@@ -105,12 +106,7 @@ def bpdu_drops() -> int:
 
 @pytest.fixture(scope="module")
 def lab() -> Iterator[ValentinesLab]:
-    the_lab = get_lab("valentines")
-    assert isinstance(the_lab, ValentinesLab)
-    the_lab.down()
-    the_lab.up()
-    yield the_lab
-    the_lab.down()
+    yield from fresh_lab("valentines", ValentinesLab)
 
 
 # ---------------------------------------------------------------- faulty lab: what the tale saw
