@@ -14,7 +14,7 @@ from pydantic import Field
 from engine.checks.base import CheckContext, CheckParams, CheckResult, CheckType, LiveLine
 from engine.checks.registry import register
 from engine.detectors.api_timing import API_TIMING_OUTCOMES, classify_api_timing
-from engine.detectors.base import Outcome
+from engine.detectors.base import Outcome, worst_of
 from engine.errors import CloudtalesError
 from engine.parsers.nova_api_log import parse_api_log, split_tail, tail_command
 
@@ -54,14 +54,7 @@ async def run(ctx: CheckContext, params: ApiTimingParams) -> CheckResult:
     outcomes = await asyncio.gather(*(one(h.name) for h in ctx.hosts))
     if not outcomes:
         raise CloudtalesError("api_timing: no hosts to read a nova-api log from")
-    order = {k: i for i, k in enumerate(API_TIMING_OUTCOMES)}
-    worst = min(outcomes, key=lambda o: order[o.key])
-    return CheckResult(
-        outcome=worst.key,
-        summary="; ".join(o.summary for o in outcomes),
-        facts=dict(worst.facts),
-        evidence=[e for o in outcomes for e in o.evidence],
-    )
+    return worst_of(outcomes, API_TIMING_OUTCOMES).result()
 
 
 register(

@@ -14,9 +14,8 @@ import shlex
 
 from engine.checks.base import CheckContext, CheckParams, CheckResult, CheckType, LiveLine
 from engine.checks.registry import register
-from engine.detectors.base import Outcome
+from engine.detectors.base import Outcome, merge_outcomes
 from engine.detectors.bond import BOND_OUTCOMES, detect_bond, member_states
-from engine.detectors.stp import merge_outcomes
 from engine.errors import CloudtalesError
 from engine.parsers.iplink import parse_ip_link
 from engine.parsers.proc_bonding import BondStatus, parse_proc_bonding

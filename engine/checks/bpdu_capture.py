@@ -24,8 +24,8 @@ from engine.analyzers.stp import Bpdu, iter_bpdus
 from engine.analyzers.summary import describe
 from engine.checks.base import CheckContext, CheckParams, CheckResult, CheckType, LiveLine
 from engine.checks.registry import register
-from engine.detectors.base import Outcome
-from engine.detectors.stp import CAPTURE_OUTCOMES, detect_bpdu_capture, merge_outcomes
+from engine.detectors.base import Outcome, merge_outcomes
+from engine.detectors.stp import CAPTURE_OUTCOMES, detect_bpdu_capture
 from engine.errors import CloudtalesError
 from engine.parsers.iplink import LinkInfo, parse_ip_link
 from engine.parsers.pcap import PVST_MAC, STP_MAC, Frame, PcapStream

@@ -20,8 +20,8 @@ import re
 
 from engine.checks.base import CheckContext, CheckParams, CheckResult, CheckType, LiveLine
 from engine.checks.registry import register
-from engine.detectors.base import Outcome
-from engine.detectors.stp import SOURCE_OUTCOMES, merge_outcomes, resolve_bpdu_sources
+from engine.detectors.base import Outcome, merge_outcomes
+from engine.detectors.stp import SOURCE_OUTCOMES, resolve_bpdu_sources
 from engine.errors import CloudtalesError
 from engine.parsers.bridge_fdb import FdbEntry, parse_bridge_fdb
 from engine.parsers.libvirt_interfaces import DomainInfo, parse_domain_xml, split_head_output

@@ -11,7 +11,7 @@ import asyncio
 
 from engine.checks.base import CheckContext, CheckParams, CheckResult, CheckType, LiveLine
 from engine.checks.registry import register
-from engine.detectors.base import Outcome
+from engine.detectors.base import Outcome, worst_of
 from engine.detectors.dhcp import DHCP_CLIENT_OUTCOMES, judge_dhcp_client
 from engine.errors import CloudtalesError
 from engine.parsers.dhcp_client import client_report_command, parse_client_report
@@ -45,14 +45,7 @@ async def _one(ctx: CheckContext, host_name: str, params: DhcpClientParams) -> O
 
 async def run(ctx: CheckContext, params: DhcpClientParams) -> CheckResult:
     outcomes = await asyncio.gather(*(_one(ctx, h.name, params) for h in ctx.hosts))
-    order = {k: i for i, k in enumerate(DHCP_CLIENT_OUTCOMES)}
-    worst = min(outcomes, key=lambda o: order[o.key])
-    return CheckResult(
-        worst.key,
-        "; ".join(o.summary for o in outcomes),
-        dict(worst.facts),
-        [e for o in outcomes for e in o.evidence],
-    )
+    return worst_of(outcomes, DHCP_CLIENT_OUTCOMES).result()
 
 
 register(

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 from engine.checks.base import CheckContext, CheckParams, CheckResult, CheckType, LiveLine
 from engine.checks.registry import register
-from engine.detectors.base import Outcome
+from engine.detectors.base import Outcome, worst_of
 from engine.detectors.vlan import LINK_OUTCOMES, detect_vlan_stacking
 from engine.errors import CloudtalesError
 from engine.parsers.iplink import parse_ip_link
@@ -42,16 +43,10 @@ async def _one(ctx: CheckContext, host_name: str) -> Outcome:
 
 async def run(ctx: CheckContext, params: LinkFactsParams) -> CheckResult:
     outcomes = await asyncio.gather(*(_one(ctx, h.name) for h in ctx.hosts))
-    order = {k: i for i, k in enumerate(LINK_OUTCOMES)}
-    worst = min(outcomes, key=lambda o: order[o.key])
+    worst = worst_of(outcomes, LINK_OUTCOMES)
     devices = [d for o in outcomes for d in o.facts.get("vlan_devices", []) or []]  # type: ignore[union-attr]
     stacked = [d for o in outcomes for d in o.facts.get("stacked_devices", []) or []]  # type: ignore[union-attr]
-    return CheckResult(
-        outcome=worst.key,
-        summary="; ".join(o.summary for o in outcomes),
-        facts={"vlan_devices": devices, "stacked_devices": stacked},
-        evidence=[e for o in outcomes for e in o.evidence],
-    )
+    return replace(worst, facts={"vlan_devices": devices, "stacked_devices": stacked}).result()
 
 
 register(

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import shlex
+from dataclasses import replace
 
 from engine.checks.base import CheckContext, CheckParams, CheckResult, CheckType, LiveLine
 from engine.checks.registry import register
-from engine.detectors.base import Outcome
+from engine.detectors.base import Outcome, worst_of
 from engine.detectors.vlan import VLAN_IFACE_OUTCOMES, classify_vlan_interface
 from engine.errors import CloudtalesError
 from engine.parsers.nova_conf import NovaConf, parse_nova_conf
@@ -48,17 +49,12 @@ async def run(ctx: CheckContext, params: VlanInterfaceParams) -> CheckResult:
         return outcome
 
     outcomes = await asyncio.gather(*(one(h.name) for h in ctx.hosts))
-    order = {k: i for i, k in enumerate(VLAN_IFACE_OUTCOMES)}
-    worst = min(outcomes, key=lambda o: order[o.key])
-    return CheckResult(
-        outcome=worst.key,
-        summary="; ".join(o.summary for o in outcomes),
-        facts={
-            "vlan_interface": worst.facts.get("vlan_interface"),
-            "hosts": [o.summary for o in outcomes],
-        },
-        evidence=[e for o in outcomes for e in o.evidence],
-    )
+    worst = worst_of(outcomes, VLAN_IFACE_OUTCOMES)
+    facts = {
+        "vlan_interface": worst.facts.get("vlan_interface"),
+        "hosts": [o.summary for o in outcomes],
+    }
+    return replace(worst, facts=facts).result()
 
 
 register(

@@ -13,7 +13,7 @@ from pydantic import Field
 
 from engine.checks.base import CheckContext, CheckParams, CheckResult, CheckType, LiveLine
 from engine.checks.registry import register
-from engine.detectors.base import Outcome
+from engine.detectors.base import Outcome, worst_of
 from engine.detectors.console import QUEUE_OUTCOMES, judge_queues, rabbit_unavailable
 from engine.errors import CloudtalesError
 from engine.parsers.find_sizes import human_bytes
@@ -71,14 +71,7 @@ async def _one(ctx: CheckContext, host: Host, params: RabbitQueuesParams) -> Out
 
 async def run(ctx: CheckContext, params: RabbitQueuesParams) -> CheckResult:
     outcomes = await asyncio.gather(*(_one(ctx, h, params) for h in ctx.hosts))
-    order = {k: i for i, k in enumerate(QUEUE_OUTCOMES)}
-    worst = min(outcomes, key=lambda o: order[o.key])
-    return CheckResult(
-        outcome=worst.key,
-        summary="; ".join(o.summary for o in outcomes),
-        facts=dict(worst.facts),
-        evidence=[e for o in outcomes for e in o.evidence],
-    )
+    return worst_of(outcomes, QUEUE_OUTCOMES).result()
 
 
 register(

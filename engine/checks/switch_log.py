@@ -12,8 +12,8 @@ import shlex
 
 from engine.checks.base import CheckContext, CheckParams, CheckResult, CheckType, LiveLine
 from engine.checks.registry import register
-from engine.detectors.base import Outcome
-from engine.detectors.stp import SWITCH_LOG_OUTCOMES, detect_switch_log, merge_outcomes
+from engine.detectors.base import Outcome, merge_outcomes
+from engine.detectors.stp import SWITCH_LOG_OUTCOMES, detect_switch_log
 from engine.errors import CloudtalesError
 from engine.parsers.switch_log import parse_switch_log
 from engine.remote.inventory import Host

@@ -106,30 +106,6 @@ def detect_switch_log(switch: str, events: Sequence[SwitchEvent]) -> Outcome:
     return Outcome("clean", f"{switch}: no err-disabled or down ports in the log", facts)
 
 
-def merge_outcomes(outcomes: Sequence[Outcome], order: Sequence[str]) -> Outcome:
-    """The most telling outcome first; list facts are joined across hosts."""
-    rank = {k: i for i, k in enumerate(order)}
-    worst = min(outcomes, key=lambda o: rank[o.key])
-    facts: dict[str, FactValue] = {}
-    for o in outcomes:
-        for k, v in o.facts.items():
-            have = facts.get(k)
-            if isinstance(v, list):
-                merged = have if isinstance(have, list) else []
-                merged.extend(x for x in v if x not in merged)
-                facts[k] = merged
-            elif isinstance(v, int) and not isinstance(v, bool) and isinstance(have, int):
-                facts[k] = have + v
-            else:
-                facts.setdefault(k, v)
-    return Outcome(
-        worst.key,
-        "; ".join(o.summary for o in outcomes),
-        facts,
-        tuple(e for o in outcomes for e in o.evidence),
-    )
-
-
 # ---------------------------------------------------------------- captures
 
 

@@ -140,3 +140,18 @@ def test_path_mtu_judgement() -> None:
     assert judge_path_mtu("o", "t", parse_sweep(["1472 ok"]), 1500).key == "full"
     assert judge_path_mtu("o", "t", parse_sweep(["1472 fail", "0 fail"]), 1500).key == "unreachable"
     assert judge_path_mtu("o", "t", parse_sweep([]), 1500).key == "unreachable"
+
+
+def test_worst_of_keeps_the_most_telling_key_its_facts_and_everything_said() -> None:
+    from engine.checks.base import Evidence
+    from engine.detectors.base import Outcome, worst_of
+
+    ok = Outcome("bound", "a: bound", {"host": "a"}, (Evidence("a", "x"),))
+    bad = Outcome("client_gone", "b: gone", {"host": "b"}, (Evidence("b", "y"),))
+    merged = worst_of([ok, bad], ("client_gone", "no_address", "bound"))
+    assert (merged.key, merged.summary, dict(merged.facts)) == (
+        "client_gone",
+        "a: bound; b: gone",
+        {"host": "b"},
+    )
+    assert [e.title for e in merged.evidence] == ["a", "b"]

@@ -13,13 +13,9 @@ from scapy.all import LLC, SNAP, STP, Dot1Q, Dot3, Ether, Packet, Raw, wrpcap
 
 from engine.analyzers.capture_report import run_analyze
 from engine.analyzers.stp import Bpdu, analyze_bpdus, decode_bpdu
+from engine.detectors.base import merge_outcomes
 from engine.detectors.bond import detect_bond
-from engine.detectors.stp import (
-    detect_bpdu_capture,
-    detect_switch_log,
-    merge_outcomes,
-    resolve_bpdu_sources,
-)
+from engine.detectors.stp import detect_bpdu_capture, detect_switch_log, resolve_bpdu_sources
 from engine.errors import CloudtalesError
 from engine.parsers.bridge_fdb import parse_bridge_fdb
 from engine.parsers.iplink import parse_ip_link
