@@ -19,12 +19,12 @@ import math
 import os
 import signal
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import TypeVar
 
-from engine.errors import CheckTimeoutError, TransportError
+from engine.errors import TransportError
 from engine.remote.inventory import Host
-from engine.remote.runner import CommandResult
+from engine.remote.runner import CommandResult, within
 
 _T = TypeVar("_T")
 BACKSTOP_GRACE = 5
@@ -34,17 +34,6 @@ _LIMIT = 1 << 20  # StreamReader limit: lines up to 1 MiB
 
 def _label(host: Host) -> str:
     return host.name or "local"
-
-
-def _one_line(command: str, limit: int = 80) -> str:
-    text = " ".join(command.split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _timeout_error(host: Host, command: str, timeout: float) -> CheckTimeoutError:
-    return CheckTimeoutError(
-        f"host {_label(host)}: timed out after {timeout:g}s: {_one_line(command)}"
-    )
 
 
 def _exit_status(code: int | None) -> int:
@@ -64,7 +53,7 @@ class LocalRunner:
         deadline = asyncio.get_running_loop().time() + timeout
         proc = await self._spawn(host, command, timeout)
         try:
-            out, err = await _before(deadline, proc.communicate(), host, command, timeout)
+            out, err = await within(deadline, proc.communicate(), _label(host), command, timeout)
         finally:
             if proc.returncode is None:
                 await self._kill(proc)
@@ -87,11 +76,13 @@ class LocalRunner:
         drain = asyncio.create_task(_pump_stderr(proc.stderr, None))
         try:
             while True:
-                line = await _before(deadline, proc.stdout.readline(), host, command, timeout)
+                line = await within(
+                    deadline, proc.stdout.readline(), _label(host), command, timeout
+                )
                 if not line:
                     break
                 yield line.decode("utf-8", "replace").rstrip("\r\n")
-            await _before(deadline, _finish(proc, drain), host, command, timeout)
+            await within(deadline, _finish(proc, drain), _label(host), command, timeout)
         finally:
             drain.cancel()
             if proc.returncode is None:
@@ -111,13 +102,15 @@ class LocalRunner:
         pump = asyncio.create_task(_pump_stderr(proc.stderr, on_stderr))
         try:
             while True:
-                chunk = await _before(deadline, proc.stdout.read(_CHUNK), host, command, timeout)
+                chunk = await within(
+                    deadline, proc.stdout.read(_CHUNK), _label(host), command, timeout
+                )
                 if pump.done() and not pump.cancelled() and pump.exception():
                     pump.result()  # on_stderr raised: surface it now
                 if not chunk:
                     break
                 yield chunk
-            await _before(deadline, _finish(proc, pump), host, command, timeout)
+            await within(deadline, _finish(proc, pump), _label(host), command, timeout)
         finally:
             pump.cancel()
             if proc.returncode is None:
@@ -211,16 +204,6 @@ def _session_members(sid: int) -> list[int]:
         if len(fields) > 3 and int(fields[3]) == sid and int(fields[2]) != sid:
             found.append(int(entry))
     return found
-
-
-async def _before(
-    deadline: float, aw: Awaitable[_T], host: Host, command: str, timeout: float
-) -> _T:
-    try:
-        async with asyncio.timeout_at(deadline):
-            return await aw
-    except TimeoutError:
-        raise _timeout_error(host, command, timeout) from None
 
 
 async def _finish(proc: asyncio.subprocess.Process, stderr_task: asyncio.Task[None]) -> None:

@@ -10,11 +10,38 @@ stream iterator) kills the process on the host, so nothing is left running.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Callable
+import asyncio
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeVar, runtime_checkable
 
+from engine.errors import CheckTimeoutError
 from engine.remote.inventory import Host
+
+_T = TypeVar("_T")
+
+
+def one_line(text: str, limit: int = 80) -> str:
+    """``text`` on one line, cut to ``limit`` characters (for error messages)."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+def timeout_error(label: str, command: str, timeout: float) -> CheckTimeoutError:
+    return CheckTimeoutError(f"host {label}: timed out after {timeout:g}s: {one_line(command)}")
+
+
+async def within(
+    deadline: float, aw: Awaitable[_T], label: str, command: str, timeout: float
+) -> _T:
+    """Await ``aw`` unless the loop-time ``deadline`` passes first (then CheckTimeoutError).
+
+    Transports enforce a call's timeout with it on every read, never across a ``yield``."""
+    try:
+        async with asyncio.timeout_at(deadline):
+            return await aw
+    except TimeoutError:
+        raise timeout_error(label, command, timeout) from None
 
 
 @dataclass(frozen=True)

@@ -90,15 +90,15 @@ import math
 import shlex
 import socket
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncssh
 
-from engine.errors import CheckTimeoutError, TransportError
+from engine.errors import TransportError
 from engine.remote.inventory import Host, Inventory
-from engine.remote.runner import CommandResult
+from engine.remote.runner import CommandResult, one_line, timeout_error, within
 
 SshProcess = asyncssh.SSHClientProcess[Any]
 _T = TypeVar("_T")
@@ -127,19 +127,8 @@ def wrap_command(command: str, timeout: float) -> str:
     )
 
 
-def one_line(command: str, limit: int = 80) -> str:
-    text = " ".join(command.split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 def host_label(host: Host) -> str:
     return host.name or host.address
-
-
-def timeout_error(host: Host, command: str, timeout: float) -> CheckTimeoutError:
-    return CheckTimeoutError(
-        f"host {host_label(host)}: timed out after {timeout:g}s: {one_line(command)}"
-    )
 
 
 def _exit_status(proc: SshProcess) -> int:
@@ -184,7 +173,7 @@ class SshRunner:
                         completed = await s.proc.wait()
                     s.closed = True
         except TimeoutError:
-            raise timeout_error(host, command, timeout) from None
+            raise timeout_error(host_label(host), command, timeout) from None
         stdout = completed.stdout
         stderr = completed.stderr
         return CommandResult(
@@ -206,13 +195,13 @@ class SshRunner:
                 drain = asyncio.create_task(_pump_stderr(s.proc.stderr, None))
                 try:
                     while True:
-                        line = await _before(
-                            deadline, s.proc.stdout.readline(), host, command, timeout
+                        line = await within(
+                            deadline, s.proc.stdout.readline(), host_label(host), command, timeout
                         )
                         if not line:
                             break
                         yield str(line).rstrip("\r\n")
-                    await _before(deadline, s.finish(drain), host, command, timeout)
+                    await within(deadline, s.finish(drain), host_label(host), command, timeout)
                 finally:
                     drain.cancel()
 
@@ -230,15 +219,15 @@ class SshRunner:
                 pump = asyncio.create_task(_pump_stderr(s.proc.stderr, on_stderr))
                 try:
                     while True:
-                        chunk = await _before(
-                            deadline, s.proc.stdout.read(_CHUNK), host, command, timeout
+                        chunk = await within(
+                            deadline, s.proc.stdout.read(_CHUNK), host_label(host), command, timeout
                         )
                         if pump.done() and not pump.cancelled() and pump.exception():
                             pump.result()  # on_stderr raised: surface it now
                         if not chunk:
                             break
                         yield bytes(chunk)
-                    await _before(deadline, s.finish(pump), host, command, timeout)
+                    await within(deadline, s.finish(pump), host_label(host), command, timeout)
                 finally:
                     pump.cancel()
 
@@ -368,12 +357,12 @@ class SshRunner:
             async with asyncio.timeout_at(deadline):
                 await slots.acquire()
         except TimeoutError:
-            raise timeout_error(host, command, timeout) from None
+            raise timeout_error(host_label(host), command, timeout) from None
         try:
-            proc = await _before(
+            proc = await within(
                 deadline,
                 _open_process(conn, wrap_command(command, timeout), encoding),
-                host,
+                host_label(host),
                 command,
                 timeout,
             )
@@ -421,17 +410,6 @@ class _Session:
         if self.proc.exit_status is None and self.proc.exit_signal is None:
             # EOF without an exit status: the connection went away under the command
             raise asyncssh.ConnectionLost("the connection closed before the command exited")
-
-
-async def _before(
-    deadline: float, aw: Awaitable[_T], host: Host, command: str, timeout: float
-) -> _T:
-    """Await ``aw`` unless ``deadline`` passes first (then CheckTimeoutError)."""
-    try:
-        async with asyncio.timeout_at(deadline):
-            return await aw
-    except TimeoutError:
-        raise timeout_error(host, command, timeout) from None
 
 
 async def _open_process(
