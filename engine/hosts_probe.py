@@ -119,36 +119,28 @@ async def probe_host(
         connects_to, via = route(host, inventory)
     except CloudtalesError:
         connects_to, via = host.address, None
+    def unreachable(error: str, seconds: float) -> HostProbe:
+        return HostProbe(
+            host=host.name,
+            address=host.address,
+            transport=host.transport,
+            reachable=False,
+            become=become_for(host, inventory),
+            roles=tuple(host.roles),
+            connects_to=connects_to,
+            via=via,
+            error=error,
+            seconds=seconds,
+        )
+
     try:
         res = await runner.run(host, probe_script(tools), timeout=timeout)
     except CloudtalesError as exc:
-        return HostProbe(
-            host=host.name,
-            address=host.address,
-            transport=host.transport,
-            reachable=False,
-            become=become_for(host, inventory),
-            roles=tuple(host.roles),
-            connects_to=connects_to,
-            via=via,
-            error=_reason(str(exc), host.name),
-            seconds=time.monotonic() - started,
-        )
+        return unreachable(_reason(str(exc), host.name), time.monotonic() - started)
     seconds = time.monotonic() - started
     if "uid=" not in res.stdout:
         said = (res.stderr.strip().splitlines() or [f"exit status {res.exit_status}"])[0]
-        return HostProbe(
-            host=host.name,
-            address=host.address,
-            transport=host.transport,
-            reachable=False,
-            become=become_for(host, inventory),
-            roles=tuple(host.roles),
-            connects_to=connects_to,
-            via=via,
-            error=f"logged in, but the probe failed: {said[:160]}",
-            seconds=seconds,
-        )
+        return unreachable(f"logged in, but the probe failed: {said[:160]}", seconds)
     return parse_probe(host, inventory, res.stdout, tools, (connects_to, via), seconds)
 
 
