@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import json
 import mmap
-import struct
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from engine.analyzers.dhcp import DhcpConversation, conversations
+from engine.analyzers.dhcp import DhcpConversation, conversations, decode_dhcp
 from engine.analyzers.stp import BpduFindings, analyze_bpdus
 from engine.analyzers.summary import bpdu_kind, describe
 from engine.analyzers.vlan import (
@@ -32,22 +31,10 @@ from engine.parsers.pcap import (
     iter_frames,
 )
 
-DHCP_TYPES = {
-    1: "DISCOVER",
-    2: "OFFER",
-    3: "REQUEST",
-    4: "DECLINE",
-    5: "ACK",
-    6: "NAK",
-    7: "RELEASE",
-    8: "INFORM",
-}
-DHCP_COOKIE = b"\x63\x82\x53\x63"
 MAX_EXAMPLES = 5
 MAX_KEPT = 10000  # BPDU and DHCP frames kept for a closer look (the rest only counted)
 MAX_CONVERSATIONS = 20  # shown in text; JSON has them all
 MAX_MESSAGES = 12  # per conversation, in text
-_UDP_LEN = struct.Struct("!4xH").unpack_from
 
 VERDICT_TEXT = {
     "stacked": "frames carry stacked VLAN tags (Double VLAN: a tag is added twice)",
@@ -60,32 +47,12 @@ VERDICT_TEXT = {
 def dhcp_message_type(frame: Frame) -> str:
     """DISCOVER, OFFER... from option 53; "BOOTP" without it; "truncated" when the capture
     cut the datagram short (snaplen); "malformed" when the bytes do not add up. Never raises."""
-    data, off = frame.data, frame.l3_offset
-    if off >= len(data) or off + (data[off] & 15) * 4 + 8 > len(data):
-        return "truncated"
-    udp = off + (data[off] & 15) * 4
-    (udp_len,) = _UDP_LEN(data, udp)
-    bootp, udp_end = udp + 8, udp + max(udp_len, 8)
-    end, short = min(len(data), udp_end), "truncated" if len(data) < udp_end else "malformed"
-    if end < bootp + 240:
-        return short
-    if data[bootp + 236 : bootp + 240] != DHCP_COOKIE:
-        return "BOOTP"
-    pos = bootp + 240
-    while pos < end:
-        code = data[pos]
-        if code == 255:
-            return "BOOTP"
-        if code == 0:
-            pos += 1
-            continue
-        if pos + 2 > end or pos + 2 + data[pos + 1] > end:
-            return short
-        if code == 53 and data[pos + 1] >= 1:
-            value = data[pos + 2]
-            return DHCP_TYPES.get(value, f"type {value}")
-        pos += 2 + data[pos + 1]
-    return short
+    msg = decode_dhcp(frame)
+    if msg is None:
+        return "truncated" if frame.cap_len < frame.wire_len else "malformed"
+    if msg.msg_type is None and (msg.truncated or msg.malformed):
+        return "truncated" if msg.truncated else "malformed"
+    return msg.type_name
 
 
 @dataclass(slots=True)

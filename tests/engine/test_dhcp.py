@@ -379,3 +379,21 @@ def test_analyze_without_dhcp_says_nothing_about_it(tmp_path: Path) -> None:
     text = run_analyze(str(path))
     assert "DHCP" not in text
     assert json.loads(run_analyze(str(path), as_json=True))["dhcp_conversations"] == []
+
+
+def test_analyze_counts_dhcp_by_type_truncated_and_malformed() -> None:
+    from engine.analyzers.capture_report import dhcp_message_type
+
+    raw = dhcp_bytes("request")
+    assert dhcp_message_type(frame(raw)) == "REQUEST"
+    assert dhcp_message_type(frame(raw[:300], wire=len(raw))) == "REQUEST"  # option 53 kept
+    assert dhcp_message_type(frame(raw[:270], wire=len(raw))) == "truncated"  # snaplen 270
+    short = bytearray(raw[:270])  # nothing cut by the capture, yet the UDP length says more
+    assert dhcp_message_type(frame(bytes(short))) == "malformed"
+    no_cookie = bytearray(raw)
+    no_cookie[42 + 236 : 42 + 240] = b"\x00\x00\x00\x00"
+    assert dhcp_message_type(frame(bytes(no_cookie))) == "BOOTP"
+    for bad in (random.Random(7).randbytes(len(raw)) for _ in range(50)):
+        f = decode_frame(raw[:42] + bad[42:], 0.0, len(raw))
+        if f is not None:
+            assert isinstance(dhcp_message_type(f), str)  # never raises
