@@ -119,6 +119,7 @@ async def probe_host(
         connects_to, via = route(host, inventory)
     except CloudtalesError:
         connects_to, via = host.address, None
+
     def unreachable(error: str, seconds: float) -> HostProbe:
         return HostProbe(
             host=host.name,
