@@ -17,7 +17,6 @@ from pathlib import Path
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
@@ -33,8 +32,8 @@ from tui.widgets.decision_path import DecisionPath
 from tui.widgets.facts_panel import FactsPanel
 from tui.widgets.live_pane import LivePane
 from tui.widgets.step_panel import StepPanel
+from tui.widgets.walk_layout import walk_layout
 
-PANES = 4
 POLL_SECONDS = 0.25
 
 
@@ -85,15 +84,7 @@ class FollowScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        with Horizontal(id="investigation"):
-            with Vertical(id="side"):
-                yield DecisionPath(id="path")
-                yield FactsPanel(id="facts")
-            with Vertical(id="main"):
-                yield StepPanel(id="step")
-                with Grid(id="panes"):
-                    for i in range(1, PANES + 1):
-                        yield LivePane(f"pane {i}", id=f"pane-{i}")
+        yield from walk_layout()
         yield Footer()
 
     def on_mount(self) -> None:

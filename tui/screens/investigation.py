@@ -20,7 +20,6 @@ from functools import partial
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Header
 from textual.worker import Worker, WorkerState
@@ -40,8 +39,8 @@ from tui.widgets.decision_path import DecisionPath
 from tui.widgets.facts_panel import FactsPanel
 from tui.widgets.live_pane import LivePane
 from tui.widgets.step_panel import StepPanel
+from tui.widgets.walk_layout import walk_layout
 
-PANES = 4
 LIVE_EVERY = 1.0  # seconds between two ``live`` journal events
 STEP_EVENTS = ("check_result", "check_failed", "skip")
 
@@ -91,15 +90,7 @@ class InvestigationScreen(Screen[None]):
     # ---- layout -------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield Header()
-        with Horizontal(id="investigation"):
-            with Vertical(id="side"):
-                yield DecisionPath(id="path")
-                yield FactsPanel(id="facts")
-            with Vertical(id="main"):
-                yield StepPanel(id="step")
-                with Grid(id="panes"):
-                    for i in range(1, PANES + 1):
-                        yield LivePane(f"pane {i}", id=f"pane-{i}")
+        yield from walk_layout()
         yield Footer()
 
     def on_mount(self) -> None:
