@@ -298,9 +298,6 @@ class Correlation:
         return lines + [t.line() for t in (lost + changed)[:examples]]
 
 
-HopReport = Correlation  # the name the VLAN capture check grew up with
-
-
 def correlate(points: Mapping[str, Sequence[Frame]], order: Sequence[str]) -> Correlation:
     """Match packets across capture points listed in ``order`` (the forward path:
     from the pinging host, or from the DHCP client, towards the far end).
@@ -354,8 +351,3 @@ def correlate(points: Mapping[str, Sequence[Frame]], order: Sequence[str]) -> Co
         result.delivered += trace.delivered
         result.seen_everywhere += trace.seen_everywhere
     return result
-
-
-def hop_report(points: Mapping[str, Sequence[Frame]], order: Sequence[str]) -> Correlation:
-    """The VLAN capture check's name for :func:`correlate`."""
-    return correlate(points, order)

@@ -1,4 +1,4 @@
-"""Pure VLAN analysis over decoded frames: tag depth, tag stacks, oversize frames, hops.
+"""Pure VLAN analysis over decoded frames: tag depth, tag stacks, oversize frames.
 
 Size rule: a link with MTU ``m`` carries Ethernet frames of at most
 ``m + 14`` (Ethernet header) ``+ 4`` (one 802.1Q tag) bytes, FCS not counted (captures
@@ -14,33 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from engine.analyzers.correlate import (
-    HopReport,
-    PacketKey,
-    PacketTrace,
-    Sighting,
-    hop_report,
-    packet_key,
-    packet_label,
-)
 from engine.parsers.pcap import Frame
-
-__all__ = [
-    "HopReport",
-    "PacketKey",
-    "PacketTrace",
-    "Sighting",
-    "VlanFindings",
-    "analyze_vlan",
-    "depth_label",
-    "fits_with_one_tag",
-    "hop_report",
-    "is_oversize",
-    "max_frame_len",
-    "packet_key",
-    "packet_label",
-    "tag_depth_histogram",
-]
 
 ETH_HEADER = 14
 VLAN_TAG = 4
@@ -158,8 +132,3 @@ def analyze_vlan(frames: Iterable[Frame], mtu: int = 1500) -> VlanFindings:
             if n >= 2 and wire - VLAN_TAG * (n - 1) <= limit:
                 double += 1
     return VlanFindings(mtu, total, depth, stacked, stacks, oversize, double, largest)
-
-
-# --- the same packet seen at several capture points -------------------------------
-# Moved to engine.analyzers.correlate (ICMP, DHCP and IP-id keys, table rows, facts);
-# re-exported here for the VLAN capture check and older imports.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import shlex
 
-from engine.analyzers.correlate import hop_report
+from engine.analyzers.correlate import correlate
 from engine.analyzers.summary import anomaly, describe
 from engine.analyzers.vlan import analyze_vlan
 from engine.checks.base import CheckContext, CheckParams, CheckResult, CheckType, Evidence, LiveLine
@@ -134,7 +134,7 @@ def judge(
     per_point = {p.label: analyze_vlan(p.frames, params.mtu) for p in points}
     all_frames = [f for p in points for f in p.frames]
     overall = analyze_vlan(all_frames, params.mtu)
-    hops = hop_report({p.label: p.frames for p in points}, [p.label for p in points])
+    hops = correlate({p.label: p.frames for p in points}, [p.label for p in points])
     outcome = overall.verdict()
     stacks = {"/".join(map(str, k)): v for k, v in sorted(overall.stacks.items())}
     stacked_at = [label for label, f in per_point.items() if f.max_depth >= 2]

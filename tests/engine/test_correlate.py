@@ -8,7 +8,6 @@ from scapy.layers.l2 import ARP, Dot1Q, Ether
 from scapy.packet import Raw
 
 from engine.analyzers.correlate import Correlation, clock, correlate, packet_key
-from engine.analyzers.vlan import hop_report as vlan_hop_report
 from engine.parsers.pcap import Frame, decode_frame
 
 A, B, C = "outside:eth0", "compute:bond0", "instance:eth0"
@@ -152,7 +151,7 @@ def test_empty_and_unknown_points_and_the_vlan_alias() -> None:
     assert empty.facts()["lost_after"] is None
     extra = correlate({B: [ping(1, ts=1.0)], A: []}, [A])
     assert extra.order == [A, B]
-    assert vlan_hop_report({A: [ping(1, ts=1.0)]}, [A]).delivered == 1
+    assert correlate({A: [ping(1, ts=1.0)]}, [A]).delivered == 1
 
 
 def test_stacked_tags_or_unexplained_sizes_are_odd() -> None:

@@ -9,13 +9,12 @@ from scapy.layers.inet import ICMP, IP, TCP
 from scapy.layers.l2 import ARP, Dot1Q, Ether
 from scapy.packet import Raw
 
+from engine.analyzers.correlate import correlate, packet_key
 from engine.analyzers.vlan import (
     analyze_vlan,
     fits_with_one_tag,
-    hop_report,
     is_oversize,
     max_frame_len,
-    packet_key,
     tag_depth_histogram,
 )
 from engine.parsers.pcap import Frame, decode_frame
@@ -125,7 +124,7 @@ def test_packet_keys() -> None:
     assert packet_key(other(bytes(Ether() / ARP()))) is None
 
 
-def test_hop_report_finds_the_hop_that_adds_a_tag_and_where_packets_vanish() -> None:
+def test_correlate_finds_the_hop_that_adds_a_tag_and_where_packets_vanish() -> None:
     arp = other(bytes(Ether() / Dot1Q(vlan=20) / ARP()))
     compute = (
         [frame(20, payload=56, seq=i) for i in range(3)]  # small pings
@@ -138,7 +137,7 @@ def test_hop_report_finds_the_hop_that_adds_a_tag_and_where_packets_vanish() -> 
         + [frame(20, 100, payload=56, seq=i, reply=True) for i in range(3)]
         + [frame(20, 100, payload=56, seq=9, reply=True)]
     )  # a reply that got lost
-    report = hop_report({COMPUTE: compute, CONTROLLER: controller}, [COMPUTE, CONTROLLER])
+    report = correlate({COMPUTE: compute, CONTROLLER: controller}, [COMPUTE, CONTROLLER])
     assert report.order == [COMPUTE, CONTROLLER]
     assert len(report.packets) == 9  # 5 requests, 4 replies
     assert report.unkeyed == {COMPUTE: 1, CONTROLLER: 0}
@@ -177,13 +176,13 @@ def test_hop_report_finds_the_hop_that_adds_a_tag_and_where_packets_vanish() -> 
     assert f"10.0.0.1 > 10.0.0.2 ICMP echo request id 9 seq 3: {COMPUTE} [20] 1518 -> lost" in lines
 
 
-def test_hop_report_keeps_the_first_copy_and_handles_empty_points() -> None:
+def test_correlate_keeps_the_first_copy_and_handles_empty_points() -> None:
     dup = [frame(20, payload=56, ts=1.0), frame(20, payload=56, ts=2.0)]
-    report = hop_report({COMPUTE: dup, CONTROLLER: []}, [COMPUTE, CONTROLLER, "absent"])
+    report = correlate({COMPUTE: dup, CONTROLLER: []}, [COMPUTE, CONTROLLER, "absent"])
     [trace] = report.packets
     assert [(s.point, s.ts) for s in trace.sightings] == [(COMPUTE, 1.0)]
     assert report.lost_after == {COMPUTE: 1}
     assert report.first_stacking_point is None
-    empty = hop_report({}, [COMPUTE])
+    empty = correlate({}, [COMPUTE])
     assert empty.packets == []
     assert empty.lines() == []
