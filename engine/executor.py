@@ -73,13 +73,15 @@ async def step(
         hosts = [h.name for h in hosts_for(check, inventory)]
     except CloudtalesError as exc:
         walker.record("check_started", node=check.id, hosts=[])
-        walker.record_failure(check.id, str(exc))
+        walker.record_failure(check.id, str(exc), exc.host, exc.command)
         return StepReport(check.id, check.title, None, str(exc), 0.0, str(exc))
     walker.record("check_started", node=check.id, hosts=hosts)
     try:
         result = await run_check(check, runner, inventory, walker.facts, emit)
     except CloudtalesError as exc:
-        walker.record_failure(check.id, str(exc))
+        # an error names its host; otherwise it is the check's own (one host) or theirs
+        host = exc.host or (",".join(hosts) if hosts else None)
+        walker.record_failure(check.id, str(exc), host, exc.command)
         return StepReport(
             check.id, check.title, None, str(exc), time.monotonic() - started, str(exc)
         )

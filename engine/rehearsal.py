@@ -30,6 +30,7 @@ from engine.checks.base import FactValue
 from engine.errors import CloudtalesError
 from engine.executor import autopilot
 from engine.journal import Journal
+from engine.playbook.evidence_lint import INCONCLUSIVE
 from engine.playbook.graph import PlaybookGraph
 from engine.remote.inventory import load_inventory
 from engine.remote.replay import ReplayRunner, load_recordings
@@ -139,7 +140,7 @@ async def rehearse(graph: PlaybookGraph, spec: Rehearsal) -> RehearsalResult:
     dia = walker.diagnosis
     return RehearsalResult(
         path=walker.path,
-        diagnosis=dia.id if dia else None,
+        diagnosis=dia.id if dia else INCONCLUSIVE,
         facts=walker.facts,
         commands=runner.commands(),
     )
@@ -171,16 +172,20 @@ def record_rehearsal(
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(inventory_path, d / "inventory.yaml")
+    if not walker.done:
+        raise CloudtalesError("the session did not reach its end; nothing to record")
     dia = walker.diagnosis
-    if dia is None:
-        raise CloudtalesError("the session reached no diagnosis; nothing to record")
     outcomes = {k: v for k, v in walker.facts.items() if k.endswith(".outcome")}
     data = {
         "symptom": walker.path[0],
         "note": note,
         "inventory": "inventory.yaml",
         "recordings": "recordings.yaml",
-        "expect": {"path": walker.path, "diagnosis": dia.id, "facts": outcomes},
+        "expect": {
+            "path": walker.path,
+            "diagnosis": dia.id if dia else INCONCLUSIVE,
+            "facts": outcomes,
+        },
     }
     (d / REHEARSAL_FILE).write_text(yaml.safe_dump(data, sort_keys=False, width=100))
     return d

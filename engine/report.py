@@ -166,12 +166,14 @@ def _opening(graph: PlaybookGraph, walker: Walker, events: Sequence[Event], tr: 
         parts.append(f"{_count(len(answered), 'answer')} the operator already knew")
     if skipped:
         parts.append(f"{_count(len(skipped), 'skipped check')}")
-    dia = walker.diagnosis
-    if dia is None:
+    verdict = walker.verdict
+    if verdict is None:
         return text + f"{', '.join(parts).capitalize()} so far; no root cause yet."
     took = f" in {duration(tr.reached_ts - session.ts)}" if tr.reached_ts else ""
-    ending = "the root cause" if dia.conclusive else "a dead end of this tale"
-    return text + f"{', '.join(parts).capitalize()} led{took} to {ending}: **{dia.title}**."
+    if verdict.diagnosis is None:
+        return text + f"{', '.join(parts).capitalize()} ended{took} **inconclusive**."
+    ending = "the root cause" if verdict.diagnosis.conclusive else "a dead end of this tale"
+    return text + f"{', '.join(parts).capitalize()} led{took} to {ending}: **{verdict.title}**."
 
 
 def _header(graph: PlaybookGraph, walker: Walker, events: Sequence[Event]) -> list[str]:
@@ -187,8 +189,13 @@ def _header(graph: PlaybookGraph, walker: Walker, events: Sequence[Event]) -> li
         state = "healthy" if session.data.get("healthy") else "faulty"
         mode = f", {session.data['lab_mode']}" if session.data.get("lab_mode") else ""
         out.append(f"- **Drill:** `{session.data['drill']}` ({state} lab{mode})")
-    dia = walker.diagnosis
-    out.append(f"- **Diagnosis:** {dia.title} (`{dia.id}`)" if dia else "- **Diagnosis:** none yet")
+    v = walker.verdict
+    if v is None:
+        out.append("- **Diagnosis:** none yet")
+    elif v.diagnosis is None:
+        out.append(f"- **Diagnosis:** inconclusive (`{v.line()}`)")
+    else:
+        out.append(f"- **Diagnosis:** {v.title} (`{v.diagnosis.id}`)")
     out.append(f"- **Tale:** [{title}]({url})")
     return out
 
@@ -223,13 +230,18 @@ def _checked(graph: PlaybookGraph, walker: Walker, tr: _Trace) -> list[str]:
 def _conclusion(graph: PlaybookGraph, walker: Walker, dia: Diagnosis, tr: _Trace) -> list[str]:
     out = ["## The evidence", ""]
     got = dict(walker.evidence())
+    verdict = walker.verdict
+    assert verdict is not None
+    ops = verdict.operator_facts
+    names = [*verdict.backed_by, *(k for k in dia.evidence if k not in verdict.backed_by)]
     out += [
-        f"- `{k}`: {_fmt(got[k])}" if k in got else f"- `{k}`: not gathered" for k in dia.evidence
+        (f"- `{k}`: {_fmt(got[k])}" + (" *(the operator's)*" if k in ops else ""))
+        if k in got
+        else f"- `{k}`: not gathered"
+        for k in names
     ]
-    if not dia.evidence:
-        out.append("- the path above is the evidence")
     heading = "## Root cause" if dia.conclusive else "## Root cause (not conclusive)"
-    out += ["", heading, "", f"**{dia.title}**", "", _oneline(dia.explanation), ""]
+    out += ["", heading, "", f"**{verdict.title}**", "", _oneline(verdict.explanation), ""]
     for ts, note in tr.closing_notes:
         out += [f"> **Note** ({_hms(ts)}): {note}", ""]
     if dia.remedies:
@@ -291,8 +303,13 @@ def render_report(graph: PlaybookGraph, events: list[Event]) -> str:
     out += ["## The symptom", "", _oneline(sym.description) or sym.title, ""]
     out += _checked(graph, walker, tr)
     dia = walker.diagnosis
+    verdict = walker.verdict
     if dia is not None:
         out += _conclusion(graph, walker, dia, tr)
+    elif verdict is not None:
+        out += ["## Inconclusive", "", f"`{verdict.line()}`", ""]
+        out += [f"- {line}" for line in verdict.by_hand()]
+        out += [f"- needs {u.line()}" for u in verdict.unmet] + [""]
     else:
         out += ["## Root cause", "", "Not found yet: the investigation stopped here.", ""]
     out += _timeline(graph, events, walker)

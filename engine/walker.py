@@ -19,6 +19,7 @@ from engine.errors import CloudtalesError
 from engine.journal import Event, Journal
 from engine.playbook.graph import PlaybookGraph
 from engine.playbook.model import Check, Diagnosis
+from engine.verdict import Failure, Verdict, judge
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class Step:
     next_node: str
     summary: str = ""
     evidence: tuple[Evidence, ...] = ()
+    failure: Failure | None = None  # why a "failed" step could not check
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,9 @@ class Walker:
     # ---- queries -------------------------------------------------------
     @property
     def facts(self) -> dict[str, FactValue]:
+        """Observed facts: those of checks that ran or were answered, and the operator's.
+
+        A check that failed contributes only ``CHECK.error`` and ``CHECK.error_host``."""
         merged: dict[str, FactValue] = {}
         for f in self.state.step_facts:
             merged.update(f)
@@ -89,12 +94,30 @@ class Walker:
         return merged
 
     @property
+    def operator_facts(self) -> set[str]:
+        """Facts the operator supplied (``f``), and the outcomes their answers imply."""
+        answered = {f"{s.node}.outcome" for s in self.state.steps if s.how == "answered"}
+        return set(self.state.manual_facts) | answered
+
+    @property
     def done(self) -> bool:
-        return bool(self.state.current) and self.graph.kind(self.state.current) == "diagnosis"
+        return bool(self.state.current) and self.graph.is_end(self.state.current)
+
+    @property
+    def verdict(self) -> Verdict | None:
+        """How the walk ended: a diagnosis backed by observed facts, or inconclusive."""
+        if not self.done:
+            return None
+        node = self.state.current
+        dia = self.graph.diagnosis(node) if self.graph.kind(node) == "diagnosis" else None
+        failures = [s.failure for s in self.state.steps if s.failure is not None]
+        return judge(dia, self.facts, self.operator_facts, failures)
 
     @property
     def diagnosis(self) -> Diagnosis | None:
-        return self.graph.diagnosis(self.state.current) if self.done else None
+        """The diagnosis the walk reached, only when its evidence holds."""
+        v = self.verdict
+        return v.diagnosis if v is not None else None
 
     @property
     def path(self) -> list[str]:
@@ -123,12 +146,13 @@ class Walker:
         return Proposal(node, chk, reason, len(self.state.steps) + 1)
 
     def evidence(self) -> list[tuple[str, Any]]:
-        """The diagnosis's evidence facts with their values (missing ones skipped)."""
-        dia = self.diagnosis
-        if dia is None:
+        """The facts the diagnosis stands on, then the others it shows (missing skipped)."""
+        v = self.verdict
+        if v is None or v.diagnosis is None:
             return []
         facts = self.facts
-        return [(name, facts[name]) for name in dia.evidence if name in facts]
+        names = [*v.backed_by, *(n for n in v.diagnosis.evidence if n not in v.backed_by)]
+        return [(name, facts[name]) for name in names if name in facts]
 
     # ---- intents -------------------------------------------------------
     def record_result(self, node: str, result: CheckResult) -> str:
@@ -147,9 +171,13 @@ class Walker:
         )
         return self.state.current
 
-    def record_failure(self, node: str, error: str) -> str:
+    def record_failure(
+        self, node: str, error: str, host: str | None = None, by_hand: str | None = None
+    ) -> str:
+        """The check could not check (unreachable, lost stream, missing command or var)."""
         self._require_current(node)
-        self._record("check_failed", node=node, error=error)
+        extra = {k: v for k, v in (("host", host), ("by_hand", by_hand)) if v}
+        self._record("check_failed", node=node, error=error, **extra)
         return self.state.current
 
     def skip(self) -> str:
@@ -207,15 +235,16 @@ class Walker:
         facts: dict[str, FactValue],
         summary: str = "",
         evidence: tuple[Evidence, ...] = (),
+        failure: Failure | None = None,
     ) -> None:
         chk = self.graph.check(node)
         nxt = chk.on[outcome] if outcome is not None else chk.fallback
         step_facts = {f"{node}.{k}": v for k, v in facts.items()}
         if outcome is not None:
             step_facts[f"{node}.outcome"] = outcome
-        if summary:
-            step_facts[f"{node}.summary"] = summary
-        self.state.steps.append(Step(node, how, outcome, nxt, summary, evidence))
+            if summary:
+                step_facts[f"{node}.summary"] = summary
+        self.state.steps.append(Step(node, how, outcome, nxt, summary, evidence, failure))
         self.state.step_facts.append(step_facts)
         self.state.current = nxt
         self._auto_answer()
@@ -250,7 +279,14 @@ class Walker:
                 ev_list,
             )
         elif ev.type == "check_failed":
-            self._advance(str(d["node"]), "failed", None, {}, f"failed: {d.get('error', '')}")
+            node, error = str(d["node"]), str(d.get("error", ""))
+            chk = self.graph.check(node)
+            host = str(d["host"]) if d.get("host") else None
+            failure = Failure(node, chk.title, host, error, str(d.get("by_hand") or ""))
+            facts: dict[str, FactValue] = {"error": error}
+            if host:
+                facts["error_host"] = host
+            self._advance(node, "failed", None, facts, f"failed: {error}", (), failure)
         elif ev.type == "skip":
             self._advance(str(d["node"]), "skipped", None, {}, "skipped by the operator")
         elif ev.type == "back":

@@ -68,6 +68,7 @@ register(
             "tx_dropped_delta",
             "tx_packets_delta",
             "to_guest_bytes_per_s",
+            "offered_packets_per_s",
             "sample_seconds",
             "master",
         ),

@@ -69,6 +69,8 @@ def judge_tap(host: str, iface: str, before: LinkInfo, after: LinkInfo, seconds:
         "tx_dropped_delta": delta,
         "tx_packets_delta": sent,
         "to_guest_bytes_per_s": round(rate),
+        # the load on the tap: what the bridge offered the guest, taken or dropped
+        "offered_packets_per_s": round((sent + delta) / seconds) if seconds > 0 else 0,
         "sample_seconds": seconds,
         "master": after.master,
     }
@@ -85,7 +87,8 @@ def judge_tap(host: str, iface: str, before: LinkInfo, after: LinkInfo, seconds:
         return Outcome(
             "drops_now",
             f"{host}: {iface} dropped {delta} frames for the guest in {seconds:g} s "
-            f"({share:.0%} of what reached it, {rate / 1e6:.1f} MB/s delivered): "
+            f"({share:.0%} of the {facts['offered_packets_per_s']} frames/s offered, "
+            f"{rate / 1e6:.1f} MB/s delivered): "
             "the guest is not taking frames off its tap",
             facts,
             evidence,

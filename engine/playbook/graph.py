@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from engine.checks.registry import check_types
 from engine.errors import PlaybookError
+from engine.playbook.evidence_lint import INCONCLUSIVE, check_evidence
 from engine.playbook.loader import LoadedPlaybook, load_playbook, playbook_files
 from engine.playbook.model import Check, Diagnosis, Remedy, Symptom
 from engine.templating import references
@@ -55,6 +56,10 @@ class PlaybookGraph:
 
     def kind(self, node: str) -> str:
         return str(self.g.nodes[node]["kind"])
+
+    def is_end(self, node: str) -> bool:
+        """A diagnosis, or the built-in ``inconclusive`` ending."""
+        return self.kind(node) in ("diagnosis", INCONCLUSIVE)
 
     def symptoms(self) -> list[Symptom]:
         return [d["model"] for _, d in self.g.nodes(data=True) if d["kind"] == "symptom"]
@@ -107,6 +112,8 @@ def build_graph(sources: Iterable[LoadedPlaybook]) -> tuple[PlaybookGraph, list[
     types = check_types()
     where: dict[str, tuple[LoadedPlaybook, tuple[str | int, ...]]] = {}
 
+    # the built-in ending of a walk that cannot conclude (``fallback: inconclusive``)
+    g.add_node(INCONCLUSIVE, kind=INCONCLUSIVE, model=None, source=None)
     # phase 2a: nodes and duplicate ids (ids are global: playbooks merge into one graph)
     for src in sources:
         pb = src.playbook
@@ -118,6 +125,9 @@ def build_graph(sources: Iterable[LoadedPlaybook]) -> tuple[PlaybookGraph, list[
         for section, items in sections:
             for i, item in enumerate(items):
                 loc = (section, i, "id")
+                if item.id == INCONCLUSIVE:
+                    problems.append(_problem(src, loc, f"{section}[{item.id}].id", "a reserved id"))
+                    continue
                 if item.id in g:
                     other, oloc = where[item.id]
                     problems.append(
@@ -276,7 +286,7 @@ def _validate_structure(pg: PlaybookGraph) -> list[Problem]:
     types = check_types()
     for node, data in g.nodes(data=True):
         kind = data["kind"]
-        if kind == "diagnosis":
+        if kind in ("diagnosis", INCONCLUSIVE):
             continue
         if g.out_degree(node) == 0:
             src, loc = at(node)
@@ -361,6 +371,13 @@ def _validate_structure(pg: PlaybookGraph) -> list[Problem]:
                             f"placeholder {{facts.{name}}} names no fact produced upstream",
                         )
                     )
+    for ep in check_evidence(g):
+        loc_field = ep.field if ep.field in ("title", "explanation", "requires") else ()
+        src, loc = at(ep.node, *((loc_field,) if loc_field else ()))
+        where_field = f"{loc[0]}[{ep.node}]"
+        problems.append(
+            _problem(src, loc, f"{where_field}.{ep.field}" if ep.field else where_field, ep.message)
+        )
     return problems
 
 

@@ -62,13 +62,49 @@ class Remedy(Strict):
 
 class Diagnosis(Strict):
     id: str = Field(pattern=ID_PATTERN)
-    title: str
+    title: str = Field(description="a template: {facts.X} must name a required fact")
     explanation: str
-    evidence: list[str] = Field(default_factory=list, description="fact names to show")
+    requires: list[str] = Field(
+        description="facts/outcomes that must hold on observed facts (CHECK.FACT, =A|B, >=N)"
+    )
+    or_requires: list[list[str]] = Field(
+        default_factory=list, description="other complete sets of evidence that also suffice"
+    )
+    from_errors: bool = Field(
+        default=False,
+        description="about a failure of the infrastructure itself: may be reached through a"
+        " fallback edge and may require CHECK.error",
+    )
+    reachable_by_fallback: bool = Field(
+        default=False,
+        description="says so: a path through a fallback edge may reach it without its evidence"
+        " (the walk then ends inconclusive there)",
+    )
+    evidence: list[str] = Field(default_factory=list, description="more fact names to show")
     links: list[Link] = Field(default_factory=list)
     remedies: list[str] = Field(default_factory=list)
     lesson: str = ""
     conclusive: bool = Field(default=True, description="False for 'not this tale' endings")
+
+    @field_validator("requires", "or_requires")
+    @classmethod
+    def _parse(cls, v: list[Any]) -> list[Any]:
+        from engine.playbook.evidence import parse_requirement
+
+        for item in v:
+            for text in item if isinstance(item, list) else [item]:
+                parse_requirement(text)
+        return v
+
+    @field_validator("requires")
+    @classmethod
+    def _some(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError("a diagnosis needs the evidence it stands on (at least one fact)")
+        return v
+
+    def requirement_sets(self) -> list[list[str]]:
+        return [self.requires, *self.or_requires]
 
 
 class Drill(Strict):

@@ -102,7 +102,8 @@ class Inventory(BaseModel):
         if not found:
             known = ", ".join(sorted(self.hosts)) or "none"
             raise InventoryError(
-                f"{self.source or 'inventory'}: no host or role {selector!r} (hosts: {known})"
+                f"{self.source or 'inventory'}: no host or role {selector!r} (hosts: {known})",
+                host=selector,
             )
         return found
 

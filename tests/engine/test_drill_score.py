@@ -103,9 +103,10 @@ checks:
     type: link_facts
     hosts: [compute]
     on: {vlan_on_vlan: decoy-dx, vlan_on_base: decoy-dx, no_vlan_devices: decoy-dx}
-    fallback: decoy-dx
+    fallback: inconclusive
 diagnoses:
-  - {id: decoy-dx, title: Not it, explanation: not it, conclusive: false}
+  - {id: decoy-dx, title: Not it, explanation: not it, conclusive: false,
+     requires: [decoy-links.outcome]}
 """
 
 
@@ -168,7 +169,7 @@ def test_hints_point_along_the_shortest_path(graph: PlaybookGraph) -> None:
         "run pmtu-outside-instance (r): the outcome that matters here is 'reduced'"
     )
     w.record_result("pmtu-outside-instance", CheckResult("reduced", "1496"))
-    w.record_result("capture-path", CheckResult("no_frames", "nothing captured"))
+    w.record_result("capture-path", CheckResult("stacked", "2 tags"))
     assert hint(graph, w, "vlan-on-vlan").startswith("run links-compute (r)")
     w.record_result("links-compute", CheckResult("vlan_on_vlan", "vlan100@vlan20"))
     w.record_result("nova-vlan-interface", CheckResult("is_base_device", "bond0"))

@@ -34,7 +34,7 @@ def walk_to_diagnosis(w: Walker) -> None:
         CheckResult(
             "stacked",
             "2 tags",
-            {"stacks": {"20/100": 8}},
+            {"stacks": {"20/100": 8}, "first_stacking_hop": "compute:bond0"},
             [Evidence("frames", "20/100 x8", "compute")],
         ),
     )
@@ -209,7 +209,8 @@ def test_report_reads_like_a_postmortem(graph: PlaybookGraph, tmp_path: Path) ->
     assert "*Why:* pmtu-outside-instance found `reduced`. The four-terminal session" in text
     assert "*How:* `path_mtu` on outside" in text
     assert "- `nova-vlan-interface.vlan_interface`: `vlan20`" in text
-    assert "- `capture-path.first_stacking_hop`: not gathered" in text
+    assert "- `capture-path.first_stacking_hop`: `compute:bond0`" in text
+    assert "- `links-compute.stacked_devices`: not gathered" in text
     assert "*During the incident:* shown as a dry run at " in text
     # notes: where they were made (the first step; after the diagnosis) and in the timeline
     why_1 = text.index("### 1. ")

@@ -38,7 +38,7 @@ def test_cli_lint_passes_and_fails(tmp_path: Path) -> None:
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert ok.stdout.startswith("ok: 1 playbook(s)") or ok.stdout.startswith("ok:")
     bad = tmp_path / "bad.yaml"
-    bad.write_text(GOOD.replace("fallback: links-compute\n", "fallback: nowhere\n", 1))
+    bad.write_text(GOOD.replace("fallback: nova-vlan-interface\n", "fallback: nowhere\n", 1))
     res = subprocess.run(
         [sys.executable, "-m", "tui.cli", "lint", str(bad)], capture_output=True, text=True
     )
@@ -97,9 +97,9 @@ def test_cli_lint_passes_and_fails(tmp_path: Path) -> None:
         ),
         # evidence that no upstream check produces
         (
-            "      - nova-vlan-interface.vlan_interface\n",
-            "      - nova-vlan-interface.colour\n",
-            "fact 'nova-vlan-interface.colour' is not produced by any check upstream",
+            "      - links-compute.stacked_devices\n",
+            "      - links-compute.colour\n",
+            "fact 'links-compute.colour' is not produced by any check upstream",
         ),
         # a placeholder naming a fact nobody produces
         (
@@ -115,6 +115,52 @@ def test_cli_lint_passes_and_fails(tmp_path: Path) -> None:
         ),
         # duplicate ids
         ("  - id: path-mtu-ok\n", "  - id: vlan-on-vlan\n", "duplicate id"),
+        # evidence rules: a diagnosis with no requirement at all
+        (
+            "    requires:\n      - pmtu-outside-instance.outcome=full\n"
+            "      - pmtu-outside-instance.summary\n",
+            "    requires: []\n",
+            "diagnoses[path-mtu-ok].requires: Value error, a diagnosis needs the evidence",
+        ),
+        # a requirement that is not one
+        (
+            "      - pmtu-outside-instance.outcome=unreachable\n",
+            "      - pmtu-outside-instance.outcome>=lots\n",
+            ">= needs a number",
+        ),
+        # a requirement the path's own outcome contradicts
+        (
+            "      - nova-vlan-interface.outcome=is_vlan_device\n",
+            "      - nova-vlan-interface.outcome=unset\n",
+            "diagnoses[vlan-on-vlan].requires: not backed on the path "
+            "ssh-freezes-on-large-output -> pmtu-outside-instance[",
+        ),
+        # a requirement no check on the path produces
+        (
+            "      - capture-path.first_stacking_hop\n      - nova-vlan-interface.outcome=is_vlan",
+            "      - capture-path.colour\n      - nova-vlan-interface.outcome=is_vlan",
+            "capture-path never produces 'colour'",
+        ),
+        # reachable through a fallback edge without its evidence, and not saying so
+        (
+            "    fallback: inconclusive\n\n  - id: links-compute",
+            "    fallback: links-compute\n\n  - id: links-compute",
+            "capture-path[fallback] -> links-compute",
+        ),
+        # an error as evidence, from a diagnosis that does not declare from_errors
+        (
+            "      - pmtu-outside-instance.outcome=unreachable\n",
+            "      - pmtu-outside-instance.error\n",
+            "does not declare from_errors",
+        ),
+        # a title naming a fact the diagnosis does not require
+        (
+            "vlan_interface is {facts.nova-vlan-interface.vlan_interface}",
+            "vlan_interface is {facts.links-compute.vlan_devices}",
+            "diagnoses[vlan-on-vlan].title: {facts.links-compute.vlan_devices} is not required",
+        ),
+        # the reserved ending cannot be redefined
+        ("  - id: path-mtu-ok\n", "  - id: inconclusive\n", "a reserved id"),
         # drill expecting a diagnosis that does not exist
         (
             "  expect: vlan-on-vlan\n",
