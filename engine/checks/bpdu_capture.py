@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from engine.analyzers.stp import Bpdu, iter_bpdus
 from engine.analyzers.summary import describe
 from engine.checks.base import CheckContext, CheckParams, CheckResult, CheckType, LiveLine
+from engine.checks.concurrent_capture import raise_lost_points
 from engine.checks.registry import register
 from engine.detectors.base import Outcome, merge_outcomes
 from engine.detectors.stp import CAPTURE_OUTCOMES, detect_bpdu_capture
@@ -139,6 +140,7 @@ async def _collect(ctx: CheckContext, points: list[_Point], params: BpduCaptureP
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+    raise_lost_points(ctx, points, tasks, params.max_frames)
 
 
 async def _one(ctx: CheckContext, host: Host, params: BpduCaptureParams) -> Outcome:

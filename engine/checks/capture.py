@@ -15,7 +15,13 @@ from engine.analyzers.correlate import correlate
 from engine.analyzers.summary import anomaly, describe
 from engine.analyzers.vlan import analyze_vlan
 from engine.checks.base import CheckContext, CheckParams, CheckResult, CheckType, Evidence, LiveLine
-from engine.checks.concurrent_capture import CapturePoint, all_armed, drain, tcpdump_command
+from engine.checks.concurrent_capture import (
+    CapturePoint,
+    all_armed,
+    drain,
+    raise_lost_points,
+    tcpdump_command,
+)
 from engine.checks.registry import register
 from engine.errors import CloudtalesError
 from engine.parsers.ethtool import ethtool_command, parse_ethtool_features, vlan_offload_warning
@@ -109,6 +115,7 @@ async def run(ctx: CheckContext, params: VlanCaptureParams) -> CheckResult:
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+    raise_lost_points(ctx, points, tasks, params.max_frames)
     warnings = await asyncio.gather(*(_offload_warning(ctx, p) for p in points))
     return judge(points, params, res.stdout, [w for w in warnings if w])
 

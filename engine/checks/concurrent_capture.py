@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import shlex
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from engine.checks.base import CheckContext
 from engine.errors import CloudtalesError
@@ -123,11 +124,53 @@ async def capture_until(
                 break
             await asyncio.sleep(spec.poll)
         await drain(points, spec.drain)
-        return loop.time() - start
+        seconds = loop.time() - start
     finally:
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+    raise_lost_points(ctx, points, tasks, spec.max_frames)
+    return seconds
+
+
+class ObservedPoint(Protocol):
+    host: Host
+    iface: str
+    frames: list[Frame]
+
+    @property
+    def label(self) -> str: ...
+
+
+def raise_lost_points(
+    ctx: CheckContext,
+    points: Sequence[ObservedPoint],
+    tasks: list[asyncio.Task[None]],
+    max_frames: int,
+) -> None:
+    """After the captures were stopped: a point whose stream failed, or ended on its own
+    before it was stopped (the connection or tcpdump died), could not observe. That is an
+    error for the check, never "no frames" at that point (and never "lost after" it)."""
+    live = getattr(ctx.runner, "live", True)  # a recording ends where it was cut
+    lost: list[tuple[ObservedPoint, str]] = []
+    for point, task in zip(points, tasks, strict=True):
+        if not task.done() or task.cancelled():
+            continue  # still capturing when we stopped it: a complete observation
+        exc = task.exception()
+        if exc is not None:
+            lost.append((point, str(exc)))
+        elif live and len(point.frames) < max_frames:
+            lost.append(
+                (point, "the capture ended before it was stopped (tcpdump or the connection died)")
+            )
+    if lost:
+        why = "; ".join(f"{p.label}: {reason}" for p, reason in lost)
+        first = lost[0][0]
+        raise CloudtalesError(
+            f"capture lost at {', '.join(p.label for p, _ in lost)}: {why}",
+            host=",".join(dict.fromkeys(p.host.name for p, _ in lost)),
+            command=f"tcpdump -i {first.iface} -n -e -c 100",
+        )
 
 
 def _raise_failed(tasks: list[asyncio.Task[None]]) -> None:

@@ -20,6 +20,10 @@ from engine.remote.runner import CommandResult, Runner
 
 
 class RecordingRunner:
+    @property
+    def live(self) -> bool:
+        return bool(getattr(self.inner, "live", True))
+
     def __init__(self, inner: Runner, out_dir: str | Path) -> None:
         self.inner = inner
         self.out_dir = Path(out_dir)

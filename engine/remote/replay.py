@@ -63,6 +63,8 @@ class Call(NamedTuple):
 class ReplayRunner:
     """Answers from recordings; never touches a host."""
 
+    live = False  # a recorded stream ends where the recording was cut, not because it died
+
     def __init__(self, recordings: Iterable[Recording], *, chunks: int = 3) -> None:
         self.recordings = list(recordings)
         self.calls: list[Call] = []

@@ -1,0 +1,115 @@
+"""Evidence you can trust, on real labs: a host that dies mid-walk, an inventory that lacks
+what a symptom needs. Each must end ``inconclusive`` naming the host, never in a diagnosis
+built on checks that could not run, and leave no tcpdump behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from labs import netns
+from labs.double_vlan import NS_PREFIX as DV_PREFIX
+from labs.double_vlan import DoubleVlanLab
+from labs.registry import get_lab
+from tests.labs.conftest import fresh_lab
+
+pytestmark = pytest.mark.lab
+
+
+def cloudtales(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def pids_in(ns: str, name: str) -> list[int]:
+    """Processes called ``name`` whose network namespace is ``ns``."""
+    out = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True).stdout
+    found = []
+    for pid in out.split():
+        try:
+            comm = Path(f"/proc/{pid}/comm").read_text().strip()
+        except OSError:
+            continue
+        if comm == name:
+            found.append(int(pid))
+    return found
+
+
+def tcpdumps_in_labs(prefix: str) -> list[int]:
+    return [p for ns in netns.namespaces(prefix) for p in pids_in(ns, "tcpdump")]
+
+
+@pytest.fixture(scope="module")
+def dv_lab() -> Iterator[DoubleVlanLab]:
+    yield from fresh_lab("double-vlan", DoubleVlanLab)
+
+
+def test_compute_sshd_killed_during_the_capture_ends_inconclusive_naming_compute(
+    dv_lab: DoubleVlanLab, tmp_path: Path
+) -> None:
+    compute = DV_PREFIX + "compute"
+    proc = cloudtales(
+        "investigate", "-i", str(dv_lab.inventory_path()), "-s", "ssh-freezes-on-large-output",
+        "--autopilot", "--journal", str(tmp_path / "j.jsonl"),
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not pids_in(compute, "tcpdump"):  # the capture has reached the compute
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "no tcpdump ever ran in the compute namespace"
+            time.sleep(0.05)
+        killed = pids_in(compute, "sshd")
+        assert killed
+        for pid in killed:
+            os.kill(pid, signal.SIGKILL)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        dv_lab.down()  # its sshd is gone: the next test builds it again
+    last = out.strip().splitlines()[-1]
+    assert proc.returncode == 3, out + err
+    assert last.startswith("inconclusive: "), out
+    assert "capture-path@compute" in last, last
+    assert "diagnosis:" not in out
+    assert "Traceback" not in err
+    # the remote tcpdump died with its session; nothing is left in any lab namespace
+    assert tcpdumps_in_labs(DV_PREFIX) == []
+
+
+def test_double_vlan_symptom_on_the_valentines_inventory_names_what_it_lacks(
+    tmp_path: Path,
+) -> None:
+    lab = get_lab("valentines")
+    lab.down()
+    lab.up()
+    try:
+        proc = cloudtales(
+            "investigate", "-i", str(lab.inventory_path()), "-s", "ssh-freezes-on-large-output",
+            "--autopilot", "--journal", str(tmp_path / "j.jsonl"),
+        )  # fmt: skip
+        out, err = proc.communicate(timeout=120)
+    finally:
+        lab.down()
+    lines = out.strip().splitlines()
+    assert proc.returncode == 3, out + err
+    lacks = next(line for line in lines if " lacks: " in line)
+    assert "role 'outside'" in lacks
+    assert "var nova_conf on compute (for nova-vlan-interface)" in lacks
+    last = lines[-1]
+    assert last.startswith("inconclusive: pmtu-outside-instance@outside"), last
+    assert "no host or role 'outside'" in last
+    assert "double-tag-elsewhere" not in out
+    assert "Traceback" not in err
