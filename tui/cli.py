@@ -32,6 +32,13 @@ after the incident:
   cloudtales report JOURNAL -o postmortem.md
   cloudtales analyze capture.pcap --mtu 1500      findings for a capture someone sent you
 
+headless endings (--autopilot), the last line and the exit status:
+  diagnosis: ID                         exit 0: a diagnosis whose required evidence was observed
+  inconclusive: CHECK@HOST (REASON), ...  exit 3: what could not be checked, and where; the
+                                        lines before it say what to run there by hand
+a check that could not run (host unreachable, stream lost, command or var missing, timeout)
+is an error, never a negative finding: no diagnosis stands on it.
+
 checks are read-only; remedies are shown as dry runs and run only after confirmation.
 """
 
@@ -68,7 +75,12 @@ def _parser() -> argparse.ArgumentParser:
         help="inventory: cloudtales YAML or Ansible (INI/YAML/dir)",
     )
     inv.add_argument("-s", "--symptom", help="symptom id (default: pick one in the TUI)")
-    inv.add_argument("--autopilot", action="store_true", help="run every proposed check, headless")
+    inv.add_argument(
+        "--autopilot",
+        action="store_true",
+        help="run every proposed check, headless; ends 'diagnosis: ID' (exit 0) or "
+        "'inconclusive: CHECK@HOST (REASON), ...' (exit 3)",
+    )
     inv.add_argument("--journal", metavar="FILE", help="where to write the incident journal")
     inv.add_argument(
         "--resume", metavar="JOURNAL", help="continue an investigation from its journal"
@@ -115,7 +127,9 @@ def _parser() -> argparse.ArgumentParser:
         help="start from this symptom instead of the tale's own (e.g. instance-unreachable)",
     )
     drill.add_argument(
-        "--autopilot", action="store_true", help="walk headless; ends with 'diagnosis: ID'"
+        "--autopilot",
+        action="store_true",
+        help="walk headless; ends 'diagnosis: ID' (exit 0) or 'inconclusive: ...' (exit 3)",
     )
     drill.add_argument("--keep", action="store_true", help="leave the lab running afterwards")
     drill.add_argument("--journal", metavar="FILE", help="where to write the incident journal")

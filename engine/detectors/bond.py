@@ -156,9 +156,16 @@ def detect_bond(
             facts,
             evidence,
         )
+    if not members:  # a plain device named like the bond: up, but no member to judge
+        return Outcome(
+            "bond_up",
+            f"{host}: {bond} is up, a {link.kind or 'device'} with no members to check",
+            facts,
+            evidence,
+        )
     return Outcome(
         "bond_up",
-        f"{host}: {bond} is up, {len(members)} member(s) with link"
+        f"{host}: {bond} is up, all {len(members)} member(s) with link"
         + (f", active {status.active_slave}" if status and status.active_slave else ""),
         facts,
         evidence,

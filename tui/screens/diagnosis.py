@@ -97,20 +97,22 @@ class DiagnosisScreen(Screen[None]):
         self.session = session
         self.read_only = read_only
         self.record = record  # a follower shows the dry runs without journalling them
-        dia = session.walker.diagnosis
-        if dia is None:
+        verdict = session.walker.verdict
+        if verdict is None:
             raise CloudtalesError("no diagnosis reached yet")
-        self.diagnosis = dia
+        self.verdict = verdict
+        self.diagnosis = verdict.diagnosis  # None: the walk ended inconclusive
         self.remedies = [
-            session.graph.remedies[r] for r in dia.remedies if r in session.graph.remedies
+            session.graph.remedies[r]
+            for r in (verdict.diagnosis.remedies if verdict.diagnosis else [])
+            if r in session.graph.remedies
         ]
 
     def compose(self) -> ComposeResult:
-        dia = self.diagnosis
         yield Header()
         with VerticalScroll(id="diagnosis-body"):
             yield Static(self._title(), id="dia-title")
-            yield Static(dia.explanation.strip(), id="dia-explanation", markup=False)
+            yield Static(self._explanation(), id="dia-explanation", markup=False)
             yield Static(self._evidence(), id="dia-evidence")
             yield Static(self._links(), id="dia-links")
             for remedy in self.remedies:
@@ -135,13 +137,13 @@ class DiagnosisScreen(Screen[None]):
             if not any(
                 e.type == "remedy_dry_run"
                 and e.data.get("remedy") == remedy.id
-                and e.data.get("diagnosis") == self.diagnosis.id
+                and e.data.get("diagnosis") == self.verdict.reached
                 for e in walker.events
             ):
                 plan = plan_for(self.session, remedy)
                 walker.record(
                     "remedy_dry_run",
-                    diagnosis=self.diagnosis.id,
+                    diagnosis=self.verdict.reached,
                     remedy=remedy.id,
                     hosts=[h.name for h in plan.hosts],
                     commands=plan.commands,
@@ -150,15 +152,29 @@ class DiagnosisScreen(Screen[None]):
 
     @property
     def plain(self) -> str:
-        parts = [self._title().plain, self.diagnosis.explanation, self._evidence().plain]
+        parts = [self._title().plain, self._explanation(), self._evidence().plain]
         parts += [dry_run_text(self.session, r, self.read_only).plain for r in self.remedies]
         return "\n".join(parts)
+
+    def _explanation(self) -> str:
+        if self.diagnosis is not None:
+            return self.verdict.explanation.strip()
+        return (
+            "No diagnosis stands on what could be observed. Each check below could not run, or "
+            "a fact the diagnosis needs was not seen: check those by hand, then step back (b) "
+            "and run them again, or record what you find with f."
+        )
 
     def _title(self) -> Text:
         dia = self.diagnosis
         text = Text()
+        if dia is None:
+            text.append("inconclusive\n", style="bold reverse")
+            text.append(self.verdict.title, style="bold")
+            text.append(f"\n{self.verdict.line()}", style="yellow")
+            return text
         text.append(f"{dia.id}\n", style="bold reverse")
-        text.append(dia.title, style="bold")
+        text.append(self.verdict.title, style="bold")
         if not dia.conclusive:
             text.append("\nnot conclusive: the playbook says where to look next", style="yellow")
         return text
@@ -166,11 +182,25 @@ class DiagnosisScreen(Screen[None]):
     def _evidence(self) -> Text:
         walker = self.session.walker
         text = Text()
+        if self.diagnosis is None:
+            text.append("could not check", style="bold underline")
+            for line in self.verdict.by_hand():
+                text.append(f"\n  {line}")
+            for unmet in self.verdict.unmet:
+                text.append(f"\n  {self.verdict.reached} needs {unmet.line()}")
+            text.append("\npath: ", style="bold")
+            text.append(" -> ".join(walker.path))
+            return text
         text.append("evidence", style="bold underline")
         got = dict(walker.evidence())
-        for name in self.diagnosis.evidence:
+        ops = self.verdict.operator_facts
+        names = [*self.verdict.backed_by]
+        names += [n for n in self.diagnosis.evidence if n not in names]
+        for name in names:
             text.append(f"\n  {name}", style="bold")
             text.append(f" = {fact_value(got[name])}" if name in got else " (not gathered)")
+            if name in ops:
+                text.append(" (the operator's)", style="italic")
         text.append("\npath: ", style="bold")
         text.append(" -> ".join(walker.path))
         if self.diagnosis.lesson:
@@ -179,8 +209,9 @@ class DiagnosisScreen(Screen[None]):
         return text
 
     def _links(self) -> Text:
-        links = [(link.title, link.url) for link in self.diagnosis.links]
-        tale = self.session.graph.source_link(self.diagnosis.id)
+        dia = self.diagnosis
+        links = [(link.title, link.url) for link in dia.links] if dia else []
+        tale = self.session.graph.source_link(dia.id if dia else self.session.walker.state.symptom)
         if tale[1] not in {url for _, url in links}:
             links.append(tale)
         text = Text()
@@ -285,7 +316,7 @@ class DiagnosisScreen(Screen[None]):
             if not ok:
                 break
         self.session.walker.record(
-            "remedy_run", diagnosis=self.diagnosis.id, remedy=remedy.id, ok=ok, results=results
+            "remedy_run", diagnosis=self.verdict.reached, remedy=remedy.id, ok=ok, results=results
         )
         self.notify(
             f"{remedy.id}: {'done' if ok else 'stopped at a failure'}",

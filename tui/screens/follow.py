@@ -139,10 +139,11 @@ class FollowScreen(Screen[None]):
         self.query_one(DecisionPath).show(w)
         self.query_one(FactsPanel).show(w)
         step.show(w, hosts)
-        dia = w.diagnosis
-        if dia is not None:  # the investigation's hint names keys a follower does not have
+        verdict = w.verdict
+        if verdict is not None:  # the investigation's hint names keys a follower does not have
+            what = verdict.diagnosis.id if verdict.diagnosis else "inconclusive"
             text = Text.assemble(
-                ("diagnosis: ", "bold"), (dia.id, "bold reverse"), f"\n{dia.title}\n"
+                ("diagnosis: ", "bold"), (what, "bold reverse"), f"\n{verdict.title}\n"
             )
             text.append("d shows it with the remedies (as dry runs)", style="dim")
             step.query_one("#step-text", Static).update(text)
@@ -175,7 +176,7 @@ class FollowScreen(Screen[None]):
         """Show the diagnosis when the operator reaches it; drop it if they step back."""
         shown = self._diagnosis
         w = self.walker
-        if shown is not None and (not w.done or shown.diagnosis.id != w.state.current):
+        if shown is not None and (not w.done or shown.verdict.reached != w.state.current):
             if self.app.screen is shown:
                 self.app.pop_screen()
             self._diagnosis = None

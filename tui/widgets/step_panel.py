@@ -16,14 +16,18 @@ IDLE_HINT = "r runs it, s skips, f answers it"
 def step_text(proposal: Proposal | None, walker: Walker, hosts: list[str]) -> Text:
     text = Text()
     if proposal is None:
-        dia = walker.diagnosis
-        if dia is not None:
+        verdict = walker.verdict
+        if verdict is not None and verdict.diagnosis is not None:
             text.append("diagnosis: ", style="bold")
-            text.append(dia.id, style="bold reverse")
-            text.append(f"\n{dia.title}\n")
+            text.append(verdict.diagnosis.id, style="bold reverse")
+            text.append(f"\n{verdict.title}\n")
             text.append(
                 "d shows it with the remedies (as dry runs); b goes back a step", style="dim"
             )
+        elif verdict is not None:
+            text.append("inconclusive", style="bold reverse")
+            text.append(f"\n{verdict.line()}\n")
+            text.append("d says what to check by hand; b goes back a step", style="dim")
         return text
     chk = proposal.check
     text.append(chk.title, style="bold")
