@@ -57,7 +57,8 @@ WRITER = textwrap.dedent(
             w.note(arg)
         elif cmd == "finish":
             w.record_result("capture-path", CheckResult(
-                "stacked", "2 tags", {"stacks": {"20/100": 8}},
+                "stacked", "2 tags",
+                {"stacks": {"20/100": 8}, "first_stacking_hop": "compute:bond0"},
                 [Evidence("frames", "20/100 x8", "compute")]))
             w.record_result("links-compute", CheckResult("vlan_on_vlan", "vlan100@vlan20"))
             w.record_result("nova-vlan-interface",
