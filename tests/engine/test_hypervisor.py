@@ -35,9 +35,10 @@ def test_tap_drops_now_before_and_none() -> None:
     out = judge_tap("compute", "tap0", tap(100, 150_000, 10), tap(100, 150_000, 7210), 2.0)
     assert out.key == "drops_now"
     assert out.summary == (
-        "compute: tap0 dropped 7200 frames for the guest in 2 s (100% of what reached it, "
-        "0.0 MB/s delivered): the guest is not taking frames off its tap"
+        "compute: tap0 dropped 7200 frames for the guest in 2 s (100% of the 3600 frames/s "
+        "offered, 0.0 MB/s delivered): the guest is not taking frames off its tap"
     )
+    assert out.facts["offered_packets_per_s"] == 3600  # the load, dropped or not
     assert (out.facts["tx_dropped"], out.facts["tx_dropped_delta"]) == (7210, 7200)
     assert out.facts["master"] == "br100"
     assert "TX dropped" in out.evidence[0].text
@@ -45,6 +46,7 @@ def test_tap_drops_now_before_and_none() -> None:
     assert before.key == "drops_before"
     healthy = judge_tap("compute", "tap0", tap(0, 0, 0), tap(7000, 10_000_000, 0), 2.0)
     assert (healthy.key, healthy.facts["to_guest_bytes_per_s"]) == ("no_drops", 5_000_000)
+    assert healthy.facts["offered_packets_per_s"] == 3500
 
 
 def test_qemu_versions_known_bad_not_listed_not_installed() -> None:
