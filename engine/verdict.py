@@ -71,7 +71,9 @@ class Verdict:
     def title(self) -> str:
         if self.diagnosis is not None:
             return fill(self.diagnosis.title, self.facts)
-        return "Inconclusive: the evidence for a diagnosis could not be gathered"
+        if self.failures:
+            return "Inconclusive: the evidence for a diagnosis could not be gathered"
+        return f"Inconclusive: what was observed does not back {self.reached}"
 
     @property
     def explanation(self) -> str:

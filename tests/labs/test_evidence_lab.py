@@ -113,3 +113,32 @@ def test_double_vlan_symptom_on_the_valentines_inventory_names_what_it_lacks(
     assert "no host or role 'outside'" in last
     assert "double-tag-elsewhere" not in out
     assert "Traceback" not in err
+
+
+def test_the_issue_without_its_load_does_not_claim_the_load(tmp_path: Path) -> None:
+    """Kill both iperf3 ends: the tap may still drop, but "under load" was not measured."""
+    from labs.the_issue_hosts import NS_PREFIX as TI_PREFIX
+
+    lab = get_lab("the-issue")
+    lab.down()
+    lab.up()
+    try:
+        for ns in netns.namespaces(TI_PREFIX):
+            for pid in pids_in(ns, "iperf3"):
+                os.kill(pid, signal.SIGKILL)
+        assert [p for ns in netns.namespaces(TI_PREFIX) for p in pids_in(ns, "iperf3")] == []
+        proc = cloudtales(
+            "investigate", "-i", str(lab.inventory_path()), "-s", "instance-drops-off-network",
+            "--autopilot", "--journal", str(tmp_path / "j.jsonl"),
+        )  # fmt: skip
+        out, err = proc.communicate(timeout=180)
+    finally:
+        lab.down()
+    assert "Traceback" not in err
+    assert "diagnosis: dhcp-replies-lost-under-load" not in out, out
+    last = out.strip().splitlines()[-1]
+    # the stall outlives the load: the tap still drops DHCP replies, but nothing loads it
+    assert last.startswith("inconclusive: dhcp-replies-lost-under-load needs "), out
+    assert "ti-tap-traffic.offered_packets_per_s>=1000 (observed" in last, last
+    assert "does not back dhcp-replies-lost-under-load" in out
+    assert proc.returncode == 3
