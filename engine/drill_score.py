@@ -8,6 +8,10 @@ measured from the symptom the drill meant. Everything is derived from the events
 a card can be recomputed from any journal (in a surprise drill, only what happens
 after the fault counts); attempts are kept, one JSON line each, in
 ``$XDG_STATE_HOME/cloudtales/drills.jsonl``.
+
+The clock counts only the time the drill's process was alive (``alive_seconds``):
+killed and resumed (``investigate --resume``), a drill is the same attempt, scored
+once more when it ends; the history keeps the newest card per attempt (``started``).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import CloudtalesError
-from engine.journal import Event
+from engine.journal import RESUMED, Event, alive_seconds
 from engine.playbook.graph import PlaybookGraph
 from engine.walker import Walker
 
@@ -60,10 +64,16 @@ class ScoreCard:
     blind: bool = False
     surprise: bool = False
     ts: float = 0.0
+    started: float = 0.0  # the session event's time: one attempt, however often resumed
 
     @property
     def finished(self) -> bool:
         return self.reached is not None
+
+    @property
+    def so_far(self) -> int:
+        """The points the attempt would get if its next diagnosis were the right one."""
+        return max(10, 100 - sum(pts for _, pts in self.penalties()))
 
     def penalties(self) -> list[tuple[str, int]]:
         """Why points were lost: (what, points), only the non-zero ones."""
@@ -122,16 +132,20 @@ def score(
     start_ts: float | None = None
     fault_ts: float | None = None
     reached: str | None = None
-    reached_ts: float | None = None
     steps = skips = backs = hints = wrong = 0
     off_path: list[str] = []
     on_path: set[str] = set()
     path: list[str] = []
+    alive = began_alive = reached_alive = 0.0  # seconds alive since the first event
+    prev: Event | None = None
     for ev in events:
+        if prev is not None and ev.type != RESUMED:
+            alive += max(0.0, ev.ts - prev.ts)
+        prev = ev
         before = len(walker.state.steps)
         walker.apply(ev)
         if ev.type == "session":
-            start_ts = ev.ts
+            start_ts, began_alive = ev.ts, alive
             sym = walker.state.symptom
             found = shortest_path(graph, sym, spec.expect)
             if found is None:  # a symptom that cannot lead there: one wrong turn
@@ -141,8 +155,10 @@ def score(
             if found is None:
                 raise CloudtalesError(f"drill {spec.name}: {spec.expect} unreachable")
             path, on_path = found, set(found)
-        elif ev.type == FAULT_INJECTED:  # "at": when it happened, if journalled later
+        elif ev.type == FAULT_INJECTED and fault_ts is None:  # "at": when, if journalled later
             fault_ts = float(ev.data.get("at", ev.ts))
+            if surprise:
+                began_alive = max(began_alive, alive - max(0.0, ev.ts - fault_ts))
         if surprise and fault_ts is None:
             continue  # before a surprise fault the lab is healthy: nothing counts yet
         if ev.type == HINT:
@@ -157,10 +173,9 @@ def score(
                 wrong += 1
                 off_path.append(st.next_node)
         if reached is None and walker.done:
-            reached, reached_ts = walker.state.current, ev.ts
+            reached, reached_alive = walker.state.current, alive
     if start_ts is None:
         raise CloudtalesError(f"drill {spec.name}: the journal has no session event")
-    began = fault_ts if surprise and fault_ts is not None else start_ts
     right = reached == spec.expect
     shortest = max(0, len(path) - 2)
     return ScoreCard(
@@ -169,7 +184,7 @@ def score(
         expect=spec.expect,
         reached=reached,
         right=right,
-        seconds=None if reached_ts is None else round(max(0.0, reached_ts - began), 1),
+        seconds=None if reached is None else round(max(0.0, reached_alive - began_alive), 1),
         steps=steps,
         shortest=shortest,
         shortest_path=path,
@@ -182,6 +197,45 @@ def score(
         blind=blind,
         surprise=surprise,
         ts=time.time() if now is None else now,
+        started=start_ts,
+    )
+
+
+def clock(events: Sequence[Event], now: float) -> float:
+    """A drill's clock: seconds alive since its session event, running until ``now``.
+
+    >>> ev = [Event("session", ts=100.0), Event("hint", ts=130.0), Event(RESUMED, ts=4000.0)]
+    >>> clock(ev, now=4012.0)
+    42.0
+    """
+    start = next((i for i, e in enumerate(events) if e.type == "session"), None)
+    if start is None:
+        return 0.0
+    return alive_seconds(events[start:]) + max(0.0, now - events[-1].ts)
+
+
+def drill_spec(graph: PlaybookGraph, name: str) -> DrillSpec:
+    """The drill a playbook declares for lab ``name`` (its symptom and diagnosis)."""
+    for src in graph.sources:
+        drill = src.playbook.drill
+        if drill is not None and drill.lab == name:
+            return DrillSpec(name, drill.symptom, drill.expect)
+    raise CloudtalesError(f"drill {name!r}: no playbook declares it")
+
+
+def resumed_attempt(
+    graph: PlaybookGraph, events: Sequence[Event], history: Path | None = None
+) -> DrillAttempt | None:
+    """The drill attempt a journal records (None: it is not a drill's journal)."""
+    session = next((e for e in events if e.type == "session"), None)
+    name = session.data.get("drill") if session is not None else None
+    if session is None or not name:
+        return None
+    return DrillAttempt(
+        drill_spec(graph, str(name)),
+        blind=bool(session.data.get("blind")),
+        surprise=bool(session.data.get("surprise")),
+        history=history,
     )
 
 
@@ -230,20 +284,29 @@ def append_history(card: ScoreCard, path: Path | None = None) -> Path:
 
 
 def load_history(drill: str | None = None, path: Path | None = None) -> list[ScoreCard]:
-    """Every recorded attempt (of ``drill``), oldest first; torn lines are skipped."""
+    """Every recorded attempt (of ``drill``), oldest first; torn lines are skipped.
+
+    An attempt scored again after a resume keeps its place with its newest card."""
     p = path or history_path()
     try:
         raw = p.read_text()
     except FileNotFoundError:
         return []
     cards: list[ScoreCard] = []
+    where: dict[tuple[str, float], int] = {}
     for line in raw.splitlines():
         try:
             card = ScoreCard.from_dict(json.loads(line))
         except (ValueError, TypeError):
             continue
-        if drill is None or card.drill == drill:
-            cards.append(card)
+        if drill is not None and card.drill != drill:
+            continue
+        key = (card.drill, card.started)
+        if card.started and key in where:
+            cards[where[key]] = card
+            continue
+        where[key] = len(cards)
+        cards.append(card)
     return cards
 
 

@@ -3,6 +3,11 @@
 Whatever the operator recorded survives a crash or ``kill -9``: each event is
 written and fsynced before the walker acts on it. A torn last line (power cut
 mid-write) is ignored on read, and every earlier event is kept.
+
+Time in a journal: ``alive_seconds`` counts only the time the writing process was
+alive. The gap that ends at a ``resumed`` event is the process being dead (or not
+running): it does not count. A drill's screen journals a ``heartbeat`` when nothing
+else happened for ``HEARTBEAT_EVERY`` seconds, so a ``kill -9`` loses at most that.
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +23,11 @@ from typing import Any
 from engine.errors import CloudtalesError
 
 SCHEMA = 1
+RESUMED = "resumed"
+"""Journal event type: the investigation was resumed from this journal (``--resume``)."""
+HEARTBEAT = "heartbeat"
+"""Journal event type: the writer is alive (a drill's clock counts up to the last one)."""
+HEARTBEAT_EVERY = 5.0
 
 
 @dataclass(frozen=True)
@@ -107,3 +117,17 @@ def read_events(path: str | Path) -> Iterator[Event]:
         if not isinstance(obj, dict) or "type" not in obj:
             raise CloudtalesError(f"{p}:{n}: not a journal event (no 'type')")
         yield _event_from(obj)
+
+
+def alive_seconds(events: Sequence[Event]) -> float:
+    """Seconds between the first and the last event while the writer was alive.
+
+    >>> ev = [Event("session", ts=100.0), Event("hint", ts=130.0), Event(RESUMED, ts=4000.0)]
+    >>> alive_seconds(ev), alive_seconds([*ev, Event("heartbeat", ts=4005.0)])
+    (30.0, 35.0)
+    """
+    total = 0.0
+    for prev, ev in zip(events, events[1:], strict=False):
+        if ev.type != RESUMED:
+            total += max(0.0, ev.ts - prev.ts)
+    return total

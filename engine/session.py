@@ -14,7 +14,7 @@ from pathlib import Path
 from engine.checks.base import LiveLine
 from engine.errors import CloudtalesError
 from engine.executor import StepReport, autopilot
-from engine.journal import Journal, read_events
+from engine.journal import RESUMED, Journal, read_events
 from engine.playbook.graph import PlaybookGraph
 from engine.remote.inventory import Inventory, load_inventory
 from engine.remote.runner import Runner
@@ -62,6 +62,9 @@ class Session:
         runner_factory: Callable[[Inventory], Runner],
         inventory: Inventory | None = None,
     ) -> Session:
+        """Continue from a journal: the walk replayed, a ``resumed`` event appended.
+
+        What else the screen showed comes from ``engine.resume_state.restore``."""
         events = list(read_events(journal_path))
         first = next((e for e in events if e.type == "session"), None)
         if first is None:
@@ -71,9 +74,18 @@ class Session:
             if not src:
                 raise CloudtalesError(f"{journal_path}: no inventory recorded; pass --inventory")
             inventory = load_inventory(str(src))
-        journal = Journal(journal_path)
-        walker = Walker.resume(graph, events, journal)
-        walker.record("resumed")
+        walker = Walker(graph)
+        for ev in events:  # a journal from another playbook version: one line, which event
+            try:
+                walker.apply(ev)
+            except (CloudtalesError, KeyError, ValueError, TypeError) as exc:
+                raise CloudtalesError(
+                    f"{journal_path}: event {ev.seq} ({ev.type}) does not replay "
+                    f"on these playbooks: {exc}"
+                ) from None
+        journal = Journal(journal_path)  # seals a line torn by a crash mid-write
+        walker.journal = journal
+        walker.record(RESUMED, after=len(events))
         return cls(graph, inventory, runner_factory(inventory), walker, journal)
 
     async def autopilot(

@@ -42,6 +42,10 @@ class LabStatus:
     details: list[str] = field(default_factory=list)
 
 
+def health(healthy: bool) -> str:
+    return "healthy" if healthy else "faulty"
+
+
 @runtime_checkable
 class Lab(Protocol):
     name: str
@@ -83,3 +87,14 @@ class LabState:
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(asdict(self), indent=2) + "\n")
         tmp.replace(path)
+
+
+def running_as(lab: Lab) -> LabInfo | None:
+    """The lab as it runs now, if it is up and working (None: down, or half-built).
+
+    A drill uses it to leave a lab someone brought up as it found it."""
+    st = lab.status()
+    if not st.running or st.healthy is None:
+        return None
+    hosts = [str(h) for h in getattr(lab, "host_names", ())]
+    return LabInfo(lab.name, lab.inventory_path(), st.mode or "", st.healthy, hosts)

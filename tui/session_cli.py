@@ -20,7 +20,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.checks.base import LiveLine
-from engine.drill_score import FAULT_INJECTED, DrillAttempt, DrillSpec, history_path
+from engine.drill_score import (
+    FAULT_INJECTED,
+    DrillAttempt,
+    DrillSpec,
+    history_path,
+    resumed_attempt,
+)
 from engine.errors import CloudtalesError
 from engine.journal_follow import LIVE, LiveSampler
 from engine.playbook.graph import PlaybookGraph, load_valid_graph
@@ -33,7 +39,7 @@ from engine.report import duration
 from engine.session import Session, default_journal_path, format_step
 
 if TYPE_CHECKING:
-    from labs.base import Lab
+    from labs.base import Lab, LabInfo
     from labs.faults import Injection
     from tui.app import CloudtalesApp
 
@@ -137,9 +143,7 @@ def cmd_investigate(args: argparse.Namespace) -> int:
         session = Session.resume(graph, Path(args.resume), make_runner, inventory)
         if args.autopilot:
             return asyncio.run(_autopilot(session))
-        with _serving(args, Path(args.resume)) as banner:
-            _app(graph, session.inventory, session, None, "cloudtales", args, banner=banner).run()
-        return 0
+        return _resume_app(graph, session, args)
     if inventory is None:
         raise CloudtalesError(
             "--inventory FILE is needed (or --resume JOURNAL); "
@@ -172,6 +176,22 @@ def list_drills(graph: PlaybookGraph) -> list[str]:
     """``drill --list``: each drill, what it needs, and whether this machine can run it."""
     from labs.registry import LABS
     from labs.requirements import missing, requirements_of
+
+def _resume_app(graph: PlaybookGraph, session: Session, args: argparse.Namespace) -> int:
+    """The TUI over a resumed session; a drill's journal is a drill again (clock, hints,
+    score card, one history entry per attempt)."""
+    drill = resumed_attempt(graph, session.walker.events)
+    title = "cloudtales"
+    if drill is not None:
+        title = "cloudtales drill" if drill.blind else f"cloudtales drill: {drill.spec.name}"
+    with _serving(args, session.journal.path) as banner:
+        app = _app(graph, session.inventory, session, None, title, args, banner=banner, drill=drill)
+        app.run()
+    if drill is not None:
+        for line in score_lines(drill):
+            _say(line)
+    return 0
+
 
     lines: list[str] = []
     for name, pb in sorted(_drills(graph).items()):
@@ -251,6 +271,7 @@ def cmd_drill(args: argparse.Namespace) -> int:
         raise CloudtalesError("drill needs a NAME (see `cloudtales drill --list`)")
     if args.name not in drills:
         raise CloudtalesError(
+    from labs.base import health, running_as
             f"unknown drill {args.name!r} (known: {', '.join(sorted(drills)) or 'none'})"
         )
     surprise, blind = getattr(args, "surprise", False), getattr(args, "blind", False)
@@ -267,8 +288,12 @@ def cmd_drill(args: argparse.Namespace) -> int:
     state = "healthy" if args.healthy else "faulty"
     shown = "a tale" if blind else pb.title
     _say(f"drill {args.name}: {shown} ({'surprise' if surprise else state} lab)")
-    info = lab.up(healthy=args.healthy or surprise, progress=lambda m: _say(f"  lab: {m}"))
-    _say(f"  lab up, mode {info.mode}; inventory {info.inventory_path}")
+    if found is None:
+        info = lab.up(healthy=args.healthy or surprise, progress=lambda m: _say(f"  lab: {m}"))
+        _say(f"  lab up, mode {info.mode}; inventory {info.inventory_path}")
+    else:
+        info = found
+        _say(f"  lab already up ({state}, mode {info.mode}): used as it is, left up afterwards")
     tail: list[str] = []
     timer = Surprise(lab, getattr(args, "surprise_within", 120.0)) if surprise else None
     try:
@@ -276,6 +301,9 @@ def cmd_drill(args: argparse.Namespace) -> int:
         journal = Path(args.journal) if args.journal else None
         if journal is None and getattr(args, "serve", None):
             journal = default_journal_path(symptom)
+    found = running_as(lab)  # a lab someone brought up: used as it is, left up
+    if found is not None:
+        _refuse_found_lab(args.name, found, bool(args.healthy), surprise)
         runner: Runner = make_runner(inventory)
         if args.record:
             if not args.autopilot:
@@ -330,7 +358,9 @@ def cmd_drill(args: argparse.Namespace) -> int:
     finally:
         if timer is not None:
             timer.cancel()
-        if args.keep:
+        if found is not None:
+            _say(f"  lab {lab.name} left up, as the drill found it ({health(found.healthy)})")
+        elif args.keep:
             _say(f"lab kept running: `cloudtales lab down {lab.name}` removes it")
         else:
             lab.down()
@@ -351,4 +381,20 @@ def score_lines(attempt: DrillAttempt) -> list[str]:
         f"{card.wrong_turns} wrong turns, {card.hints} hints",
         f"  attempt {len(attempt.past())} of {card.drill}; "
         f"history: {attempt.history or history_path()}",
+def _refuse_found_lab(name: str, found: LabInfo, healthy: bool, surprise: bool) -> None:
+    """A drill uses a lab that is up only as it is: one line saying what to do instead."""
+    from labs.base import health
+
+    now, down = health(found.healthy), f"run `cloudtales lab down {name}`"
+    if surprise:
+        instead = "" if found.healthy else " or drop --surprise"
+        raise CloudtalesError(
+            f"drill {name}: the lab is up {now} and --surprise would change it; "
+            f"{down} first{instead}"
+        )
+    if found.healthy != healthy:
+        instead = "drop --healthy" if healthy else "add --healthy"
+        raise CloudtalesError(f"drill {name}: the lab is up {now}; {down} or {instead}")
+
+
     ]

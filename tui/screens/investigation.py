@@ -25,10 +25,12 @@ from textual.widgets import Footer, Header
 from textual.worker import Worker, WorkerState
 
 from engine.checks.base import FactValue, LiveLine, ResultTable
-from engine.drill_score import HINT, DrillAttempt, hint
+from engine.drill_score import HINT, DrillAttempt, clock, hint, score
 from engine.errors import CloudtalesError
 from engine.executor import StepReport, hosts_for, step
+from engine.journal import HEARTBEAT, HEARTBEAT_EVERY, RESUMED
 from engine.journal_follow import LIVE, LiveSampler
+from engine.resume_state import restore
 from engine.session import Session
 from tui.messages import PaneCommandEnded, PaneFlushed, WalkUpdated
 from tui.screens.diagnosis import DiagnosisScreen
@@ -78,7 +80,7 @@ class InvestigationScreen(Screen[None]):
         self.packet_tables: tuple[str, tuple[ResultTable, ...]] | None = None
         self.read_only = read_only
         self.sampler = LiveSampler()
-        self._sampled: dict[str, int] = {}  # pane id -> lines already sampled
+        self._sampled: dict[str, tuple[str, int]] = {}  # pane id -> (source, lines sampled)
         self._step_started = 0.0
         self._live_node: str | None = None  # the step the sampled lines belong to
         self._check: Worker[None] | None = None
@@ -97,7 +99,29 @@ class InvestigationScreen(Screen[None]):
         self.query_one("#path").border_title = "path"
         self.query_one("#facts").border_title = "facts & evidence"
         self.set_interval(LIVE_EVERY, self._tick, name="live journal and progress")
+        if any(e.type == RESUMED for e in self.walker.events):
+            self._restore()
         self.refresh_walk()
+
+    def _restore(self) -> None:
+        """``--resume``: the packet table, the panes' last lines and the drill's clock."""
+        state = restore(self.session.graph, self.walker.events)
+        if state.packets is not None:
+            self.packet_tables = (state.packets.node, state.packets.tables)
+        by_id = {p.id: p for p in self.panes}
+        for view in state.panes:
+            pane = by_id.pop(view.pane, None) or self._pick_pane()
+            by_id.pop(pane.id or "", None)
+            pane.attach(view.source)
+            for text in view.lines:
+                pane.push(LiveLine(view.source, text))
+            pane.push_status("restored from the journal: its last journalled lines")
+            pane.mark_stale()
+            self._routes[view.source] = pane
+            self._sampled[pane.id or ""] = (view.source, pane.lines)  # journalled: not again
+        if state.drill is not None and state.drill.hints:
+            self.notify(state.drill.hints[-1], title="your last hint", timeout=8)
+        self._show_drill_clock()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "hint":
@@ -248,9 +272,14 @@ class InvestigationScreen(Screen[None]):
         pane = next((p for p in self.panes if p.id == pane_id), None)
         if pane is None or pane.source is None:
             return
-        seen = self._sampled.get(pane_id, 0)
-        new = pane.lines - seen if pane.lines >= seen else pane.lines
-        self._sampled[pane_id] = pane.lines
+        # lines in the log so far: pushed ones wait in the buffer until the next flush (a
+        # flush reported late may come after the pane was given to another source)
+        written = pane.lines - len(pane._buffer)
+        source, seen = self._sampled.get(pane_id, (pane.source, 0))
+        if source != pane.source or written < seen:  # given to another source, or cleared
+            seen = 0
+        new = written - seen
+        self._sampled[pane_id] = (pane.source, written)
         if new > 0:
             lines = pane.log_widget.lines
             self.sampler.add(pane.source, lines[max(0, len(lines) - new) :])
@@ -258,22 +287,34 @@ class InvestigationScreen(Screen[None]):
     def _journal_live(self) -> None:
         data = self.sampler.take()
         if data is not None:
-            self.walker.record(LIVE, node=self._live_node or self.walker.state.current, **data)
+            panes = {p.source: p.id for p in self.panes if p.source}  # restored on --resume
+            node = self._live_node or self.walker.state.current
+            self.walker.record(LIVE, node=node, panes=panes, **data)
 
     def _tick(self) -> None:
         self._journal_live()
+        events, drill = self.walker.events, self.drill
+        quiet = bool(events) and time.time() - events[-1].ts >= HEARTBEAT_EVERY
+        if drill is not None and drill.card is None and quiet:
+            self.walker.record(HEARTBEAT)  # the drill's clock survives a kill -9
         self._show_progress()
         self._show_drill_clock()
 
     def _show_drill_clock(self) -> None:
-        """In a drill the header keeps time: ``drill double-vlan 02:13, 3 steps``."""
+        """In a drill the header keeps time (alive time only, across resumes) and score:
+        ``drill double-vlan 02:13, 3 steps, 1 hint(s), 90 points so far``."""
         drill = self.drill
-        if drill is None or drill.card is not None or not self.walker.events:
+        events = self.walker.events
+        if drill is None or drill.card is not None or not events:
             return
-        secs = int(time.time() - self.walker.events[0].ts)
-        steps = sum(1 for e in self.walker.events if e.type in STEP_EVENTS)
+        secs = int(clock(events, time.time()))
+        steps = sum(1 for e in events if e.type in STEP_EVENTS)
+        so_far = score(
+            self.session.graph, events, drill.spec, blind=drill.blind, surprise=drill.surprise
+        )
         self.app.sub_title = (
-            f"drill {drill.spec.name} {secs // 60:02d}:{secs % 60:02d}, {steps} steps"
+            f"drill {drill.spec.name} {secs // 60:02d}:{secs % 60:02d}, {steps} steps, "
+            f"{so_far.hints} hint(s), {so_far.so_far} points so far"
         )
 
     # ---- walker intents -----------------------------------------------------
