@@ -165,18 +165,6 @@ def cmd_investigate(args: argparse.Namespace) -> int:
     return 0
 
 
-# ---- drills ------------------------------------------------------------------------
-
-
-def _drills(graph: PlaybookGraph) -> dict[str, Any]:
-    return {src.playbook.drill.lab: src.playbook for src in graph.sources if src.playbook.drill}
-
-
-def list_drills(graph: PlaybookGraph) -> list[str]:
-    """``drill --list``: each drill, what it needs, and whether this machine can run it."""
-    from labs.registry import LABS
-    from labs.requirements import missing, requirements_of
-
 def _resume_app(graph: PlaybookGraph, session: Session, args: argparse.Namespace) -> int:
     """The TUI over a resumed session; a drill's journal is a drill again (clock, hints,
     score card, one history entry per attempt)."""
@@ -192,6 +180,18 @@ def _resume_app(graph: PlaybookGraph, session: Session, args: argparse.Namespace
             _say(line)
     return 0
 
+
+# ---- drills ------------------------------------------------------------------------
+
+
+def _drills(graph: PlaybookGraph) -> dict[str, Any]:
+    return {src.playbook.drill.lab: src.playbook for src in graph.sources if src.playbook.drill}
+
+
+def list_drills(graph: PlaybookGraph) -> list[str]:
+    """``drill --list``: each drill, what it needs, and whether this machine can run it."""
+    from labs.registry import LABS
+    from labs.requirements import missing, requirements_of
 
     lines: list[str] = []
     for name, pb in sorted(_drills(graph).items()):
@@ -259,6 +259,7 @@ class Surprise:
 
 
 def cmd_drill(args: argparse.Namespace) -> int:
+    from labs.base import health, running_as
     from labs.registry import get_lab
 
     graph = load_valid_graph(args.playbooks)
@@ -271,7 +272,6 @@ def cmd_drill(args: argparse.Namespace) -> int:
         raise CloudtalesError("drill needs a NAME (see `cloudtales drill --list`)")
     if args.name not in drills:
         raise CloudtalesError(
-    from labs.base import health, running_as
             f"unknown drill {args.name!r} (known: {', '.join(sorted(drills)) or 'none'})"
         )
     surprise, blind = getattr(args, "surprise", False), getattr(args, "blind", False)
@@ -285,6 +285,9 @@ def cmd_drill(args: argparse.Namespace) -> int:
     if symptom not in {s.id for s in graph.symptoms()}:
         raise CloudtalesError(f"unknown symptom {symptom!r} (see `cloudtales symptoms`)")
     lab = get_lab(pb.drill.lab)
+    found = running_as(lab)  # a lab someone brought up: used as it is, left up
+    if found is not None:
+        _refuse_found_lab(args.name, found, bool(args.healthy), surprise)
     state = "healthy" if args.healthy else "faulty"
     shown = "a tale" if blind else pb.title
     _say(f"drill {args.name}: {shown} ({'surprise' if surprise else state} lab)")
@@ -301,9 +304,6 @@ def cmd_drill(args: argparse.Namespace) -> int:
         journal = Path(args.journal) if args.journal else None
         if journal is None and getattr(args, "serve", None):
             journal = default_journal_path(symptom)
-    found = running_as(lab)  # a lab someone brought up: used as it is, left up
-    if found is not None:
-        _refuse_found_lab(args.name, found, bool(args.healthy), surprise)
         runner: Runner = make_runner(inventory)
         if args.record:
             if not args.autopilot:
@@ -369,18 +369,6 @@ def cmd_drill(args: argparse.Namespace) -> int:
             _say(line)
 
 
-def score_lines(attempt: DrillAttempt) -> list[str]:
-    card = attempt.card
-    if card is None:
-        return ["no score: the drill ended before it started"]
-    verdict = "right" if card.right else f"wrong, expected {card.expect}"
-    took = duration(card.seconds) if card.seconds is not None else "unfinished"
-    return [
-        f"score: {card.points}/100 ({card.reached or 'no diagnosis'}: {verdict}) in {took}",
-        f"  {card.steps} steps (shortest {card.shortest}), {card.skips} skips, "
-        f"{card.wrong_turns} wrong turns, {card.hints} hints",
-        f"  attempt {len(attempt.past())} of {card.drill}; "
-        f"history: {attempt.history or history_path()}",
 def _refuse_found_lab(name: str, found: LabInfo, healthy: bool, surprise: bool) -> None:
     """A drill uses a lab that is up only as it is: one line saying what to do instead."""
     from labs.base import health
@@ -397,4 +385,16 @@ def _refuse_found_lab(name: str, found: LabInfo, healthy: bool, surprise: bool) 
         raise CloudtalesError(f"drill {name}: the lab is up {now}; {down} or {instead}")
 
 
+def score_lines(attempt: DrillAttempt) -> list[str]:
+    card = attempt.card
+    if card is None:
+        return ["no score: the drill ended before it started"]
+    verdict = "right" if card.right else f"wrong, expected {card.expect}"
+    took = duration(card.seconds) if card.seconds is not None else "unfinished"
+    return [
+        f"score: {card.points}/100 ({card.reached or 'no diagnosis'}: {verdict}) in {took}",
+        f"  {card.steps} steps (shortest {card.shortest}), {card.skips} skips, "
+        f"{card.wrong_turns} wrong turns, {card.hints} hints",
+        f"  attempt {len(attempt.past())} of {card.drill}; "
+        f"history: {attempt.history or history_path()}",
     ]
