@@ -152,7 +152,7 @@ def _parser() -> argparse.ArgumentParser:
     an = sub.add_parser(
         "analyze", help="findings for a pcap/pcapng capture (tags, oversize, BPDU, DHCP)"
     )
-    an.add_argument("file")
+    an.add_argument("file", help="capture file, or - to read a stream: tcpdump -w - | ... -")
     an.add_argument("--mtu", type=int, default=1500, help="MTU of the captured link (default 1500)")
     an.add_argument("--json", action="store_true", help="machine-readable output")
 

@@ -7,32 +7,35 @@ flagged as BPDU or DHCP. The report renders as JSON (``to_dict``) or text (``to_
 from __future__ import annotations
 
 import json
-import mmap
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from engine.analyzers.dhcp import DhcpConversation, conversations, decode_dhcp
-from engine.analyzers.stp import BpduFindings, analyze_bpdus
-from engine.analyzers.summary import bpdu_kind, describe
-from engine.analyzers.vlan import (
-    VlanFindings,
-    analyze_vlan,
-    depth_label,
-    fits_with_one_tag,
-    max_frame_len,
+from engine.analyzers.capture_tally import (
+    MAX_CONVERSATIONS as MAX_KEPT_CONVERSATIONS,
 )
+from engine.analyzers.capture_tally import (
+    MAX_EVENTS,
+    CaptureTally,
+    DhcpCaps,
+    dhcp_type_of,
+)
+from engine.analyzers.dhcp import DhcpConversation, decode_dhcp
+from engine.analyzers.stp import BpduFindings
+from engine.analyzers.summary import describe
+from engine.analyzers.vlan import VlanFindings, depth_label
 from engine.errors import CloudtalesError
 from engine.parsers.pcap import (
+    LINKTYPE_LINUX_SLL,
+    LINKTYPE_LINUX_SLL2,
     LINKTYPE_NAMES,
     Capture,
     CaptureStats,
     Frame,
     PcapFormatError,
-    iter_frames,
 )
+from engine.parsers.pcap_scan import open_capture, scan_capture
 
-MAX_EXAMPLES = 5
-MAX_KEPT = 10000  # BPDU and DHCP frames kept for a closer look (the rest only counted)
+COOKED = frozenset({LINKTYPE_LINUX_SLL, LINKTYPE_LINUX_SLL2})
 MAX_CONVERSATIONS = 20  # shown in text; JSON has them all
 MAX_MESSAGES = 12  # per conversation, in text
 
@@ -41,18 +44,14 @@ VERDICT_TEXT = {
     "single": "frames carry one VLAN tag; no stacked tags seen",
     "untagged": "no VLAN tags seen (captured above the VLAN device, or tags offloaded)",
     "no_frames": "the capture holds no frames",
+    "tags_hidden": "VLAN tags cannot be seen: a Linux cooked capture (SLL/SLL2, "
+    "tcpdump -i any) drops them; capture on the interface itself to see tags and sizes",
 }
 
 
 def dhcp_message_type(frame: Frame) -> str:
-    """DISCOVER, OFFER... from option 53; "BOOTP" without it; "truncated" when the capture
-    cut the datagram short (snaplen); "malformed" when the bytes do not add up. Never raises."""
-    msg = decode_dhcp(frame)
-    if msg is None:
-        return "truncated" if frame.cap_len < frame.wire_len else "malformed"
-    if msg.msg_type is None and (msg.truncated or msg.malformed):
-        return "truncated" if msg.truncated else "malformed"
-    return msg.type_name
+    """The DHCP message type of a frame flagged ``is_dhcp`` (see ``dhcp_type_of``)."""
+    return dhcp_type_of(frame, decode_dhcp(frame))
 
 
 @dataclass(slots=True)
@@ -66,10 +65,29 @@ class CaptureReport:
     examples: list[str] = field(default_factory=list)  # describe() of telling frames
     dhcp_conversations: list[DhcpConversation] = field(default_factory=list)  # per xid
     stp: BpduFindings | None = None  # senders, bridge and root ids, PVST+ VLANs
+    dhcp_caps: DhcpCaps = field(default_factory=DhcpCaps)
+
+    @property
+    def cooked(self) -> int:
+        """Frames from Linux cooked links, where the kernel has removed the VLAN tags."""
+        return sum(n for lt, n in self.stats.linktypes.items() if lt in COOKED)
 
     @property
     def verdict(self) -> str:
-        return self.vlan.verdict()
+        verdict = self.vlan.verdict()
+        return "tags_hidden" if verdict == "untagged" and self.cooked else verdict
+
+    def problems(self) -> dict[str, object]:
+        st = self.stats
+        return {
+            "truncated": st.truncated,
+            "malformed": st.malformed,
+            "first_malformed": st.first_problem or None,
+            "unsupported_linktype": st.unsupported,
+            "unknown_blocks": st.unknown_blocks,
+            "bad_timestamps": st.bad_timestamps,
+            "first_bad_timestamp": st.first_bad_timestamp or None,
+        }
 
     def to_dict(self) -> dict[str, object]:
         st = self.stats
@@ -77,16 +95,14 @@ class CaptureReport:
             "path": self.path,
             "format": st.format,
             "linktypes": {LINKTYPE_NAMES.get(k, str(k)): v for k, v in st.linktypes.items()},
-            "capture_problems": {
-                "truncated": st.truncated,
-                "malformed": st.malformed,
-                "unsupported_linktype": st.unsupported,
-                "unknown_blocks": st.unknown_blocks,
-            },
+            "capture_problems": self.problems(),
             **self.vlan.to_dict(),
+            "verdict": self.verdict,
+            "cooked_frames": self.cooked,
             "bpdus": self.bpdus,
             "dhcp": self.dhcp,
             "dhcp_conversations": [c.to_dict() for c in self.dhcp_conversations],
+            "dhcp_caps": self.dhcp_caps.to_dict(),
             "stp": self.stp.to_dict() if self.stp else None,
             "examples": self.examples,
         }
@@ -112,8 +128,18 @@ class CaptureReport:
             if v.double_tag_oversize:
                 line += f"; {v.double_tag_oversize} would fit with a single tag"
             lines.append(line)
+        elif self.cooked:
+            lines.append(
+                f"oversize: unknown - {self.cooked} frame(s) from a cooked capture, sizes "
+                f"without their VLAN tags (largest seen {v.largest_wire_len} bytes)"
+            )
         else:
             lines.append(f"oversize: none (largest frame {v.largest_wire_len} bytes)")
+        if self.cooked and self.verdict != "tags_hidden":
+            lines.append(
+                f"warning: {self.cooked} frame(s) from a Linux cooked capture (SLL/SLL2): "
+                "their VLAN tags cannot be seen"
+            )
         if self.stp is not None:
             lines.extend(self.stp.text_lines())
         elif self.bpdus:
@@ -125,9 +151,13 @@ class CaptureReport:
             f"{n} {what}"
             for n, what in (
                 (st.truncated, "truncated record(s)"),
-                (st.malformed, "malformed frame(s)"),
+                (st.malformed, f"malformed record(s) (first at {st.first_problem})"),
                 (st.unsupported, "frame(s) on unsupported link types"),
                 (st.unknown_blocks, "unknown pcapng block(s) skipped"),
+                (
+                    st.bad_timestamps,
+                    f"frame(s) with an impossible timestamp (first at {st.first_bad_timestamp})",
+                ),
             )
             if n
         ]
@@ -142,7 +172,19 @@ class CaptureReport:
         convs = self.dhcp_conversations
         if not convs:
             return []
-        lines = [f"DHCP conversations ({len(convs)}, per xid):"]
+        caps = self.dhcp_caps
+        seen = caps.conversations_seen
+        if seen > len(convs):
+            more = "" if caps.counted_all else "more than "
+            head = f"{len(convs):,} kept of {more}{seen:,} (cap {MAX_KEPT_CONVERSATIONS:,})"
+        else:
+            head = f"{len(convs)}"
+        lines = [f"DHCP conversations ({head}, per xid):"]
+        if caps.events_dropped:
+            lines.append(
+                f"  {caps.events_dropped:,} later message(s) counted, not listed: "
+                f"{MAX_EVENTS:,} kept in all (cap)"
+            )
         for conv in convs[:MAX_CONVERSATIONS]:
             lines.append(f"  {conv.headline()}")
             lines.extend(f"    {e.line()}" for e in conv.events[:MAX_MESSAGES])
@@ -153,51 +195,23 @@ class CaptureReport:
         return lines
 
 
-class _SideScan:
-    """What one pass notes besides VLAN depth: BPDUs, DHCP, telling examples."""
-
-    def __init__(self, mtu: int) -> None:
-        self.mtu = mtu
-        self.limit = max_frame_len(mtu)
-        self.bpdus: dict[str, int] = {}
-        self.dhcp: dict[str, int] = {}
-        self.bpdu_frames: list[Frame] = []
-        self.dhcp_frames: list[Frame] = []
-        self.double: list[Frame] = []
-        self.other: list[Frame] = []
-
-    def watch(self, frames: Iterable[Frame]) -> Iterator[Frame]:
-        """Yield every frame on, keeping only the few that matter (bounded)."""
-        for frame in frames:
-            if frame.is_bpdu:
-                kind = bpdu_kind(frame) or "BPDU"
-                self.bpdus[kind] = self.bpdus.get(kind, 0) + 1
-                if len(self.bpdu_frames) < MAX_KEPT:
-                    self.bpdu_frames.append(frame)
-            elif frame.is_dhcp:
-                msg = dhcp_message_type(frame)
-                self.dhcp[msg] = self.dhcp.get(msg, 0) + 1
-                if len(self.dhcp_frames) < MAX_KEPT:
-                    self.dhcp_frames.append(frame)
-            if frame.wire_len > self.limit or len(frame.tags) >= 2:
-                if fits_with_one_tag(frame, self.mtu):
-                    if len(self.double) < MAX_EXAMPLES:
-                        self.double.append(frame)
-                elif len(self.other) < MAX_EXAMPLES:
-                    self.other.append(frame)
-            yield frame
-
-
 def analyze_frames(
     path: str, stats: CaptureStats, frames: Iterable[Frame], mtu: int = 1500
 ) -> CaptureReport:
-    """One streaming pass: memory stays bounded whatever the size of the capture."""
-    side = _SideScan(mtu)
-    report = CaptureReport(path, mtu, stats, analyze_vlan(side.watch(frames), mtu))
-    report.bpdus, report.dhcp = side.bpdus, side.dhcp
-    report.examples = [describe(f) for f in (side.double + side.other)[:MAX_EXAMPLES]]
-    report.dhcp_conversations = conversations(side.dhcp_frames)
-    report.stp = analyze_bpdus(side.bpdu_frames) if side.bpdu_frames else None
+    """One streaming pass over decoded frames: memory stays bounded."""
+    tally = CaptureTally(mtu)
+    for frame in frames:
+        tally.add(frame)
+    return report_of(path, stats, tally)
+
+
+def report_of(path: str, stats: CaptureStats, tally: CaptureTally) -> CaptureReport:
+    report = CaptureReport(path, tally.mtu, stats, tally.vlan())
+    report.bpdus, report.dhcp = tally.bpdus, tally.dhcp
+    report.examples = [describe(f) for f in tally.examples()]
+    report.dhcp_conversations = tally.conversations.result()
+    report.dhcp_caps = tally.conversations.caps
+    report.stp = tally.stp if tally.stp.total else None
     return report
 
 
@@ -205,23 +219,23 @@ def analyze_capture(capture: Capture, mtu: int = 1500) -> CaptureReport:
     return analyze_frames(capture.path, capture.stats, capture.frames, mtu)
 
 
-def run_analyze(path: str, mtu: int = 1500, as_json: bool = False) -> str:
-    """Text or JSON for ``cloudtales analyze``; one-line CloudtalesError on bad input."""
+def scan_report(path: str, mtu: int = 1500, pure: bool = False) -> CaptureReport:
+    """Stream the capture at ``path`` (``-``: standard input) into a report."""
+    stats, tally = CaptureStats(), CaptureTally(mtu)
+    with open_capture(path) as fh:
+        scan_capture(fh, tally, stats, tally.limit, pure=pure)
+    return report_of("(standard input)" if path == "-" else path, stats, tally)
+
+
+def run_analyze(path: str, mtu: int = 1500, as_json: bool = False, pure: bool = False) -> str:
+    """Text or JSON for ``cloudtales analyze``; one-line CloudtalesError on bad input.
+    Reading, analysis and rendering all happen inside the error handling."""
     if not 68 <= mtu <= 65535:
         raise CloudtalesError(f"--mtu {mtu}: must be between 68 and 65535")
     try:
-        with open(path, "rb") as fh:
-            if fh.seek(0, 2) == 0:
-                raise PcapFormatError("empty")
-            with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-                stats = CaptureStats()
-                report = analyze_frames(path, stats, iter_frames(mm, stats), mtu)
-    except FileNotFoundError:
-        raise CloudtalesError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise CloudtalesError(f"{path}: is a directory, not a capture file") from None
+        report = scan_report(path, mtu, pure)
+        return json.dumps(report.to_dict(), indent=2) if as_json else report.to_text()
     except PcapFormatError as exc:
         raise CloudtalesError(f"{path}: not a readable pcap/pcapng capture: {exc}") from None
-    except OSError as exc:
+    except OSError as exc:  # a read error mid-file (EIO, a vanished NFS mount...)
         raise CloudtalesError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    return json.dumps(report.to_dict(), indent=2) if as_json else report.to_text()

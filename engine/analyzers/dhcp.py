@@ -29,7 +29,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from socket import inet_ntoa
 
-from engine.parsers.pcap import Frame
+from engine.parsers.pcap import TS_LIMIT, Frame
 
 DHCP_TYPES = {
     1: "DISCOVER",
@@ -86,8 +86,12 @@ class DhcpMessage:
 
 
 def clock(ts: float) -> str:
-    """Local time of day with milliseconds: ``14:03:07.250``."""
-    return time.strftime("%H:%M:%S", time.localtime(ts)) + f".{int(ts * 1000) % 1000:03d}"
+    """Local time of day with milliseconds, rounded: ``14:03:07.250``. A time no calendar
+    can show (a corrupt capture) is printed raw."""
+    if not -TS_LIMIT < ts < TS_LIMIT:  # also NaN
+        return f"(time {ts:.6g}?)"
+    sec, msec = divmod(round(ts * 1000), 1000)
+    return time.strftime("%H:%M:%S", time.localtime(sec)) + f".{msec:03d}"
 
 
 def _ip(raw: bytes) -> str:

@@ -34,6 +34,7 @@ PVST_TLV_AT = 36  # the originating-VLAN TLV of (R)PVST+, from the start of the 
 TYPE_CONF, TYPE_RST, TYPE_TCN = 0x00, 0x02, 0x80
 ROLES = {0: "unknown", 1: "alternate/backup", 2: "root", 3: "designated"}
 MAX_EXAMPLES = 5
+MAX_SOURCES = 10_000  # senders itemised; BPDUs of later senders are counted, not itemised
 
 _HEAD = struct.Struct("!HBB").unpack_from  # protocol id, version, type
 _CONF = struct.Struct("!B8sI8sHHHHH").unpack_from  # flags, root, cost, bridge, port, 4 timers
@@ -290,15 +291,19 @@ class BpduFindings:
     sources: dict[str, BpduSource] = field(default_factory=dict)
     malformed: int = 0
     examples: list[str] = field(default_factory=list)  # Bpdu.describe(), first per source
+    unlisted: int = 0  # BPDUs from senders beyond MAX_SOURCES (counted in total and kinds)
 
     def add(self, b: Bpdu, max_examples: int = MAX_EXAMPLES) -> None:
         self.total += 1
         self.kinds[b.kind] = self.kinds.get(b.kind, 0) + 1
         src = self.sources.get(b.src_mac)
         first = src is None
-        if src is None:
+        if src is None and len(self.sources) >= MAX_SOURCES:
+            self.unlisted += 1
+        elif src is None:
             src = self.sources[b.src_mac] = BpduSource(b.src_mac)
-        src.add(b)
+        if src is not None:
+            src.add(b)
         if b.problem:
             self.malformed += 1
         # the first BPDU of each sender, and every malformed one, while room is left
@@ -312,6 +317,8 @@ class BpduFindings:
             "sources": {mac: s.to_dict() for mac, s in sorted(self.sources.items())},
             "malformed": self.malformed,
             "examples": self.examples,
+            "senders_cap": MAX_SOURCES,
+            "bpdus_from_unlisted_senders": self.unlisted,
         }
 
     def text_lines(self) -> list[str]:
@@ -321,6 +328,11 @@ class BpduFindings:
         kinds = ", ".join(f"{k} {n}" for k, n in sorted(self.kinds.items()))
         lines = [f"BPDUs: {self.total} ({kinds}) from {len(self.sources)} sender(s)"]
         lines += [f"  {s.line()}" for _, s in sorted(self.sources.items())]
+        if self.unlisted:
+            lines.append(
+                f"  {self.unlisted} BPDU(s) from further senders, not listed: "
+                f"{MAX_SOURCES:,} senders shown (cap)"
+            )
         if self.malformed:
             lines.append(f"  {self.malformed} malformed or truncated BPDU(s)")
         lines += [f"  e.g. {ex}" for ex in self.examples]

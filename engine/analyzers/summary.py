@@ -20,7 +20,7 @@ import time
 from socket import AF_INET6, inet_ntoa, inet_ntop
 
 from engine.analyzers.vlan import max_frame_len
-from engine.parsers.pcap import PVST_SNAP, Frame
+from engine.parsers.pcap import PVST_SNAP, TS_LIMIT, Frame
 
 _PORTS = struct.Struct("!HH").unpack_from
 _ARP = struct.Struct("!6xH6s4s6s4s").unpack_from  # op, sha, spa, tha, tpa
@@ -31,13 +31,17 @@ _clock_cache: dict[int, str] = {}
 
 
 def _clock(ts: float) -> str:
-    sec = int(ts)
+    """Local time of day to the microsecond (rounded, not truncated: a float holding
+    ``.000150`` may be ``.00014999``). A time no calendar can show is printed raw."""
+    if not -TS_LIMIT < ts < TS_LIMIT:  # also NaN
+        return f"(time {ts:.6g}?)"
+    sec, usec = divmod(round(ts * 1_000_000), 1_000_000)
     base = _clock_cache.get(sec)
     if base is None:
         if len(_clock_cache) > 4096:
             _clock_cache.clear()
         base = _clock_cache[sec] = time.strftime("%H:%M:%S", time.localtime(sec))
-    return f"{base}.{int((ts - sec) * 1_000_000):06d}"
+    return f"{base}.{usec:06d}"
 
 
 def bpdu_kind(frame: Frame) -> str | None:

@@ -25,9 +25,20 @@ LINKTYPE_NAMES = {1: "Ethernet", 113: "Linux cooked (SLL)", 276: "Linux cooked v
 ETH_HLEN = 14
 VLAN_TPIDS = frozenset({0x8100, 0x88A8, 0x9100})
 STP_MAC = "01:80:c2:00:00:00"
+PB_MAC = "01:80:c2:00:00:08"  # provider bridge group (802.1ad/802.1aq): BPDUs on QinQ trunks
 PVST_MAC = "01:00:0c:cc:cc:cd"
 PVST_SNAP = b"\xaa\xaa\x03\x00\x00\x0c\x01\x0b"
 MAX_RECORD = 0x40000  # 256 KiB: larger declared lengths mean a corrupt record header
+MAX_BLOCK = 0x100000  # pcapng blocks above 1 MiB are skipped unread (packets: corrupt)
+TS_LIMIT = 2**34  # |seconds| beyond this (year 2514) is a corrupt timestamp
+_BLOCK_NAMES = {
+    0x0A0D0D0A: "section header block",
+    1: "interface description block",
+    2: "obsolete packet block",
+    3: "simple packet block",
+    5: "interface statistics block",
+    6: "enhanced packet block",
+}
 
 _PCAP_MAGICS = {  # first four bytes -> (endianness, nanosecond timestamps)
     b"\xd4\xc3\xb2\xa1": ("<", False),
@@ -36,6 +47,7 @@ _PCAP_MAGICS = {  # first four bytes -> (endianness, nanosecond timestamps)
     b"\xa1\xb2\x3c\x4d": (">", True),
 }
 _SHB = b"\x0a\x0d\x0d\x0a"
+_SHB_TYPE = 0x0A0D0D0A
 _BOM = {b"\x4d\x3c\x2b\x1a": "<", b"\x1a\x2b\x3c\x4d": ">"}
 
 _TAG = struct.Struct("!HH").unpack_from
@@ -163,7 +175,7 @@ def decode_frame(
                 is_dhcp = (w0 == 67 or w0 == 68) and (w1 == 67 or w1 == 68)
     elif etype < 0x0600 or (etype == 0x0004 and linktype != LINKTYPE_ETHERNET):
         llc = data[off : off + 8]
-        is_bpdu = (llc[:2] == b"BB" and dst in (STP_MAC, "")) or (
+        is_bpdu = (llc[:2] == b"BB" and dst in (STP_MAC, PB_MAC, "")) or (
             llc == PVST_SNAP and dst in (PVST_MAC, "")
         )
     frame: Frame = _Twin(
@@ -203,6 +215,15 @@ class CaptureStats:
     unsupported: int = 0  # frames on link types we do not decode
     unknown_blocks: int = 0  # pcapng blocks skipped
     linktypes: dict[int, int] = field(default_factory=dict)  # link type -> frames
+    first_problem: str = ""  # "offset N: what" for the first malformed record or block
+    bad_timestamps: int = 0  # frames whose time is out of range (kept; shown as such)
+    first_bad_timestamp: str = ""  # "offset N: ..." naming the block and options
+
+    def problem(self, offset: int, why: str) -> None:
+        """Count one malformed record or block; the first one is remembered."""
+        self.malformed += 1
+        if not self.first_problem:
+            self.first_problem = f"offset {offset}: {why}"
 
 
 @dataclass(slots=True)
@@ -221,12 +242,16 @@ class _Iface:
 
 
 class _Scanner:
-    """Shared by whole buffers and the live stream: ``scan`` yields frames from ``pos``
-    and stops before an incomplete record, leaving ``pos`` there."""
+    """Shared by whole buffers, file streams and the live stream: ``scan`` yields frames
+    from ``pos`` and stops before an incomplete record, leaving ``pos`` there. ``base``
+    is the offset of ``buf[0]`` in the capture (for the offsets problems name)."""
 
     def __init__(self, stats: CaptureStats) -> None:
         self.stats = stats
         self.pos = 0
+        self.base = 0
+        self.at = 0  # offset of the block being decoded (pcapng)
+        self.skip = 0  # bytes of an oversized pcapng block still to discard unread
         self.dead = False  # a corrupt record header: nothing after it can be trusted
         self.endian = "<"
         self.iface = _Iface(LINKTYPE_ETHERNET, 0)
@@ -246,13 +271,21 @@ class _Scanner:
         if magic == _SHB:
             if len(buf) < 12:
                 return False
-            if bytes(buf[8:12]) not in _BOM:
-                raise PcapFormatError("pcapng section header has a bad byte-order magic")
+            bom = bytes(buf[8:12])
+            if bom not in _BOM:
+                raise PcapFormatError(
+                    f"pcapng section header block at offset 0: byte-order magic "
+                    f"0x{bom.hex()}, expected 0x1a2b3c4d"
+                )
             self.stats.format = "pcapng"
             return True
         if len(buf) < 4 and any(m.startswith(magic) for m in (_SHB, *_PCAP_MAGICS)):
             return False
-        raise PcapFormatError(f"not a pcap or pcapng capture (magic {magic.hex() or 'empty'})")
+        raise PcapFormatError(
+            f"not a pcap or pcapng capture (magic 0x{magic.hex()} at offset 0)"
+            if magic
+            else "empty"
+        )
 
     def scan(self, buf: Buffer, final: bool) -> Iterator[Frame]:
         """``final``: no more bytes will come, so a partial record is truncated."""
@@ -267,48 +300,59 @@ class _Scanner:
         st, lt = self.stats, iface.linktype
         st.linktypes[lt] = st.linktypes.get(lt, 0) + 1
         known = lt in LINKTYPE_NAMES
-        frame = decode_frame(data, ts, max(orig, len(data)), lt, idx) if known else None
+        frame = decode_frame(data, ts, orig, lt, idx) if known else None
         if frame is not None:
             st.frames += 1
         elif known:
-            st.malformed += 1
+            st.problem(self.at, f"frame of {len(data)} bytes too short for its headers")
         else:
             st.unsupported += 1
         return frame
 
-    def _pcap(self, buf: Any, final: bool) -> Iterator[Frame]:
+    def _pcap(self, buf: Any, final: bool, end: int | None = None) -> Iterator[Frame]:
+        """Records from ``pos`` up to ``end`` (default: the end of ``buf``)."""
         rec = struct.Struct(self.endian + "IIII").unpack_from
-        iface, end, pos, st = self.iface, len(buf), self.pos, self.stats
+        iface, pos, st = self.iface, self.pos, self.stats
+        end = len(buf) if end is None else end
         units, copy, lt = iface.units, not isinstance(buf, bytes | mmap.mmap), iface.linktype
         known = lt in LINKTYPE_NAMES
         good = bad = other = 0  # flushed to stats once: per-frame attribute updates cost
         try:
             while pos + 16 <= end:
                 sec, frac, incl, orig = rec(buf, pos)
-                if incl > MAX_RECORD and incl > iface.snaplen:  # cannot resync after this
-                    st.malformed += 1
+                if incl > MAX_RECORD:  # cannot resync after this
+                    st.problem(self.base + pos, f"record caplen {incl} > {MAX_RECORD}")
                     self.dead = True
                     break
                 stop = pos + 16 + incl
                 if stop > end:
                     break
+                if orig > MAX_RECORD or incl > orig:  # skipped, counted; the next is fine
+                    why = f"orig_len {orig} > {MAX_RECORD}" if orig > MAX_RECORD else ""
+                    st.problem(
+                        self.base + pos, f"record {why or f'caplen {incl} > orig_len {orig}'}"
+                    )
+                    pos = stop
+                    continue
                 data = buf[pos + 16 : stop]
-                pos = stop
                 if not known:
+                    pos = stop
                     other += 1
                     continue
-                frame = decode_frame(
-                    bytes(data) if copy else data,
-                    sec + frac / units,
-                    orig if orig > incl else incl,
-                    lt,
-                )
+                frame = decode_frame(bytes(data) if copy else data, sec + frac / units, orig, lt)
                 if frame is None:
                     bad += 1
+                    if not st.first_problem:
+                        st.first_problem = (
+                            f"offset {self.base + pos}: frame of {incl} bytes too short "
+                            f"for its headers"
+                        )
+                    pos = stop
                 else:
+                    pos = stop
                     good += 1
                     yield frame
-            self._finish(pos, end, final)
+            self._finish(pos, len(buf), final)
         finally:
             self.pos = pos
             st.frames, st.malformed, st.unsupported = (
@@ -323,19 +367,33 @@ class _Scanner:
         end, st = len(buf), self.stats
         while self.pos + 12 <= end:
             pos = self.pos
+            self.at = at_abs = self.base + pos
             btype = bytes(buf[pos : pos + 4])
             if btype == _SHB:  # a new section: byte order and interfaces start over
-                self.endian, self.ifaces = _BOM.get(bytes(buf[pos + 8 : pos + 12]), ""), []
+                bom = bytes(buf[pos + 8 : pos + 12])
+                self.endian, self.ifaces = _BOM.get(bom, ""), []
+                if not self.endian:
+                    st.problem(at_abs, f"section header block: byte-order magic 0x{bom.hex()}")
+                    self.dead = True
+                    break
             e = self.endian
-            (blen,) = struct.unpack_from(e + "I", buf, pos + 4) if e else (0,)
+            (kind,) = struct.unpack_from(e + "I", btype)
+            name = _BLOCK_NAMES.get(kind, f"block type 0x{kind:08x}")
+            (blen,) = struct.unpack_from(e + "I", buf, pos + 4)
             if blen < 12 or blen % 4:  # corrupt block header: cannot resync
-                st.malformed += 1
+                st.problem(at_abs, f"{name}: block length {blen} (must be >= 12, a multiple of 4)")
                 self.dead = True
                 break
             if pos + blen > end:
+                if blen > MAX_BLOCK:
+                    if kind in (1, 2, 3, 6):
+                        st.problem(at_abs, f"{name}: block length {blen} > {MAX_BLOCK}")
+                        self.dead = True
+                    elif not final:  # discard it unread, whatever its size
+                        st.unknown_blocks += kind != _SHB_TYPE
+                        self.skip, self.pos = blen - (end - pos), end
                 break
             self.pos = pos + blen
-            (kind,) = struct.unpack_from(e + "I", btype)
             body, bend = pos + 8, pos + blen - 4
             if kind == 1 and bend - body >= 8:  # interface description
                 linktype, snaplen = struct.unpack_from(e + "H2xI", buf, body)
@@ -344,24 +402,44 @@ class _Scanner:
             elif kind in (2, 3, 6) and self.ifaces and bend - body >= (4 if kind == 3 else 20):
                 if kind == 3:  # simple packet block: interface 0, no timestamp
                     (orig,) = struct.unpack_from(e + "I", buf, body)
-                    idx, hi, lo, at = 0, 0, 0, body + 4
-                    incl = min(orig, bend - at, self.ifaces[0].snaplen or orig)
+                    idx, hi, lo, data_at = 0, 0, 0, body + 4
+                    incl = min(orig, bend - data_at, self.ifaces[0].snaplen or orig)
                 else:  # enhanced (6) or obsolete (2) packet block
                     fmt = e + ("5I" if kind == 6 else "H2x4I")
                     idx, hi, lo, incl, orig = struct.unpack_from(fmt, buf, body)
-                    at = body + 20
-                if idx >= len(self.ifaces) or at + incl > bend:
-                    st.malformed += 1
+                    data_at = body + 20
+                if idx >= len(self.ifaces):
+                    st.problem(at_abs, f"{name}: interface id {idx}, {len(self.ifaces)} defined")
+                    continue
+                if data_at + incl > bend or incl > orig or orig > MAX_RECORD:
+                    what = "caplen" if data_at + incl > bend or incl > orig else "orig_len"
+                    st.problem(
+                        at_abs,
+                        f"{name}: {what} {incl if what == 'caplen' else orig}"
+                        f" (block length {blen}, orig_len {orig})",
+                    )
                     continue
                 iface = self.ifaces[idx]
                 ts = ((hi << 32) | lo) / iface.units + iface.offset
-                if frame := self._emit(bytes(buf[at : at + incl]), ts, orig, iface, idx):
+                if not -TS_LIMIT < ts < TS_LIMIT:
+                    self._bad_time(at_abs, name, iface, idx)
+                if frame := self._emit(bytes(buf[data_at : data_at + incl]), ts, orig, iface, idx):
                     yield frame
             elif kind in (1, 2, 3, 6):
-                st.malformed += 1
+                why = "before any interface description" if self.ifaces == [] and kind != 1 else ""
+                st.problem(at_abs, f"{name}: block length {blen} too short {why}".rstrip())
             elif btype != _SHB:
                 st.unknown_blocks += 1
         self._finish(self.pos, end, final)
+
+    def _bad_time(self, at: int, name: str, iface: _Iface, idx: int) -> None:
+        st = self.stats
+        st.bad_timestamps += 1
+        if not st.first_bad_timestamp:
+            st.first_bad_timestamp = (
+                f"offset {at}: {name} on interface {idx} (if_tsresol {iface.units} units/s, "
+                f"if_tsoffset {iface.offset} s)"
+            )
 
     def _idb_options(self, buf: Buffer, pos: int, end: int, iface: _Iface) -> _Iface:
         while pos + 4 <= end:

@@ -1,0 +1,126 @@
+"""The optional compiled kernel of the capture scanner (``pcap_kernel.c``) via ctypes.
+
+``python -m engine.parsers.pcap_kernel build`` compiles it with gcc into
+``_pcap_kernel.so`` next to this file (``.ci/setup`` runs it). ``load()`` returns None
+when the library is missing, stale (another ABI) or ``CLOUDTALES_PURE_PYTHON=1`` is
+set; ``engine.parsers.pcap_scan`` then uses its pure-Python path, which gives the same
+findings.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ABI = 3  # KERNEL_ABI in pcap_kernel.c
+SOURCE = Path(__file__).with_name("pcap_kernel.c")
+LIBRARY = Path(__file__).with_name("_pcap_kernel.so")
+STACK_SLOTS = 65536
+MAX_EXAMPLES = 5
+
+
+class KernelState(ctypes.Structure):
+    """Mirror of ``scan_state`` in pcap_kernel.c (checked against its size on load)."""
+
+    _fields_ = [  # noqa: RUF012 - ctypes needs a class attribute
+        ("limit", ctypes.c_uint32),
+        ("linktype", ctypes.c_uint32),
+        ("big_endian", ctypes.c_uint32),
+        ("pad", ctypes.c_uint32),
+        ("frames", ctypes.c_uint64),
+        ("depth", ctypes.c_uint64 * 3),
+        ("oversize", ctypes.c_uint64),
+        ("double_over", ctypes.c_uint64),
+        ("largest", ctypes.c_uint64),
+        ("ex_double", ctypes.c_uint32),
+        ("ex_other", ctypes.c_uint32),
+        ("stacks_used", ctypes.c_uint32),
+        ("dead", ctypes.c_uint32),
+        ("single", ctypes.c_uint64 * 4096),
+        ("stack_key", ctypes.c_uint32 * STACK_SLOTS),
+        ("stack_count", ctypes.c_uint64 * STACK_SLOTS),
+    ]
+
+    def single_counts(self) -> dict[int, int]:
+        """VID -> frames with exactly that one tag."""
+        return {vid: n for vid, n in enumerate(self.single) if n}
+
+    def stack_counts(self) -> dict[tuple[int, int], int]:
+        """(outer, inner) VID -> frames with exactly those two tags."""
+        out: dict[tuple[int, int], int] = {}
+        for key, n in zip(self.stack_key, self.stack_count, strict=True):
+            if key:
+                out[((key - 1) >> 12, (key - 1) & 0xFFF)] = n
+        return out
+
+
+class Kernel:
+    """The loaded library: ``scan`` walks classic pcap records (see pcap_kernel.c)."""
+
+    def __init__(self, lib: ctypes.CDLL) -> None:
+        self._scan = lib.pcap_kernel_scan
+        self._scan.restype = ctypes.c_long
+        self._scan.argtypes = [
+            ctypes.POINTER(KernelState),
+            ctypes.c_void_p,
+            ctypes.c_long,
+            ctypes.c_long,
+            ctypes.c_void_p,
+            ctypes.c_long,
+            ctypes.POINTER(ctypes.c_long),
+        ]
+        self._n = ctypes.c_long()
+
+    def scan(
+        self,
+        state: KernelState,
+        buf_addr: int,
+        pos: int,
+        end: int,
+        out: ctypes.Array[ctypes.c_uint64],
+    ) -> tuple[int, int]:
+        """(position reached, entries written to ``out``)."""
+        reached = self._scan(
+            ctypes.byref(state), buf_addr, pos, end, ctypes.addressof(out), len(out), self._n
+        )
+        return int(reached), self._n.value
+
+
+_loaded: list[Kernel | None] = []
+
+
+def load() -> Kernel | None:
+    """The compiled kernel, or None (missing, stale, or pure Python requested)."""
+    if _loaded:
+        return _loaded[0]
+    kernel = None
+    if os.environ.get("CLOUDTALES_PURE_PYTHON") != "1" and LIBRARY.exists():
+        try:
+            lib = ctypes.CDLL(str(LIBRARY))
+            abi = lib.pcap_kernel_abi()
+            lib.pcap_kernel_state_size.restype = ctypes.c_size_t
+            size = lib.pcap_kernel_state_size()
+        except (OSError, AttributeError):
+            abi = size = -1
+        if abi == ABI and size == ctypes.sizeof(KernelState):
+            kernel = Kernel(lib)
+    _loaded.append(kernel)
+    return kernel
+
+
+def build(cc: str = "gcc") -> Path:
+    """Compile pcap_kernel.c into _pcap_kernel.so (atomically replaced)."""
+    tmp = LIBRARY.with_suffix(".tmp.so")
+    cmd = [cc, "-O2", "-shared", "-fPIC", "-Wall", "-Werror", "-o", str(tmp), str(SOURCE)]
+    subprocess.run(cmd, check=True)
+    tmp.replace(LIBRARY)
+    return LIBRARY
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["build"]:
+        sys.exit("usage: python -m engine.parsers.pcap_kernel build")
+    print(f"built {build()}")

@@ -1,0 +1,183 @@
+"""Stream a capture (a file or standard input) through the scanner in fixed-size blocks.
+
+Memory stays bounded whatever the size of the capture: one 2 MiB buffer is refilled
+with ``readinto`` and the records it holds are scanned in place. A classic pcap on an
+Ethernet or Linux cooked link goes through the compiled kernel when it is built
+(``engine.parsers.pcap_kernel``): it tallies plain frames itself and hands the others
+(possible BPDUs and DHCP, odd or malformed records, the first few examples) to the
+Python decoder. Otherwise every record is decoded in Python. Both give the same
+findings; a ``FrameSink`` receives them.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import stat
+import struct
+from io import FileIO
+from typing import Protocol
+
+from engine.errors import CloudtalesError
+from engine.parsers.pcap import (
+    LINKTYPE_NAMES,
+    MAX_BLOCK,
+    CaptureStats,
+    Frame,
+    PcapFormatError,
+    _Scanner,
+    decode_frame,
+)
+from engine.parsers.pcap_kernel import Kernel, KernelState, load
+
+READ = 1 << 20  # bytes per read
+BUFFER = 2 * MAX_BLOCK + READ  # room for a whole block plus a read
+HANDOVER = 65536  # offsets the kernel may hand over per call
+
+
+class FrameSink(Protocol):
+    def add(self, frame: Frame) -> None:
+        """A frame decoded in Python: count it in every finding."""
+
+    def add_example(self, frame: Frame) -> None:
+        """A frame the kernel already counted, offered as an oversize/stacked example."""
+
+    def add_kernel(self, state: KernelState) -> None:
+        """The kernel's tallies, once, at the end of the capture."""
+
+
+def open_capture(path: str) -> FileIO:
+    """The capture at ``path`` (``-``: standard input), unbuffered. A FIFO, socket or
+    device is refused from its ``stat``, before it is opened (opening a FIFO without a
+    writer would block forever); streams are read from standard input instead."""
+    if path == "-":
+        return os.fdopen(os.dup(0), "rb", buffering=0)
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise CloudtalesError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise CloudtalesError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(mode):
+        raise CloudtalesError(f"{path}: is a directory, not a capture file")
+    if not stat.S_ISREG(mode):
+        kind = (
+            "a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
+        )
+        raise CloudtalesError(
+            f"{path}: is {kind}, not a capture file; pipe a stream to standard input: "
+            f"cloudtales analyze - < {path}"
+        )
+    try:
+        return open(path, "rb", buffering=0)  # noqa: SIM115 - the caller closes it
+    except OSError as exc:
+        raise CloudtalesError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def _use_kernel(scanner: _Scanner) -> Kernel | None:
+    if scanner.stats.format != "pcap" or scanner.iface.linktype not in LINKTYPE_NAMES:
+        return None
+    return load()
+
+
+class _Feeder:
+    """One buffer, refilled from the stream; ``view`` is the valid part."""
+
+    def __init__(self, fh: FileIO) -> None:
+        self.fh = fh
+        self.buf = bytearray(BUFFER)
+        self.mem = memoryview(self.buf)
+        self.have = 0
+        self.base = 0  # capture offset of buf[0]
+        self.eof = False
+
+    def fill(self) -> None:
+        """One read (a pipe may return less); sets ``eof`` at the end of the stream."""
+        if not self.eof and self.have + READ <= BUFFER:
+            n = self.fh.readinto(self.mem[self.have : self.have + READ])
+            self.eof = not n
+            self.have += n or 0
+
+    def drop(self, pos: int) -> None:
+        """Forget the bytes before ``pos`` (scanned), keeping the rest at the front."""
+        rest = self.have - pos
+        if pos and rest:
+            self.buf[:rest] = self.mem[pos : self.have]
+        self.have, self.base = rest, self.base + pos
+
+
+def scan_capture(
+    fh: FileIO, sink: FrameSink, stats: CaptureStats, limit: int, pure: bool = False
+) -> None:
+    """Scan the whole stream into ``sink``; ``limit`` is the largest frame the MTU
+    allows. Raises PcapFormatError for an unusable header, naming what was wrong."""
+    feed, scanner = _Feeder(fh), _Scanner(stats)
+    while True:
+        feed.fill()
+        if scanner.start(feed.mem[: feed.have]):
+            break
+        if feed.eof:
+            raise PcapFormatError(
+                f"truncated global header ({feed.have} bytes)" if feed.have else "empty"
+            )
+    kernel = None if pure else _use_kernel(scanner)
+    state = KernelState() if kernel else None
+    if state is not None:
+        state.limit, state.linktype = limit, scanner.iface.linktype
+        state.big_endian = scanner.endian == ">"
+    out = (ctypes.c_uint64 * HANDOVER)()
+    addr = ctypes.addressof(ctypes.c_char.from_buffer(feed.buf))
+    while True:
+        view = feed.mem[: feed.have]
+        if scanner.skip:
+            step = min(scanner.skip, feed.have - scanner.pos)
+            scanner.skip, scanner.pos = scanner.skip - step, scanner.pos + step
+        if kernel is not None and state is not None:
+            _kernel_pass(kernel, state, scanner, view, addr, out, sink)
+        for frame in scanner.scan(view, final=feed.eof):
+            sink.add(frame)
+        if feed.eof or scanner.dead:
+            break
+        feed.drop(scanner.pos)
+        scanner.pos, scanner.base = 0, feed.base
+        feed.fill()
+    if state is not None:
+        stats.frames += state.frames
+        if state.frames:
+            lt = scanner.iface.linktype
+            stats.linktypes[lt] = stats.linktypes.get(lt, 0) + state.frames
+        sink.add_kernel(state)
+
+
+def _kernel_pass(
+    kernel: Kernel,
+    state: KernelState,
+    scanner: _Scanner,
+    view: memoryview,
+    addr: int,
+    out: ctypes.Array[ctypes.c_uint64],
+    sink: FrameSink,
+) -> None:
+    """Let the kernel walk every complete record; decode what it hands over. Stops at a
+    corrupt record header, which the Python scan after it then reports."""
+    rec = struct.Struct(scanner.endian + "IIII").unpack_from
+    units, lt = scanner.iface.units, scanner.iface.linktype
+    end = len(view)
+    while True:
+        reached, n = kernel.scan(state, addr, scanner.pos, end, out)
+        for i in range(n):
+            entry = out[i]
+            at = entry >> 1
+            sec, frac, incl, orig = rec(view, at)
+            if entry & 1:  # counted by the kernel: only offered as an example
+                data = bytes(view[at + 16 : at + 16 + incl])
+                frame = decode_frame(data, sec + frac / units, orig, lt)
+                if frame is not None:
+                    sink.add_example(frame)
+                continue
+            scanner.pos = at
+            for frame in scanner._pcap(view, False, at + 16 + incl):
+                sink.add(frame)
+        scanner.pos = reached
+        if n < len(out) or state.dead:
+            return
