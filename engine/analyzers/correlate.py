@@ -26,6 +26,7 @@ from engine.checks.base import FactValue, ResultTable
 from engine.parsers.pcap import Frame
 
 PacketKey = tuple[str | int | None, ...]
+FRAME_BYTES = 128  # bytes of each sighting's frame kept for the packet detail view
 DUPLICATE_WINDOW = 0.005  # s: one DHCP frame seen twice at one point (bridge and port)
 _ECHO_NAMES = {0: "echo reply", 8: "echo request"}
 
@@ -74,6 +75,13 @@ class Sighting:
     ts: float
     vids: tuple[int, ...]
     wire_len: int
+    head: bytes = b""  # the frame's first FRAME_BYTES bytes, for the packet detail view
+    linktype: int = 1
+
+    @property
+    def frame(self) -> str:
+        """``"LINKTYPE:HEX"`` of the kept bytes ("" when none were kept)."""
+        return f"{self.linktype}:{self.head.hex()}" if self.head else ""
 
     @property
     def depth(self) -> int:
@@ -180,6 +188,7 @@ class CorrelationRow:
     verdict: str
     lost: bool
     changed: bool
+    frames: tuple[str, ...] = ()  # per capture point: ``Sighting.frame`` or ""
 
     def as_tuple(self) -> tuple[str, ...]:
         return (self.packet, *self.cells, self.last_seen, self.verdict)
@@ -242,6 +251,7 @@ class Correlation:
                     trace.verdict(),
                     not trace.delivered,
                     trace.odd,
+                    tuple(at[p].frame if p in at else "" for p in self.order),
                 )
             )
         return rows
@@ -260,6 +270,7 @@ class Correlation:
             rows=tuple(r.as_tuple() for r in shown),
             flags=tuple("lost" if r.lost else "changed" if r.changed else "" for r in shown),
             omitted=len(rows) - len(shown),
+            frames=tuple(("", *r.frames, "", "") for r in shown),
         )
 
     def facts(self) -> dict[str, FactValue]:
@@ -325,7 +336,10 @@ def correlate(points: Mapping[str, Sequence[Frame]], order: Sequence[str]) -> Co
                 key = (*key, n)
             at = seen.setdefault(key, {})
             if point not in at:  # first copy only (a bond and its member, retransmits)
-                at[point] = Sighting(point, frame.ts, frame.vids, frame.wire_len)
+                head = bytes(frame.data[:FRAME_BYTES])
+                at[point] = Sighting(
+                    point, frame.ts, frame.vids, frame.wire_len, head, frame.linktype
+                )
     result = Correlation(order, [], unkeyed, {}, {}, {}, 0)
     for key, at in seen.items():
         reverse = _travels_back(key, at, order)

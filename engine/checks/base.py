@@ -42,22 +42,29 @@ class ResultTable:
     """A table for the operator (e.g. the same packet at every capture point).
 
     Plain strings, so it is journalled as it is and a follower renders the same thing;
-    ``flags`` marks each row "lost", "changed" or "" (bounded by the producer)."""
+    ``flags`` marks each row "lost", "changed" or "" (bounded by the producer).
+    ``frames`` (optional, per row and per column) holds the first bytes of the frame a
+    cell describes as ``"LINKTYPE:HEX"`` ("" where there is none), so the packet can be
+    decoded later, by a follower or after ``--resume`` too."""
 
     title: str
     columns: tuple[str, ...]
     rows: tuple[tuple[str, ...], ...]
     flags: tuple[str, ...] = ()
     omitted: int = 0  # rows left out to keep the table bounded
+    frames: tuple[tuple[str, ...], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "title": self.title,
             "columns": list(self.columns),
             "rows": [list(r) for r in self.rows],
             "flags": list(self.flags),
             "omitted": self.omitted,
         }
+        if self.frames:
+            data["frames"] = [list(r) for r in self.frames]
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResultTable:
@@ -67,6 +74,7 @@ class ResultTable:
             rows=tuple(tuple(str(c) for c in r) for r in data.get("rows", [])),
             flags=tuple(str(f) for f in data.get("flags", [])),
             omitted=int(data.get("omitted", 0)),
+            frames=tuple(tuple(str(c) for c in r) for r in data.get("frames", [])),
         )
 
 
