@@ -30,6 +30,7 @@ from engine.drill_score import (
 from engine.errors import CloudtalesError
 from engine.journal_follow import LIVE, LiveSampler
 from engine.playbook.graph import PlaybookGraph, load_valid_graph
+from engine.preflight import lacks_line
 from engine.rehearsal import fresh_record_dir, record_rehearsal
 from engine.remote.factory import make_runner
 from engine.remote.inventory import Inventory, load_inventory
@@ -42,6 +43,9 @@ if TYPE_CHECKING:
     from labs.base import Lab, LabInfo
     from labs.faults import Injection
     from tui.app import CloudtalesApp
+
+
+INCONCLUSIVE_EXIT = 3  # --autopilot: the walk could not stand on evidence
 
 
 def _say(msg: str) -> None:
@@ -75,6 +79,9 @@ async def _autopilot(session: Session, tail: list[str] | None = None) -> int:
             await asyncio.sleep(1.0)
             journal_live()
 
+    lacking = lacks_line(session.graph, session.walker.state.symptom, session.inventory)
+    if lacking:
+        _say(lacking)
     ticker = asyncio.create_task(every_second())
     try:
         await session.autopilot(on_step=on_step, emit=emit)
@@ -82,17 +89,22 @@ async def _autopilot(session: Session, tail: list[str] | None = None) -> int:
         ticker.cancel()
         await session.close()
     w = session.walker
-    dia = w.diagnosis
-    assert dia is not None
+    verdict = w.verdict
+    assert verdict is not None
     lines = ["path: " + " -> ".join(w.path)]
-    lines += [f"  evidence {name}: {value}" for name, value in w.evidence()]
-    lines += [f"journal: {session.journal.path}", dia.title, f"diagnosis: {dia.id}"]
+    ops = verdict.operator_facts
+    lines += [
+        f"  evidence {name}: {value}" + (" (the operator's)" if name in ops else "")
+        for name, value in w.evidence()
+    ]
+    lines += [f"  by hand: {line}" for line in verdict.by_hand()]
+    lines += [f"journal: {session.journal.path}", verdict.title, verdict.line()]
     if tail is None:
         for line in lines:
             _say(line)
     else:
         tail.extend(lines)
-    return 0
+    return 0 if verdict.conclusive else INCONCLUSIVE_EXIT
 
 
 def _app(
