@@ -172,8 +172,10 @@ def score(
             if st.next_node not in on_path:
                 wrong += 1
                 off_path.append(st.next_node)
-        if reached is None and walker.done:
-            reached, reached_alive = walker.state.current, alive
+        if reached is None and (verdict := walker.verdict) is not None:
+            # a diagnosis counts only when its evidence holds; else the walk was inconclusive
+            reached = verdict.diagnosis.id if verdict.diagnosis else "inconclusive"
+            reached_alive = alive
     if start_ts is None:
         raise CloudtalesError(f"drill {spec.name}: the journal has no session event")
     right = reached == spec.expect

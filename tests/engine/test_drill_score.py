@@ -28,6 +28,7 @@ from engine.walker import Walker
 
 SYMPTOM = "ssh-freezes-on-large-output"
 SPEC = DrillSpec("double-vlan", SYMPTOM, "vlan-on-vlan")
+STACKED_AT = {"first_stacking_hop": "compute:bond0"}
 SHORTEST = [
     SYMPTOM,
     "pmtu-outside-instance",
@@ -50,13 +51,27 @@ def _clocked(w: Walker) -> list[Event]:
 
 def _finish(w: Walker) -> None:
     w.record_result("links-compute", CheckResult("vlan_on_vlan", "vlan100@vlan20"))
-    w.record_result("nova-vlan-interface", CheckResult("is_vlan_device", "vlan20"))
+    w.record_result(
+        "nova-vlan-interface",
+        CheckResult("is_vlan_device", "vlan20", {"vlan_interface": "vlan20"}),
+    )
+
+
+def test_reaching_the_node_without_its_evidence_is_not_right(graph: PlaybookGraph) -> None:
+    w = Walker.start(graph, SYMPTOM)
+    w.record_result("pmtu-outside-instance", CheckResult("reduced", "1496"))
+    w.record_result("capture-path", CheckResult("stacked", "2 tags"))  # no stacking hop seen
+    _finish(w)
+    card = score(graph, _clocked(w), SPEC)
+    assert card.reached == "inconclusive"
+    assert not card.right
+    assert card.points == 0
 
 
 def test_a_clean_run_scores_full_marks(graph: PlaybookGraph) -> None:
     w = Walker.start(graph, SYMPTOM)
     w.record_result("pmtu-outside-instance", CheckResult("reduced", "1496"))
-    w.record_result("capture-path", CheckResult("stacked", "2 tags"))
+    w.record_result("capture-path", CheckResult("stacked", "2 tags", STACKED_AT))
     _finish(w)
     card = score(graph, _clocked(w), SPEC, now=5.0)
     assert card.shortest_path == SHORTEST
@@ -73,7 +88,7 @@ def test_skip_back_and_hint_cost_points(graph: PlaybookGraph) -> None:
     w.skip()  # the MTU probe's fallback is capture-path: on the path, but a skip
     w.back()
     w.record_result("pmtu-outside-instance", CheckResult("reduced", "1496"))
-    w.record_result("capture-path", CheckResult("stacked", "2 tags"))
+    w.record_result("capture-path", CheckResult("stacked", "2 tags", STACKED_AT))
     w.record(HINT, node="links-compute", text="run it")
     _finish(w)
     card = score(graph, _clocked(w), SPEC)
@@ -152,7 +167,7 @@ def test_surprise_counts_only_after_the_fault(graph: PlaybookGraph) -> None:
     w.back()  # the trainee starts over once the fault is in
     w.record(FAULT_INJECTED, after_seconds=3.0, how="test")
     w.record_result("pmtu-outside-instance", CheckResult("reduced", "1496"))
-    w.record_result("capture-path", CheckResult("stacked", "2 tags"))
+    w.record_result("capture-path", CheckResult("stacked", "2 tags", STACKED_AT))
     _finish(w)
     events = _clocked(w)
     card = score(graph, events, SPEC, surprise=True)
@@ -169,7 +184,7 @@ def test_hints_point_along_the_shortest_path(graph: PlaybookGraph) -> None:
         "run pmtu-outside-instance (r): the outcome that matters here is 'reduced'"
     )
     w.record_result("pmtu-outside-instance", CheckResult("reduced", "1496"))
-    w.record_result("capture-path", CheckResult("stacked", "2 tags"))
+    w.record_result("capture-path", CheckResult("stacked", "2 tags", STACKED_AT))
     assert hint(graph, w, "vlan-on-vlan").startswith("run links-compute (r)")
     w.record_result("links-compute", CheckResult("vlan_on_vlan", "vlan100@vlan20"))
     w.record_result("nova-vlan-interface", CheckResult("is_base_device", "bond0"))
@@ -213,7 +228,7 @@ def test_an_attempt_is_scored_once(graph: PlaybookGraph, tmp_path: Path) -> None
     attempt = DrillAttempt(SPEC, history=tmp_path / "h.jsonl")
     w = Walker.start(graph, SYMPTOM)
     w.record_result("pmtu-outside-instance", CheckResult("reduced", "1496"))
-    w.record_result("capture-path", CheckResult("stacked", "2 tags"))
+    w.record_result("capture-path", CheckResult("stacked", "2 tags", STACKED_AT))
     _finish(w)
     first = attempt.finish(graph, _clocked(w))
     again = attempt.finish(graph, _clocked(w))
