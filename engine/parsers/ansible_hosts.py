@@ -25,6 +25,7 @@ from engine.errors import InventoryError
 ALL = "all"
 UNGROUPED = "ungrouped"
 MAX_EXPANDED_HOSTS = 10_000
+PRIORITY_VAR = "ansible_group_priority"
 
 
 @dataclass
@@ -34,6 +35,19 @@ class AnsibleGroup:
     vars: dict[str, Any] = field(default_factory=dict)
     children: list[str] = field(default_factory=list)
     hosts: list[str] = field(default_factory=list)
+    priority: int = 1  # ansible_group_priority: a setting of the group, not a variable
+
+    def set_var(self, key: str, value: Any, where: str) -> None:
+        """One inventory variable of the group, as Ansible's ``Group.set_variable``."""
+        if key != PRIORITY_VAR:
+            self.vars[key] = value
+            return
+        try:
+            self.priority = int(value)
+        except (TypeError, ValueError):
+            raise InventoryError(
+                f"{where}: group {self.name!r}: {PRIORITY_VAR} {value!r} is not a whole number"
+            ) from None
 
 
 @dataclass
@@ -64,20 +78,32 @@ class AnsibleTree:
         if child not in p.children:
             p.children.append(child)
 
-    def add_host(self, group: str, name: str, host_vars: dict[str, Any], where: str) -> None:
+    def add_host(
+        self,
+        group: str,
+        name: str,
+        host_vars: dict[str, Any],
+        where: str,
+        port: int | None = None,
+    ) -> None:
+        """As Ansible's ``InventoryData.add_host``: a ``:port`` counts only where the host
+        first appears (a later ``host:other-port`` is ignored); its variables then apply."""
         g = self.group(group, where)
         if name not in g.hosts:
             g.hosts.append(name)
         host = self.hosts.get(name)
         if host is None:
             host = self.hosts[name] = AnsibleHost(name, where)
+            if port is not None:
+                host.vars["ansible_port"] = port
         host.vars.update(host_vars)
 
     def merge(self, other: AnsibleTree) -> None:
-        """Add ``other`` (another file of an inventory directory) into this tree."""
+        """Add ``other`` (a script-format JSON file of an inventory directory) into this tree."""
         for g in other.groups.values():
             mine = self.group(g.name, g.where)
             mine.vars.update(g.vars)
+            mine.priority = g.priority if g.priority != 1 else mine.priority
             mine.children += [c for c in g.children if c not in mine.children]
             mine.hosts += [h for h in g.hosts if h not in mine.hosts]
         for h in other.hosts.values():
@@ -97,11 +123,15 @@ class AnsibleTree:
         for name in list(self.groups):
             if name != ALL and name not in has_parent and name not in root.children:
                 root.children.append(name)
-        grouped = {h for g in self.groups.values() if g.name != ALL for h in g.hosts}
-        for name in self.hosts:
-            if name not in grouped:
-                self.add_host(UNGROUPED, name, {}, where)
         self._check_cycles()
+        # as Ansible's reconcile_inventory: a host in any real group leaves ``ungrouped``
+        # (and so do ``[ungrouped:vars]``); a host in no group (or only ``all``) joins it
+        loose = self.groups[UNGROUPED]
+        grouped = {
+            h for g in self.groups.values() if g.name not in (ALL, UNGROUPED) for h in g.hosts
+        }
+        loose.hosts = [h for h in loose.hosts if h not in grouped]
+        loose.hosts += [h for h in self.hosts if h not in grouped and h not in loose.hosts]
 
     def _check_cycles(self) -> None:
         state: dict[str, int] = {}  # 1 = on the current path, 2 = done
@@ -121,6 +151,11 @@ class AnsibleTree:
         for name in self.groups:
             if name not in state:
                 visit(name, [name])
+
+    def order(self, groups: set[str]) -> list[str]:
+        """Ansible's ``sort_groups``: by depth, then ``ansible_group_priority``, then name."""
+        depth = self.depth()
+        return sorted(groups, key=lambda g: (depth[g], self.groups[g].priority, g))
 
     def depth(self) -> dict[str, int]:
         """Each group's distance from ``all`` (the longest one, as Ansible orders vars)."""
@@ -154,6 +189,15 @@ class AnsibleTree:
             todo += parents.get(name, ())
         found.add(ALL)
         return found
+
+
+def no_tuples(value: Any) -> Any:
+    """Tuples (``1,2`` in INI) as the lists Ansible's JSON and templates see."""
+    if isinstance(value, tuple | list):
+        return [no_tuples(v) for v in value]
+    if isinstance(value, dict):
+        return {k: no_tuples(v) for k, v in value.items()}
+    return value
 
 
 # ---------------------------------------------------------------- host patterns

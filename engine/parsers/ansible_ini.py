@@ -1,6 +1,7 @@
 """Read an Ansible INI inventory into an ``AnsibleTree``, as Ansible's ``ini`` plugin does.
 
-Sections are ``[group]`` (host lines), ``[group:vars]`` (``key=value`` lines) and
+Sections are ``[group]`` (host lines; a line that starts with ``[`` but is no section
+header, like ``[2001:db8::20]:2223``, is a host line), ``[group:vars]`` (``key=value`` lines) and
 ``[group:children]`` (one group name a line); host lines before any section belong to
 ``ungrouped``. A host line is ``PATTERN key=value ...`` split like a shell line (quotes
 work, ``#`` starts a comment). Values become Python literals where they parse as one
@@ -22,7 +23,13 @@ import warnings
 from typing import Any
 
 from engine.errors import InventoryError
-from engine.parsers.ansible_hosts import ALL, UNGROUPED, AnsibleTree, expand_host_pattern
+from engine.parsers.ansible_hosts import (
+    ALL,
+    UNGROUPED,
+    AnsibleTree,
+    expand_host_pattern,
+    no_tuples,
+)
 
 _SECTION = re.compile(r"^\[([^:\]\s]+)(?::(\w+))?\]\s*(?:[#;].*)?$")
 _GROUP_NAME = re.compile(r"^([^:\]\s]+)\s*(?:#.*)?$")
@@ -34,22 +41,25 @@ def parse_value(text: str) -> Any:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", SyntaxWarning)
-            return ast.literal_eval(text)
+            return no_tuples(ast.literal_eval(text))
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         return text
 
 
-def parse_ansible_ini(text: str, source: str) -> AnsibleTree:
-    tree = AnsibleTree()
+def parse_ansible_ini(text: str, source: str, tree: AnsibleTree | None = None) -> AnsibleTree:
+    """``text`` into ``tree`` (the inventory so far: earlier files of an inventory
+    directory declare groups this file may use), or into a new, finished tree."""
+    own = tree is None
+    tree = AnsibleTree() if tree is None else tree
     group, state = UNGROUPED, "hosts"
-    known: set[str] = {ALL, UNGROUPED}  # Ansible declares these two itself
+    known: set[str] = {ALL, UNGROUPED, *tree.groups}  # Ansible declares these two itself
     pending: dict[str, tuple[str, str, str]] = {}  # group -> (state, where, parent)
     for lineno, raw in enumerate(text.splitlines(), 1):
         where = f"{source}:{lineno}"
         line = raw.strip()
         if not line or line[0] in "#;":
             continue
-        if line.startswith("["):
+        if _SECTION.match(line) or (line.startswith("[") and line.endswith("]")):
             group, state = _section(line, where)
             if group not in known:
                 if state == "vars" and group not in pending:
@@ -63,7 +73,7 @@ def parse_ansible_ini(text: str, source: str) -> AnsibleTree:
             _host_line(tree, group, line, where)
         elif state == "vars":
             key, value = _var_line(line, where)
-            tree.group(group, where).vars[key] = value
+            tree.group(group, where).set_var(key, value, where)
         else:
             child = _child_line(line, where)
             if child not in known and child not in pending:
@@ -78,7 +88,8 @@ def parse_ansible_ini(text: str, source: str) -> AnsibleTree:
         raise InventoryError(
             f"{where}: [{parent}:children] names group {name!r}, which is declared nowhere"
         )
-    tree.finish()
+    if own:
+        tree.finish()
     return tree
 
 
@@ -113,15 +124,14 @@ def _host_line(tree: AnsibleTree, group: str, line: str, where: str) -> None:
                 f"{where}: expected key=value after host {tokens[0]!r}, got {token!r}"
             )
         host_vars[key] = parse_value(value)
+    if line.startswith("[") and "]" not in line:
+        raise InventoryError(f"{where}: malformed section header {line!r} (no closing ']')")
     try:
         expanded = expand_host_pattern(tokens[0])
     except ValueError as exc:
         raise InventoryError(f"{where}: {exc}") from None
     for name, port in expanded:
-        each = dict(host_vars)
-        if port is not None:
-            each.setdefault("ansible_port", port)
-        tree.add_host(group, name, each, where)
+        tree.add_host(group, name, dict(host_vars), where, port)
 
 
 def _var_line(line: str, where: str) -> tuple[str, Any]:

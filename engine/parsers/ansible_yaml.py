@@ -65,7 +65,10 @@ def load_yaml_vars(text: str, source: str) -> dict[str, Any]:
     return {str(k): v for k, v in data.items()}
 
 
-def parse_ansible_yaml(text: str, source: str) -> AnsibleTree:
+def parse_ansible_yaml(text: str, source: str, tree: AnsibleTree | None = None) -> AnsibleTree:
+    """``text`` into ``tree`` (the inventory so far), or into a new, finished tree."""
+    own = tree is None
+    tree = AnsibleTree() if tree is None else tree
     loader = _Loader(text)
     try:
         root = loader.get_single_node()
@@ -76,8 +79,7 @@ def parse_ansible_yaml(text: str, source: str) -> AnsibleTree:
                 f"{_where(source, root)}: the top level of a YAML inventory maps group "
                 f"names (usually 'all') to groups"
             )
-        tree = AnsibleTree()
-        for knode, vnode in root.value:
+        for knode, vnode in _entries(loader, root, source):
             name = _name(knode, source)
             if name == "plugin":
                 plugin = loader.construct_object(vnode, deep=True)
@@ -87,7 +89,8 @@ def parse_ansible_yaml(text: str, source: str) -> AnsibleTree:
                     f"`ansible-inventory -i {source} --list > inventory.json` and use that"
                 )
             _group(loader, tree, name, vnode, source, None)
-        tree.finish()
+        if own:
+            tree.finish()
         return tree
     except yaml.YAMLError as exc:
         raise InventoryError(f"{source}{_mark(exc)}: not valid YAML ({_problem(exc)})") from None
@@ -114,7 +117,7 @@ def _group(
             f"{where}: group {name!r} must be a mapping with hosts, children or vars, "
             f"got {_node_kind(node)}"
         )
-    for knode, vnode in node.value:
+    for knode, vnode in _entries(loader, node, source):
         key = _name(knode, source)
         if key not in _GROUP_KEYS:
             raise InventoryError(
@@ -123,8 +126,17 @@ def _group(
             )
         if _is_null(vnode):
             continue
+        if isinstance(vnode, yaml.ScalarNode):  # Ansible reads `hosts: web01` as {web01: }
+            vnode = yaml.MappingNode(
+                "tag:yaml.org,2002:map",
+                [(vnode, yaml.ScalarNode("tag:yaml.org,2002:null", "", vnode.start_mark))],
+                vnode.start_mark,
+                vnode.end_mark,
+            )
         if key == "vars":
-            group.vars.update(_mapping(loader, vnode, source, f"group {name!r}: vars"))
+            where_vars = _where(source, vnode)
+            for var, value in _mapping(loader, vnode, source, f"group {name!r}: vars").items():
+                group.set_var(var, value, where_vars)
             continue
         if not isinstance(vnode, yaml.MappingNode):
             what = "host names to their variables" if key == "hosts" else "group names to groups"
@@ -132,7 +144,7 @@ def _group(
                 f"{_where(source, vnode)}: group {name!r}: {key} must be a mapping of {what}, "
                 f"got {_node_kind(vnode)}"
             )
-        for inner_key, inner in vnode.value:
+        for inner_key, inner in _entries(loader, vnode, source):
             inner_name = _name(inner_key, source)
             if key == "children":
                 _group(loader, tree, inner_name, inner, source, name)
@@ -144,10 +156,22 @@ def _group(
             except ValueError as exc:
                 raise InventoryError(f"{host_where}: {exc}") from None
             for host, port in expanded:
-                each = dict(host_vars)
-                if port is not None:
-                    each.setdefault("ansible_port", port)
-                tree.add_host(name, host, each, host_where)
+                tree.add_host(name, host, dict(host_vars), host_where, port)
+
+
+def _entries(
+    loader: _Loader, node: yaml.MappingNode, source: str
+) -> list[tuple[yaml.Node, yaml.Node]]:
+    """A mapping's (key, value) nodes as Ansible's loader sees them: merge keys
+    (``<<: *anchor``) expanded, and a repeated key replaced by its last value."""
+    try:
+        loader.flatten_mapping(node)
+    except yaml.MarkedYAMLError as exc:
+        raise InventoryError(f"{source}{_mark(exc)}: not valid YAML ({_problem(exc)})") from None
+    last: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+    for knode, vnode in node.value:
+        last[_name(knode, source)] = (knode, vnode)
+    return list(last.values())
 
 
 def _mapping(loader: _Loader, node: yaml.Node, source: str, what: str) -> dict[str, Any]:
@@ -161,8 +185,9 @@ def _mapping(loader: _Loader, node: yaml.Node, source: str, what: str) -> dict[s
     return {str(k): v for k, v in value.items()}
 
 
-def parse_ansible_json(text: str, source: str) -> AnsibleTree:
-    """The script format (``_meta.hostvars``, groups with host lists)."""
+def parse_ansible_json(text: str, source: str, into: AnsibleTree | None = None) -> AnsibleTree:
+    """The script format (``_meta.hostvars``, groups with host lists); ``into``: the
+    inventory directory so far, which this file joins."""
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -170,7 +195,7 @@ def parse_ansible_json(text: str, source: str) -> AnsibleTree:
     if not isinstance(data, dict):
         raise InventoryError(f"{source}: a JSON inventory is an object of groups")
     if not is_script_format(data):
-        return parse_ansible_yaml(text, source)  # the YAML shape written as JSON
+        return parse_ansible_yaml(text, source, into)  # the YAML shape written as JSON
     tree = AnsibleTree()
     meta = data.get("_meta") or {}
     hostvars = meta.get("hostvars") or {} if isinstance(meta, dict) else {}
@@ -207,6 +232,9 @@ def parse_ansible_json(text: str, source: str) -> AnsibleTree:
         else:
             tree.add_host(UNGROUPED, str(host), dict(host_vars), source)
     tree.finish()
+    if into is not None:
+        into.merge(tree)
+        return into
     return tree
 
 

@@ -1,17 +1,23 @@
 """An Ansible inventory as a cloudtales ``Inventory``: the hosts operators already list.
 
-Reads a static inventory file (INI, YAML, or the JSON that ``ansible-inventory --list``
-prints) or an inventory directory, plus the ``group_vars/`` and ``host_vars/`` beside it,
-and applies Ansible's variable precedence: group vars from ``all`` down to the deepest
-group (same depth: by ``ansible_group_priority``, then name), then ``group_vars/`` files
-in that order, then the host's own vars, then ``host_vars/``.
+This is the built-in reader (``engine/remote/ansible_cli.py`` runs ``ansible-inventory``
+instead when it is installed). It reads a static inventory file (INI, YAML, or the JSON
+that ``ansible-inventory --list`` prints) or an inventory directory (every file, in name
+order, subdirectories too, skipping what Ansible skips: hidden names, ``*.rst``, ``*.md``,
+``*.txt``, ``*.bak``, ...), plus the ``group_vars/`` and ``host_vars/`` beside it
+(``NAME``, ``NAME.yml``, ``NAME.yaml`` or ``NAME.json``: the first that exists, a
+directory read recursively), and applies Ansible's variable precedence: inventory group
+vars from ``all`` down to the deepest group (same depth: by ``ansible_group_priority``,
+then name), then ``group_vars/`` files in that order, then the host's own vars, then
+``host_vars/``. ``tests/engine/test_inventory_differential.py`` holds it to Ansible.
 
 Each host becomes a ``Host``:
 
-* ``address`` from ``ansible_host`` (or the inventory name, which may be a Host alias of
-  the ssh config: HostName, ProxyJump and IdentityFile then apply);
-  ``port``/``username`` from ``ansible_port``/``ansible_user``; a per-host key from
-  ``ansible_ssh_private_key_file``; ``ansible_connection=local`` -> ``transport: local``;
+* ``address``/``port``/``username``/key as Ansible's ssh plugin resolves them
+  (``engine/remote/ansible_connection.py``: the legacy ``ansible_ssh_*`` names win;
+  templates rendered); without an address, the inventory name, which may be a Host
+  alias of the ssh config (HostName, ProxyJump and IdentityFile then apply);
+  ``ansible_connection=local`` -> ``transport: local``;
 * ``become`` from ``ansible_become`` (``sudo``; see ``engine/privilege.py``);
 * ``roles``: the roles its groups map to, then its group names. Without a mapping,
   well-known group names map to roles (``ROLE_GROUPS``: ``control``/``controllers``
@@ -19,13 +25,17 @@ Each host becomes a ``Host``:
   operator (``{nova_api: controller, hypervisors: compute}``) replaces that table;
 * ``vars``: every merged variable (passwords dropped) and ``group_names``.
 
+``Inventory.reader`` says which reader produced it (``built-in`` here).
+
 ``-F FILE`` in ``ansible_ssh_common_args`` becomes the inventory's ssh config. What cannot
 be honoured (password logins, ``ProxyJump`` in ssh args, become methods other than sudo,
-non-ssh connections, Jinja beyond ``{{ var }}``) is listed in ``Inventory.notes``.
+non-ssh connections) is listed in ``Inventory.notes``; Jinja beyond ``{{ var }}`` in a
+connection variable is refused.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -36,6 +46,7 @@ from engine.errors import InventoryError
 from engine.parsers.ansible_hosts import ALL, UNGROUPED, AnsibleTree
 from engine.parsers.ansible_ini import parse_ansible_ini
 from engine.parsers.ansible_yaml import load_yaml_vars, parse_ansible_json, parse_ansible_yaml
+from engine.remote.ansible_connection import resolve_connection
 from engine.remote.inventory import Inventory, SshSettings
 from engine.remote.ssh_config import config_beside, ssh_args_config
 
@@ -52,10 +63,17 @@ PASSWORD_VARS = (
     "ansible_sudo_pass",
 )
 SSH_CONNECTIONS = {"ssh", "smart", "paramiko", "paramiko_ssh", "ansible.builtin.ssh"}
-IGNORED_SUFFIXES = (".orig", ".bak", ".cfg", ".retry", ".pyc", ".pyo", ".md", ".txt", "~")
+# ansible/inventory/manager.py IGNORED: always, then INVENTORY_IGNORE_EXTS (REJECT_EXTS + 3)
+_IGNORED_EXTS = (".pyc", ".pyo", ".swp", ".bak", "~", ".rpm", ".md", ".txt", ".rst")
+_IGNORED = re.compile(
+    "|".join(
+        [r"^\.", "^host_vars$", "^group_vars$", "^vars_plugins$"]
+        + [re.escape(x) + "$" for x in (*_IGNORED_EXTS, ".orig", ".cfg", ".retry")]
+    )
+)
+VARS_EXTENSIONS = (".yml", ".yaml", ".json")  # YAML_FILENAME_EXTENSIONS
 VAULT_HEADER = "$ANSIBLE_VAULT;"
 _SECTION_LINE = re.compile(r"^\[[^\]]*\]?\s*([#;].*)?$")
-_TEMPLATE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 CLOUDTALES_KEYS = {"name", "ssh", "hosts", "ansible"}
 
 RoleMap = Mapping[str, str | Sequence[str]]
@@ -110,11 +128,8 @@ def load_ansible_inventory(
     p = Path(path).expanduser()
     if p.is_dir():
         tree = AnsibleTree()
-        files = [f for f in sorted(p.iterdir()) if _inventory_file(f)]
-        if not files:
+        if not _read_dir(p, tree):
             raise InventoryError(f"{p}: no inventory files in this directory")
-        for f in files:
-            tree.merge(parse_tree(f, _read(f)))
         tree.finish()
         base = p
     else:
@@ -123,16 +138,32 @@ def load_ansible_inventory(
     return tree_to_inventory(tree, p, base, roles=roles, name=name)
 
 
-def parse_tree(path: Path, text: str) -> AnsibleTree:
+def _read_dir(directory: Path, tree: AnsibleTree) -> int:
+    """Every inventory file under ``directory`` into ``tree``, as Ansible walks it."""
+    count = 0
+    for name in sorted(os.listdir(directory)):
+        if _IGNORED.search(name):
+            continue
+        entry = directory / name
+        if entry.is_dir():
+            count += _read_dir(entry, tree)
+        elif entry.is_file():
+            parse_tree(entry, _read(entry), tree)
+            count += 1
+    return count
+
+
+def parse_tree(path: Path, text: str, tree: AnsibleTree | None = None) -> AnsibleTree:
+    """One file into ``tree`` (an inventory directory so far), or into a finished tree."""
     fmt = inventory_format(path, text)
     source = str(path)
     if fmt == "ini":
-        return parse_ansible_ini(text, source)
+        return parse_ansible_ini(text, source, tree)
     if fmt == "json":
-        return parse_ansible_json(text, source)
+        return parse_ansible_json(text, source, tree)
     if fmt == "cloudtales":
         raise InventoryError(f"{path}: a cloudtales inventory, not an Ansible one")
-    return parse_ansible_yaml(text, source)
+    return parse_ansible_yaml(text, source, tree)
 
 
 def _read(path: Path) -> str:
@@ -146,17 +177,13 @@ def _read(path: Path) -> str:
         raise InventoryError(f"{path}: cannot read ({exc.strerror})") from None
 
 
-def _inventory_file(path: Path) -> bool:
-    if path.name.startswith(".") or path.name in ("group_vars", "host_vars"):
-        return False
-    return path.is_file() and not path.name.endswith(IGNORED_SUFFIXES)
-
-
 # ---------------------------------------------------------------- variables
 
 
 class _VarFiles:
-    """``group_vars/NAME[.yml|.yaml|.json]`` and ``NAME/`` directories (ditto host_vars)."""
+    """``group_vars/NAME``: the first of ``NAME`` (a file, or a directory read
+    recursively), ``NAME.yml``, ``NAME.yaml``, ``NAME.json`` (ditto ``host_vars``), as
+    Ansible's ``DataLoader.find_vars_files``."""
 
     def __init__(self, base: Path, notes: list[str]) -> None:
         self.base = base
@@ -171,13 +198,15 @@ class _VarFiles:
 
     def _load(self, where: Path, name: str) -> dict[str, Any]:
         found: dict[str, Any] = {}
-        candidates = [where / name, *(where / f"{name}{ext}" for ext in (".yml", ".yaml", ".json"))]
         files: list[Path] = []
-        for c in candidates:
+        for ext in ("", *VARS_EXTENSIONS):
+            c = where / f"{name}{ext}"
             if c.is_dir():
-                files += sorted(f for f in c.rglob("*") if f.is_file() and _inventory_file(f))
-            elif c.is_file():
-                files.append(c)
+                files = _vars_dir(c)
+                break
+            if c.exists():
+                files = [c]
+                break
         for f in files:
             text = _read(f)
             if text.lstrip().startswith(VAULT_HEADER):
@@ -187,34 +216,37 @@ class _VarFiles:
         return found
 
 
-def host_vars(tree: AnsibleTree, host: str, files: _VarFiles) -> tuple[dict[str, Any], list[str]]:
-    """The host's variables after Ansible's precedence, and its groups in that order."""
-    depth = tree.depth()
-    groups = tree.host_groups(host)
+def _vars_dir(path: Path) -> list[Path]:
+    """Ansible's ``_get_dir_vars_files``: sorted, recursive, no hidden or ``~`` names,
+    only files without an extension or with a YAML/JSON one (``x.yml.disabled``: no)."""
+    found: list[Path] = []
+    for name in sorted(os.listdir(path)):
+        if name.startswith(".") or name.endswith("~"):
+            continue
+        entry, ext = path / name, os.path.splitext(name)[1]
+        if entry.is_dir() and not ext:
+            found += _vars_dir(entry)
+        elif entry.is_file() and (not ext or ext in VARS_EXTENSIONS):
+            found.append(entry)
+    return found
 
-    def order(g: str) -> tuple[int, int, str]:
-        prio = tree.groups[g].vars.get("ansible_group_priority", 1)
-        return depth[g], int(prio) if str(prio).lstrip("-").isdigit() else 1, g
 
-    ordered = sorted(groups, key=order)
+def host_vars(
+    tree: AnsibleTree, host: str, files: _VarFiles | None
+) -> tuple[dict[str, Any], list[str]]:
+    """The host's variables after Ansible's precedence, and its groups in that order
+    (``files`` None: the tree's vars are already merged, as ``ansible-inventory`` prints)."""
+    ordered = tree.order(tree.host_groups(host))
     merged: dict[str, Any] = {}
     for g in ordered:
         merged.update(tree.groups[g].vars)
-    for g in ordered:
-        merged.update(files.get("group_vars", g))
+    if files is not None:
+        for g in ordered:
+            merged.update(files.get("group_vars", g))
     merged.update(tree.hosts[host].vars)
-    merged.update(files.get("host_vars", host))
+    if files is not None:
+        merged.update(files.get("host_vars", host))
     return merged, ordered
-
-
-def _render(value: Any, scope: Mapping[str, Any]) -> tuple[Any, bool]:
-    """``{{ var }}`` substituted from ``scope``; False when Jinja is left unrendered."""
-    if not isinstance(value, str) or "{{" not in value:
-        return value, True
-    rendered = _TEMPLATE.sub(
-        lambda m: str(scope[m.group(1)]) if m.group(1) in scope else m.group(0), value
-    )
-    return rendered, "{{" not in rendered
 
 
 # ---------------------------------------------------------------- hosts
@@ -238,19 +270,19 @@ def tree_to_inventory(
     *,
     roles: RoleMap | None = None,
     name: str | None = None,
+    reader: str = "built-in",
+    var_files: bool = True,
 ) -> Inventory:
     notes: list[str] = []
     host_notes: dict[str, list[str]] = {}
-    files = _VarFiles(base, notes)
+    files = _VarFiles(base, notes) if var_files else None
     table = role_table(roles)
     hosts: dict[str, dict[str, Any]] = {}
     configs: Counter[str] = Counter()
     passwords: set[str] = set()
     for hname, ahost in tree.hosts.items():
         merged, groups = host_vars(tree, hname, files)
-        scope = {"inventory_hostname": hname, "inventory_hostname_short": hname.split(".")[0]}
-        scope.update(merged)
-        entry, config = _host_entry(hname, ahost.where, merged, groups, table, scope, host_notes)
+        entry, config = _host_entry(hname, ahost.where, merged, groups, table, host_notes)
         passwords |= {v for v in PASSWORD_VARS if v in merged}
         if entry is None:
             continue
@@ -278,6 +310,7 @@ def tree_to_inventory(
             "hosts": hosts,
             "source": str(source),
             "notes": notes,
+            "reader": reader,
         }
     )
 
@@ -288,20 +321,12 @@ def _some(names: list[str], limit: int = 3) -> str:
     return f"host{'s' if len(names) > 1 else ''} {shown}{more}"
 
 
-def _first(merged: Mapping[str, Any], *keys: str) -> Any:
-    for key in keys:
-        if merged.get(key) not in (None, ""):
-            return merged[key]
-    return None
-
-
 def _host_entry(
     name: str,
     where: str,
     merged: dict[str, Any],
     groups: list[str],
     table: dict[str, list[str]],
-    scope: Mapping[str, Any],
     notes: dict[str, list[str]],
 ) -> tuple[dict[str, Any] | None, str | None]:
     connection = str(merged.get("ansible_connection") or "ssh")
@@ -311,36 +336,16 @@ def _host_entry(
         )
         return None, None
     entry: dict[str, Any] = {"transport": "local" if connection == "local" else "ssh"}
-    fields = {
-        "address": ("ansible_host", "ansible_ssh_host"),
-        "port": ("ansible_port", "ansible_ssh_port"),
-        "username": ("ansible_user", "ansible_ssh_user", "ansible_remote_user"),
-        "client_key": ("ansible_ssh_private_key_file", "ansible_private_key_file"),
-    }
-    for field, keys in fields.items():
-        value = _first(merged, *keys)
-        if value is None:
-            continue
-        value, ok = _render(value, scope)
-        if not ok:
-            notes.setdefault(f"{keys[0]} is a Jinja template cloudtales cannot render", []).append(
-                name
-            )
-            continue
-        entry[field] = value
-    entry.setdefault("address", name)
-    entry["address"] = str(entry["address"])
-    if "port" in entry:
-        port = str(entry["port"]).strip()
-        if not port.isdigit() or not 0 < int(port) < 65536:
-            raise InventoryError(
-                f"{where}: host {name}: ansible_port {entry['port']!r} is not a port number"
-            )
-        entry["port"] = int(port)
-    if "username" in entry:
-        entry["username"] = str(entry["username"])
-    if "client_key" in entry:
-        entry["client_keys"] = [str(entry.pop("client_key"))]
+    conn = resolve_connection(
+        name, {**merged, "group_names": _group_names(groups)}, where_host(where, name)
+    )
+    entry["address"] = conn.address
+    if conn.port is not None:
+        entry["port"] = conn.port
+    if conn.user is not None:
+        entry["username"] = conn.user
+    if conn.key is not None:
+        entry["client_keys"] = [conn.key]
     become = merged.get("ansible_become", merged.get("ansible_sudo"))
     if become is not None:
         entry["become"] = "sudo" if _truthy(become) else "none"
@@ -367,6 +372,15 @@ def _host_entry(
     roles += [g for g in groups if g not in (ALL, UNGROUPED)]
     entry["roles"] = list(dict.fromkeys(roles))
     kept = {k: v for k, v in merged.items() if k not in PASSWORD_VARS}
-    kept["group_names"] = sorted(g for g in groups if g not in (ALL, UNGROUPED))
+    kept["group_names"] = _group_names(groups)
     entry["vars"] = kept
     return entry, config
+
+
+def _group_names(groups: list[str]) -> list[str]:
+    """Ansible's ``group_names``: every group but ``all`` (``ungrouped`` included)."""
+    return sorted(g for g in groups if g != ALL)
+
+
+def where_host(where: str, name: str) -> str:
+    return f"{where}: host {name}" if where else f"host {name}"

@@ -77,6 +77,9 @@ class Inventory(BaseModel):
     hosts: dict[str, Host]
     source: str | None = None
     notes: list[str] = Field(default_factory=list)  # what an import could not honour
+    # which reader made it: "cloudtales" (this YAML), "built-in" (engine's Ansible reader)
+    # or "ansible-inventory 2.19.x" (Ansible itself, engine/remote/ansible_cli.py)
+    reader: str = "cloudtales"
 
     def model_post_init(self, __context: Any) -> None:
         for name, host in self.hosts.items():

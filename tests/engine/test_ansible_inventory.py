@@ -194,7 +194,7 @@ def test_ini_details_ports_quotes_literals_and_comments(tmp_path: Path) -> None:
     inv = load_inventory(path)
     db = inv.host("db01.example.net")
     assert (db.port, db.username) == (5309, "ops team")
-    assert db.vars["group_names"] == []  # ungrouped
+    assert db.vars["group_names"] == ["ungrouped"]  # as Ansible: ungrouped is a group
     assert sorted(inv.hosts) == ["2001:db8::10", "db01.example.net", "web1", "web3", "web5"]
     web = inv.host("web3")
     assert web.vars["dns"] == ["10.0.0.1", "10.0.0.2"]  # unquoted by shlex, then a literal
