@@ -1,0 +1,55 @@
+"""Chaos drills in CI: a small fixed set of real walks, each with one fault injected at a
+moment read from the walk's journal. None may end wrong (another diagnosis, a
+traceback, a hang, a remote process left behind); a fault that lands once every check
+on its host has ended must still give the right diagnosis. The full sweep is
+``bench/chaos_sweep.py``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from labs.chaos_run import Plan, RunResult, drills, run_once
+from labs.registry import get_lab
+
+pytestmark = pytest.mark.lab
+
+# (drill, plan, the verdict it must reach)
+FIXED = [
+    ("valentines", Plan("kill-sshd", step=1, phase="started", pick=0.0), "inconclusive"),
+    # the last check has ended: the frozen sshd must not change the diagnosis nor hang the exit
+    ("valentines", Plan("freeze-sshd", step=4, phase="result", pick=0.0), "right"),
+    ("double-vlan", Plan("kill-tcpdump", step=2, phase="started", pick=0.0), "inconclusive"),
+    ("havana", Plan("stop-service", step=1, phase="started", pick=0.0), "inconclusive"),
+]
+
+
+def _why(res: RunResult) -> str:
+    return f"{res.plan.describe()} on {res.host} ({res.how}): {res.problems}\n{res.tail}"
+
+
+@pytest.mark.parametrize(
+    ("drill", "plan", "want"), FIXED, ids=[f"{d}-{p.fault}-{w}" for d, p, w in FIXED]
+)
+def test_a_fault_mid_walk_ends_right_or_inconclusive_naming_the_host(
+    drill: str, plan: Plan, want: str, tmp_path: Path
+) -> None:
+    spec = drills()[drill]
+    lab = get_lab(spec.lab)
+    lab.up()  # kept between the cases of one lab; rebuilt by run_once when a fault killed sshd
+    try:
+        res = run_once(lab, spec, plan, tmp_path)
+    finally:
+        if drill != "valentines":
+            lab.down()
+    assert res.landed, _why(res)
+    assert res.problems == [], _why(res)
+    assert res.verdict == want, _why(res)
+    if want == "right":
+        assert res.after_evidence, _why(res)
+        assert res.last_line == f"diagnosis: {spec.expect}"
+    else:
+        assert res.last_line.startswith("inconclusive: "), _why(res)
+        assert f"@{res.host}" in res.last_line
+        assert "diagnosis:" not in res.last_line
