@@ -33,7 +33,7 @@ from engine.parsers.pcap import (
     Frame,
     PcapFormatError,
 )
-from engine.parsers.pcap_scan import open_capture, scan_capture
+from engine.parsers.pcap_scan import Readable, open_capture, scan_capture
 
 COOKED = frozenset({LINKTYPE_LINUX_SLL, LINKTYPE_LINUX_SLL2})
 MAX_CONVERSATIONS = 20  # shown in text; JSON has them all
@@ -120,7 +120,7 @@ class CaptureReport:
             depths = sorted(v.depth_counts.items())
             lines.append("tag depth: " + ", ".join(f"{depth_label(d)} {n}" for d, n in depths))
         if v.stacks:
-            shown = sorted(v.stacks.items(), key=lambda kv: (-len(kv[0]), -kv[1]))[:8]
+            shown = sorted(v.stacks.items(), key=lambda kv: (-len(kv[0]), -kv[1], kv[0]))[:8]
             stacks = ", ".join(f"({','.join(map(str, k))}) x{n}" for k, n in shown)
             lines.append(f"VLAN stacks (outer first): {stacks}")
         if v.oversize:
@@ -219,23 +219,32 @@ def analyze_capture(capture: Capture, mtu: int = 1500) -> CaptureReport:
     return analyze_frames(capture.path, capture.stats, capture.frames, mtu)
 
 
-def scan_report(path: str, mtu: int = 1500, pure: bool = False) -> CaptureReport:
-    """Stream the capture at ``path`` (``-``: standard input) into a report."""
+def stream_report(fh: Readable, name: str, mtu: int = 1500, pure: bool = False) -> CaptureReport:
+    """One pass over a capture stream (``pure``: decode every frame in Python)."""
     stats, tally = CaptureStats(), CaptureTally(mtu)
-    with open_capture(path) as fh:
-        scan_capture(fh, tally, stats, tally.limit, pure=pure)
-    return report_of("(standard input)" if path == "-" else path, stats, tally)
+    scan_capture(fh, tally, stats, tally.limit, pure=pure)
+    return report_of(name, stats, tally)
 
 
-def run_analyze(path: str, mtu: int = 1500, as_json: bool = False, pure: bool = False) -> str:
-    """Text or JSON for ``cloudtales analyze``; one-line CloudtalesError on bad input.
+def analyze_stream(
+    fh: Readable, name: str, mtu: int = 1500, as_json: bool = False, pure: bool = False
+) -> str:
+    """Text or JSON for a capture stream; one-line CloudtalesError on bad input.
     Reading, analysis and rendering all happen inside the error handling."""
     if not 68 <= mtu <= 65535:
         raise CloudtalesError(f"--mtu {mtu}: must be between 68 and 65535")
     try:
-        report = scan_report(path, mtu, pure)
+        report = stream_report(fh, name, mtu, pure)
         return json.dumps(report.to_dict(), indent=2) if as_json else report.to_text()
     except PcapFormatError as exc:
-        raise CloudtalesError(f"{path}: not a readable pcap/pcapng capture: {exc}") from None
+        raise CloudtalesError(f"{name}: not a readable pcap/pcapng capture: {exc}") from None
     except OSError as exc:  # a read error mid-file (EIO, a vanished NFS mount...)
-        raise CloudtalesError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        raise CloudtalesError(f"{name}: cannot read: {exc.strerror or exc}") from None
+
+
+def run_analyze(path: str, mtu: int = 1500, as_json: bool = False, pure: bool = False) -> str:
+    """``cloudtales analyze PATH`` (``-``: standard input)."""
+    if not 68 <= mtu <= 65535:
+        raise CloudtalesError(f"--mtu {mtu}: must be between 68 and 65535")
+    with open_capture(path) as fh:
+        return analyze_stream(fh, "(standard input)" if path == "-" else path, mtu, as_json, pure)

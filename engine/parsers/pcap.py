@@ -62,7 +62,18 @@ Buffer = bytes | bytearray | memoryview | mmap.mmap
 
 
 class PcapFormatError(ValueError):
-    """The global header (pcap) or first section header (pcapng) is unusable."""
+    """The global header (pcap) or first section header (pcapng) is unusable. The
+    message names the header, the field and the byte offset."""
+
+
+EMPTY = "empty: 0 bytes, no global header at offset 0"
+
+
+def header_cut(size: int) -> str:
+    """The message for a capture that ends inside its first header."""
+    if not size:
+        return EMPTY
+    return f"truncated global header: the data ends at offset {size}, inside the first header"
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,7 +295,7 @@ class _Scanner:
         raise PcapFormatError(
             f"not a pcap or pcapng capture (magic 0x{magic.hex()} at offset 0)"
             if magic
-            else "empty"
+            else EMPTY
         )
 
     def scan(self, buf: Buffer, final: bool) -> Iterator[Frame]:
@@ -461,7 +472,7 @@ def iter_frames(data: Buffer, stats: CaptureStats | None = None) -> Iterator[Fra
     scanner = _Scanner(stats if stats is not None else CaptureStats())
     if not scanner.start(data):
         size = len(data)
-        raise PcapFormatError(f"truncated global header ({size} bytes)" if size else "empty")
+        raise PcapFormatError(header_cut(size))
     return scanner.scan(data, final=True)
 
 
@@ -470,7 +481,7 @@ def read_capture(path: str | Path) -> Capture:
     stats = CaptureStats()
     with open(path, "rb") as fh:
         if fh.seek(0, 2) == 0:
-            raise PcapFormatError("empty")
+            raise PcapFormatError(EMPTY)
         with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
             frames = list(iter_frames(mm, stats))
     return Capture(str(path), frames, stats)

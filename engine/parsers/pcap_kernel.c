@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define KERNEL_ABI 3
+#define KERNEL_ABI 4
 #define MAX_RECORD 0x40000u
 #define STACK_SLOTS 65536u /* power of two */
 #define STACK_FILL 49152u  /* beyond this, new stacks are handed over */
@@ -39,6 +39,7 @@ typedef struct {
     uint64_t single[4096];          /* one tag: VID -> frames */
     uint32_t stack_key[STACK_SLOTS]; /* two tags: (outer << 12 | inner) + 1, 0 = free */
     uint64_t stack_count[STACK_SLOTS];
+    uint32_t stack_used[STACK_FILL]; /* slots in use, in order of first sight */
 } scan_state;
 
 int pcap_kernel_abi(void) { return KERNEL_ABI; }
@@ -67,7 +68,7 @@ static int add_stack(scan_state *st, uint32_t key) {
             if (st->stacks_used >= STACK_FILL) return 0;
             st->stack_key[i] = k;
             st->stack_count[i] = 1;
-            st->stacks_used++;
+            st->stack_used[st->stacks_used++] = i;
             return 1;
         }
         i = (i + 1) & (STACK_SLOTS - 1);

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import ctypes
 import os
+import re
 import stat
 import struct
+from collections.abc import Iterable
 from io import FileIO
 from typing import Protocol
 
@@ -27,12 +29,17 @@ from engine.parsers.pcap import (
     PcapFormatError,
     _Scanner,
     decode_frame,
+    header_cut,
 )
 from engine.parsers.pcap_kernel import Kernel, KernelState, load
 
 READ = 1 << 20  # bytes per read
 BUFFER = 2 * MAX_BLOCK + READ  # room for a whole block plus a read
 HANDOVER = 65536  # offsets the kernel may hand over per call
+
+
+class Readable(Protocol):
+    def readinto(self, buffer: memoryview, /) -> int | None: ...
 
 
 class FrameSink(Protocol):
@@ -83,7 +90,7 @@ def _use_kernel(scanner: _Scanner) -> Kernel | None:
 class _Feeder:
     """One buffer, refilled from the stream; ``view`` is the valid part."""
 
-    def __init__(self, fh: FileIO) -> None:
+    def __init__(self, fh: Readable) -> None:
         self.fh = fh
         self.buf = bytearray(BUFFER)
         self.mem = memoryview(self.buf)
@@ -107,7 +114,7 @@ class _Feeder:
 
 
 def scan_capture(
-    fh: FileIO, sink: FrameSink, stats: CaptureStats, limit: int, pure: bool = False
+    fh: Readable, sink: FrameSink, stats: CaptureStats, limit: int, pure: bool = False
 ) -> None:
     """Scan the whole stream into ``sink``; ``limit`` is the largest frame the MTU
     allows. Raises PcapFormatError for an unusable header, naming what was wrong."""
@@ -117,9 +124,7 @@ def scan_capture(
         if scanner.start(feed.mem[: feed.have]):
             break
         if feed.eof:
-            raise PcapFormatError(
-                f"truncated global header ({feed.have} bytes)" if feed.have else "empty"
-            )
+            raise PcapFormatError(header_cut(feed.have))
     kernel = None if pure else _use_kernel(scanner)
     state = KernelState() if kernel else None
     if state is not None:
@@ -181,3 +186,25 @@ def _kernel_pass(
         scanner.pos = reached
         if n < len(out) or state.dead:
             return
+
+
+_DROPPED = re.compile(r"^\s*(\d+) packets? dropped by kernel\s*$")
+
+
+def parse_tcpdump_drop_stats(stderr_lines: Iterable[str]) -> int | None:
+    """Packets the kernel dropped, from tcpdump's exit summary on stderr
+    (``1234 packets dropped by kernel``); None when tcpdump did not print it (killed
+    before its summary, or not a live capture). The last such line wins.
+
+    >>> parse_tcpdump_drop_stats(["10 packets captured", "12 packets received by filter",
+    ...                           "2 packets dropped by kernel"])
+    2
+    >>> parse_tcpdump_drop_stats(["tcpdump: listening on eth0"]) is None
+    True
+    """
+    dropped = None
+    for line in stderr_lines:
+        match = _DROPPED.match(line)
+        if match:
+            dropped = int(match.group(1))
+    return dropped
