@@ -49,6 +49,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "without -i, every concrete Host in it is a host",
     )
     p.add_argument(
+        "--ansible-inventory",
+        metavar="PATH",
+        help="ansible-inventory program that reads an Ansible inventory (default: the one "
+        "on PATH; 'builtin': cloudtales' own reader)",
+    )
+    p.add_argument(
         "-l", "--limit", metavar="PATTERN", action="append", help="only hosts or roles matching"
     )
     p.add_argument("--nova", action="store_true", help="also read nova.conf on controller/compute")
@@ -70,7 +76,7 @@ def _inventory(args: argparse.Namespace) -> Inventory:
     from engine.remote.ssh_config import DEFAULT_CONFIG, inventory_from_ssh_config
 
     if args.inventory:
-        inv = load_inventory(args.inventory)
+        inv = load_inventory(args.inventory, getattr(args, "ansible_inventory", None))
         if args.ssh_config:
             config = str(Path(args.ssh_config).expanduser().resolve())
             inv = inv.model_copy(update={"ssh": inv.ssh.model_copy(update={"config": config})})
@@ -118,7 +124,8 @@ async def _survey(args: argparse.Namespace, inventory: Inventory) -> int:
         _err(f"{count} {p.host:<{width}}  {state} {p.seconds:.1f}s{extra}")
 
     source = inventory.source or inventory.name
-    _err(f"probing {total} host(s) from {source}, {min(total, args.concurrency)} at a time")
+    at_once = min(total, args.concurrency)
+    _err(f"probing {total} host(s) from {source} (read by {inventory.reader}), {at_once} at a time")
     nova: list[NovaSettings] = []
     try:
         probes = await probe_hosts(inventory, base, on_done=progress, concurrency=args.concurrency)
@@ -134,7 +141,8 @@ async def _survey(args: argparse.Namespace, inventory: Inventory) -> int:
         await base.close()
     if args.json:
         print(json.dumps({"hosts": [_probe_json(p) for p in probes],
-                          "nova": [asdict(n) for n in nova]}, indent=2))  # fmt: skip
+                          "nova": [asdict(n) for n in nova],
+                          "reader": inventory.reader}, indent=2))  # fmt: skip
     else:
         print(format_table(probes))
         if nova:

@@ -125,7 +125,7 @@ def _host_line(tree: AnsibleTree, group: str, line: str, where: str) -> None:
             )
         host_vars[key] = parse_value(value)
     if line.startswith("[") and "]" not in line:
-        raise InventoryError(f"{where}: malformed section header {line!r} (no closing ']')")
+        _section(line, where)  # a section header without its ']': that error
     try:
         expanded = expand_host_pattern(tokens[0])
     except ValueError as exc:

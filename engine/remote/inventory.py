@@ -111,13 +111,15 @@ class Inventory(BaseModel):
         return found
 
 
-def load_inventory(path: str | Path) -> Inventory:
-    """A cloudtales inventory, or an Ansible inventory file or directory (detected)."""
-    from engine.remote import ansible_inventory
+def load_inventory(path: str | Path, ansible_inventory: str | None = None) -> Inventory:
+    """A cloudtales inventory, or an Ansible inventory file or directory (detected).
 
+    An Ansible inventory is read by ``ansible-inventory`` when it is installed (or
+    ``ansible_inventory`` names it; ``"builtin"`` selects the built-in reader), see
+    ``engine/remote/ansible_cli.py``."""
     p = Path(path).expanduser()
     if p.is_dir():
-        return ansible_inventory.load_ansible_inventory(p)
+        return load_ansible(p, ansible_inventory)
     try:
         text = p.read_text()
     except FileNotFoundError:
@@ -126,8 +128,10 @@ def load_inventory(path: str | Path) -> Inventory:
         raise InventoryError(f"{p}: not a text file") from None
     except OSError as exc:
         raise InventoryError(f"{p}: cannot read ({exc.strerror})") from None
-    if ansible_inventory.inventory_format(p, text) != "cloudtales":
-        return ansible_inventory.load_ansible_inventory(p, text=text)
+    from engine.remote.ansible_inventory import inventory_format
+
+    if inventory_format(p, text) != "cloudtales":
+        return load_ansible(p, ansible_inventory, text=text)
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -139,7 +143,7 @@ def load_inventory(path: str | Path) -> Inventory:
     if not isinstance(data, dict):
         raise InventoryError(f"{p}: an inventory is a mapping with a 'hosts' key")
     if "ansible" in data:
-        data = _with_ansible(p, data)
+        data = _with_ansible(p, data, ansible_inventory)
     try:
         inv = Inventory.model_validate({**data, "source": str(p)})
     except ValidationError as exc:
@@ -149,9 +153,25 @@ def load_inventory(path: str | Path) -> Inventory:
     return inv
 
 
-def _with_ansible(p: Path, data: dict[str, Any]) -> dict[str, Any]:
-    """``data`` with the hosts of its ``ansible:`` inventory merged under its own."""
+def load_ansible(
+    p: Path,
+    program: str | None = None,
+    *,
+    roles: dict[str, str | list[str]] | None = None,
+    text: str | None = None,
+) -> Inventory:
+    """An Ansible inventory, by ``ansible-inventory`` when there is one, else built-in."""
+    from engine.remote.ansible_cli import find_ansible_inventory, load_with_ansible
     from engine.remote.ansible_inventory import load_ansible_inventory
+
+    found = find_ansible_inventory(program)
+    if found is not None:
+        return load_with_ansible(p, found, roles=roles)
+    return load_ansible_inventory(p, roles=roles, text=text)
+
+
+def _with_ansible(p: Path, data: dict[str, Any], program: str | None = None) -> dict[str, Any]:
+    """``data`` with the hosts of its ``ansible:`` inventory merged under its own."""
 
     try:
         src = AnsibleSource.model_validate(data["ansible"])
@@ -162,7 +182,7 @@ def _with_ansible(p: Path, data: dict[str, Any]) -> dict[str, Any]:
     target = Path(src.inventory).expanduser()
     if not target.is_absolute():
         target = p.parent / target
-    imported = load_ansible_inventory(target, roles=src.roles)
+    imported = load_ansible(target, program, roles=src.roles)
     hosts: dict[str, Any] = {
         name: h.model_dump(exclude_unset=True, exclude={"name"})
         for name, h in imported.hosts.items()
@@ -177,4 +197,11 @@ def _with_ansible(p: Path, data: dict[str, Any]) -> dict[str, Any]:
         hosts[name] = entry
     ssh = {**imported.ssh.model_dump(exclude_unset=True), **(data.get("ssh") or {})}
     rest = {k: v for k, v in data.items() if k not in ("ansible", "hosts", "ssh")}
-    return {"name": imported.name, **rest, "ssh": ssh, "hosts": hosts, "notes": imported.notes}
+    return {
+        "name": imported.name,
+        **rest,
+        "ssh": ssh,
+        "hosts": hosts,
+        "notes": imported.notes,
+        "reader": imported.reader,
+    }

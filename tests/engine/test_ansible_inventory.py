@@ -14,6 +14,12 @@ from engine.remote.ansible_inventory import load_ansible_inventory
 from engine.remote.inventory import load_inventory
 
 
+@pytest.fixture(autouse=True)
+def built_in_reader(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests are about the built-in reader, whether or not Ansible is on PATH."""
+    monkeypatch.setenv("CLOUDTALES_ANSIBLE_INVENTORY", "builtin")
+
+
 def write(tmp_path: Path, name: str, text: str) -> Path:
     path = tmp_path / name
     path.parent.mkdir(parents=True, exist_ok=True)
