@@ -1,26 +1,32 @@
 """Capture scanning speed: cloudtales' pcap scanner against tcpdump, tshark and scapy.
 
-Run on demand (never in CI): ``.venv/bin/python bench/bench_pcap.py [--frames N | --quick]``.
+Run on demand (never in CI):
+``.venv/bin/python bench/bench_pcap.py [--frames N | --quick] [--json-out FILE] [--reuse]``.
 
-1. A classic pcap of N Ethernet frames (default 1,000,000) is written once and cached as
-   ``/tmp/cloudtales-bench-<N>.pcap`` (+ ``.json`` with the expected counts). A handful of
-   templates are built with scapy (untagged / one 802.1Q tag / two stacked tags ICMP of
-   several sizes up to 1522-byte frames, STP BPDUs, DHCP DISCOVER/OFFER), then the records
-   are written with ``struct``. The templates repeat in a shuffled 1,000-frame block, so
-   every prefix of the file has the same mix.
+1. A classic pcap of N Ethernet frames (default 1,000,000) is written fresh on every
+   run to ``/tmp/cloudtales-bench-<N>.pcap`` (+ ``.json`` with the expected counts) and
+   deleted at the end (``--reuse`` keeps and reuses it). A handful of templates are
+   built with scapy (untagged / one 802.1Q tag / two stacked tags ICMP of several sizes
+   up to 1522-byte frames, STP BPDUs, DHCP DISCOVER/OFFER), then the records are written
+   with ``struct``. The templates repeat in a shuffled 1,000-frame block, so every
+   prefix of the file has the same mix.
 2. Each method runs once, in its own process, on the same file (already in the page
-   cache): the project's real code paths (``iter_frames`` -> ``analyze_vlan`` streaming
-   over an mmap; ``read_capture`` -> ``analyze_capture``, which is what
-   ``cloudtales analyze`` does; and the ``cloudtales analyze`` CLI itself), tcpdump with
-   a ``vlan and vlan`` filter, tshark ``-T fields -e vlan.id``, scapy ``RawPcapReader`` +
+   cache): ``cloudtales analyze FILE --json`` as a user runs it (whole process), the
+   same fed through a pipe by ``cat`` (``analyze -``, the live-capture case), and with
+   ``CLOUDTALES_PURE_PYTHON=1`` (the fallback without the compiled kernel); the engine's
+   ``stream_report`` timed in-process both ways; tcpdump with a ``vlan and vlan``
+   filter (the anchor), tshark ``-T fields -e vlan.id``, scapy ``RawPcapReader`` +
    struct and scapy ``PcapReader``. Slow methods run on a stated prefix (labelled).
+3. The three CLI runs' JSON findings are compared key by key: the kernel, the pipe and
+   the pure-Python path must agree (exit status 1 otherwise).
 
 Columns: ``timed s`` is the measured region (for Python methods the scan itself,
 imports and interpreter start excluded; for external tools the whole process);
 ``frames/s`` = frames / timed s; ``wall s`` is the whole process; ``CPU s`` comes from
 ``wait4`` on that process and ``peak RSS`` from its ``VmHWM`` (sampled every 10 ms, and
-reported by the Python workers themselves at the end); it includes the mmapped file's
-pages that the process touched. ``stacked`` is how many double-tagged
+reported by the Python workers themselves at the end). ``x tcpdump`` is frames/s over
+tcpdump's. ``--json-out FILE`` writes ``{"bench": "pcap", "rows": [{"what", "value",
+"unit", "anchor", "anchor_value", "ratio"}]}``. ``stacked`` is how many double-tagged
 frames the method found; ``check`` compares it with the generator's count.
 """
 
@@ -37,6 +43,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,6 +54,11 @@ TSHARK_BUDGET = 60.0  # seconds for tshark on the whole file before falling back
 TSHARK_PREFIX = 100_000
 SCAPY_PREFIX = 20_000
 ROOT = Path(__file__).resolve().parent.parent
+TCPDUMP = "tcpdump"
+FAST = "engine stream_report (kernel), scan only"
+PURE = "engine stream_report (pure), scan only"
+STRUCT = "baseline: struct, headers + TPIDs only"
+SCAPY_RAW = "scapy RawPcapReader + struct"
 
 # (name, category, frames per BLOCK); the builders are in _templates()
 MIX = [
@@ -119,12 +131,12 @@ def _templates() -> dict[str, bytes]:
     return built
 
 
-def make_capture(frames: int) -> tuple[Path, dict[str, Any], bool]:
-    """The cached capture of ``frames`` frames, its expected counts, and whether it was
-    built now (else it came from the cache)."""
+def make_capture(frames: int, reuse: bool = False) -> tuple[Path, dict[str, Any], bool]:
+    """A capture of ``frames`` frames, its expected counts, and whether it was built now.
+    Built fresh on every run unless ``reuse`` (``--reuse``: keep the last one)."""
     path = Path(f"/tmp/cloudtales-bench-{frames}.pcap")
     meta_path = path.with_suffix(".json")
-    if path.exists() and meta_path.exists():
+    if reuse and path.exists() and meta_path.exists():
         meta = json.loads(meta_path.read_text())
         if meta.get("version") == GENERATOR_VERSION and path.stat().st_size == meta["bytes"]:
             return path, meta, False
@@ -176,36 +188,24 @@ def _prefix_counts(block: list[tuple[str, str]], n: int) -> dict[str, int]:
 
 
 # ---- the Python methods (each runs in a child: ``--worker NAME``) --------------------------
-def _w_engine_stream(path: str, limit: int) -> dict[str, Any]:
-    from engine.analyzers.vlan import analyze_vlan
-    from engine.parsers.pcap import CaptureStats, iter_frames
+def _w_engine(path: str, limit: int, pure: bool) -> dict[str, Any]:
+    from engine.analyzers.capture_report import stream_report
 
-    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+    with open(path, "rb", buffering=0) as fh:
         t0 = time.perf_counter()
-        findings = analyze_vlan(iter_frames(mm, CaptureStats()))
+        report = stream_report(fh, path, pure=pure)
         secs = time.perf_counter() - t0
-    return {"frames": findings.frames, "stacked": findings.stacked_frames, "seconds": secs}
+    note = f"BPDUs {sum(report.bpdus.values())}, DHCP {report.dhcp}"
+    v = report.vlan
+    return {"frames": v.frames, "stacked": v.stacked_frames, "seconds": secs, "note": note}
 
 
-def _w_engine_report(path: str, limit: int) -> dict[str, Any]:
-    from engine.analyzers.capture_report import analyze_capture
-    from engine.parsers.pcap import read_capture
+def _w_engine_fast(path: str, limit: int) -> dict[str, Any]:
+    return _w_engine(path, limit, pure=False)
 
-    t0 = time.perf_counter()
-    capture = read_capture(path)
-    t1 = time.perf_counter()
-    report = analyze_capture(capture)
-    t2 = time.perf_counter()
-    note = (
-        f"read_capture {t1 - t0:.2f}s + analyze_capture {t2 - t1:.2f}s; "
-        f"BPDUs {sum(report.bpdus.values())}, DHCP {report.dhcp}"
-    )
-    return {
-        "frames": report.vlan.frames,
-        "stacked": report.vlan.stacked_frames,
-        "seconds": t2 - t0,
-        "note": note,
-    }
+
+def _w_engine_pure(path: str, limit: int) -> dict[str, Any]:
+    return _w_engine(path, limit, pure=True)
 
 
 def _w_struct(path: str, limit: int) -> dict[str, Any]:
@@ -257,8 +257,8 @@ def _w_scapy_full(path: str, limit: int) -> dict[str, Any]:
 
 
 WORKERS = {
-    "engine-stream": _w_engine_stream,
-    "engine-report": _w_engine_report,
+    "engine-fast": _w_engine_fast,
+    "engine-pure": _w_engine_pure,
     "struct": _w_struct,
     "scapy-raw": _w_scapy_raw,
     "scapy-full": _w_scapy_full,
@@ -278,6 +278,8 @@ class Row:
     cpu: float
     rss_mb: float
     note: str = ""
+    key: str = ""  # machine-readable name (--json-out)
+    findings: dict[str, Any] | None = None  # the CLI's --json output
 
     @property
     def rate(self) -> float:
@@ -302,11 +304,28 @@ def _sample_hwm(pid: int, peak: list[float], done: threading.Event) -> None:
         peak[0] = max(peak[0], vm_hwm_mb(pid))
 
 
-def _run(argv: list[str], timeout: float | None = None) -> tuple[bytes, float, float, float, bool]:
+def _run(
+    argv: list[str],
+    timeout: float | None = None,
+    env: dict[str, str] | None = None,
+    pipe_from: Path | None = None,
+) -> tuple[bytes, float, float, float, bool]:
     """stdout, wall s, CPU s, peak RSS MB, timed out. Counts stdout without keeping it all
-    when it is large (tcpdump, tshark): only the last 1 MB is kept."""
+    when it is large (tcpdump, tshark): only the last 8 MB is kept. ``pipe_from``: the
+    file is pushed through a pipe by ``cat`` (a stream, not a seekable file)."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    feeder = None
+    if pipe_from is not None:
+        feeder = subprocess.Popen(["cat", str(pipe_from)], stdout=subprocess.PIPE)
+    proc = subprocess.Popen(
+        argv,
+        stdin=feeder.stdout if feeder else None,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    if feeder is not None and feeder.stdout is not None:
+        feeder.stdout.close()
     assert proc.stdout is not None
     peak, done = [0.0], threading.Event()
     sampler = threading.Thread(target=_sample_hwm, args=(proc.pid, peak, done), daemon=True)
@@ -329,8 +348,10 @@ def _run(argv: list[str], timeout: float | None = None) -> tuple[bytes, float, f
             break
         lines += chunk.count(b"\n")
         commas += chunk.count(b",")
-        tail = (tail + chunk)[-(1 << 20) :]
+        tail = (tail + chunk)[-(8 << 20) :]
     _, status, usage = os.wait4(proc.pid, 0)
+    if feeder is not None:
+        feeder.wait()
     done.set()
     sampler.join()
     if timer:
@@ -360,26 +381,37 @@ def run_worker(name: str, path: Path, expected: int, limit: int = 0, label: str 
         cpu,
         rss,
         res.get("note", ""),
+        name,
     )
 
 
-def run_cli(path: Path, expected: int) -> Row:
+def run_cli(path: Path, expected: int, pure: bool = False, pipe: bool = False) -> Row:
+    """``cloudtales analyze FILE --json`` as a user runs it: the whole process, timed
+    from fork to exit (interpreter start, imports, scan, report). Returns its findings."""
     exe = ROOT / ".venv" / "bin" / "cloudtales"
-    out, wall, cpu, rss, _ = _run([str(exe), "analyze", str(path), "--json"])
+    env = {**os.environ, "CLOUDTALES_PURE_PYTHON": "1" if pure else "0"}
+    argv = [str(exe), "analyze", "-" if pipe else str(path), "--json"]
+    out, wall, cpu, rss, _ = _run(argv, env=env, pipe_from=path if pipe else None)
     data = json.loads(out.split(b"\n", 1)[1])
-    frames, stacked = data["frames"], data["stacked_frames"]
-    return Row(
-        "cloudtales analyze FILE --json (CLI)",
+    label = "cat FILE | cloudtales analyze - --json" if pipe else "cloudtales analyze FILE --json"
+    key = "cli-pipe" if pipe else "cli"
+    if pure:
+        label, key = f"{label} (pure Python)", f"{key}-pure"
+    row = Row(
+        label,
         "whole file",
-        frames,
-        stacked,
+        data["frames"],
+        data["stacked_frames"],
         expected,
         wall,
         wall,
         cpu,
         rss,
-        "whole process incl. imports",
+        "whole process: start, imports, scan, report",
+        key,
+        data,
     )
+    return row
 
 
 def run_tcpdump(path: Path, total: int, expected: int) -> Row:
@@ -396,6 +428,7 @@ def run_tcpdump(path: Path, total: int, expected: int) -> Row:
         cpu,
         rss,
         f"{matched:,} lines printed",
+        TCPDUMP,
     )
 
 
@@ -416,6 +449,7 @@ def run_tshark(path: Path, total: int, meta: dict[str, Any], budget: float) -> R
             cpu,
             rss,
             "stacked = lines with two VIDs",
+            "tshark",
         )
     n = TSHARK_PREFIX
     out, wall, cpu, rss, _ = _run([*base, "-c", str(n)])
@@ -436,28 +470,83 @@ def run_tshark(path: Path, total: int, meta: dict[str, Any], budget: float) -> R
         cpu,
         rss,
         note,
+        "tshark",
     )
 
 
+def best_of(n: int, run: Callable[[], Row]) -> Row:
+    """The fastest of ``n`` runs (a loaded machine only ever adds time)."""
+    return min((run() for _ in range(max(n, 1))), key=lambda r: r.timed)
+
+
+def _anchor(rows: list[Row]) -> Row | None:
+    return next((r for r in rows if r.key == TCPDUMP), None)
+
+
 def print_table(rows: list[Row]) -> None:
+    """Each rate next to its anchor: ``x tcpdump`` = frames/s over tcpdump's frames/s."""
+    anchor = _anchor(rows)
     head = (
-        f"{'method':<46} {'scope':<20} {'frames':>9} {'stacked':>8} {'check':>5} "
-        f"{'timed s':>8} {'frames/s':>10} {'wall s':>7} {'CPU s':>6} {'peak RSS':>9}"
+        f"{'method':<50} {'scope':<20} {'frames':>9} {'stacked':>8} {'check':>5} "
+        f"{'timed s':>8} {'frames/s':>10} {'x tcpdump':>9} {'wall s':>7} {'CPU s':>6} "
+        f"{'peak RSS':>9}"
     )
     print(head)
     print("-" * len(head))
     for r in rows:
         ok = "-" if r.stacked is None else ("ok" if r.stacked == r.expected else "DIFF")
         stacked = "-" if r.stacked is None else f"{r.stacked:,}"
+        ratio = f"{r.rate / anchor.rate:.2f}" if anchor and anchor.rate else "-"
         print(
-            f"{r.method:<46} {r.scope:<20} {r.frames:>9,} {stacked:>8} {ok:>5} "
-            f"{r.timed:>8.2f} {r.rate:>10,.0f} {r.wall:>7.2f} {r.cpu:>6.2f} {r.rss_mb:>6.0f} MB"
+            f"{r.method:<50} {r.scope:<20} {r.frames:>9,} {stacked:>8} {ok:>5} "
+            f"{r.timed:>8.2f} {r.rate:>10,.0f} {ratio:>9} {r.wall:>7.2f} {r.cpu:>6.2f} "
+            f"{r.rss_mb:>6.0f} MB"
         )
     notes = [(r.method, r.note) for r in rows if r.note]
     if notes:
         print("\nnotes:")
         for method, note in notes:
             print(f"  {method}: {note}")
+
+
+def json_rows(rows: list[Row]) -> list[dict[str, Any]]:
+    """``{"what", "value", "unit", "anchor", "anchor_value", "ratio"}`` per figure: each
+    rate against tcpdump's, and the CLI's peak RSS against tcpdump's."""
+    anchor = _anchor(rows)
+    name = anchor.method if anchor else ""
+    out = []
+    for r in rows:
+        if r.key == TCPDUMP:
+            continue
+        base = anchor.rate if anchor else 0.0
+        out.append(_figure(f"{r.method} ({r.scope})", r.rate, "frames/s", name, base))
+        if r.key.startswith("cli"):
+            base = anchor.rss_mb if anchor else 0.0
+            out.append(_figure(f"{r.method}: peak RSS", r.rss_mb, "MB", name, base))
+    return out
+
+
+def _figure(what: str, value: float, unit: str, anchor: str, base: float) -> dict[str, Any]:
+    ratio = value / base if base else 0.0
+    return {
+        "what": what,
+        "value": round(value, 2),
+        "unit": unit,
+        "anchor": anchor,
+        "anchor_value": round(base, 2),
+        "ratio": round(ratio, 3),
+    }
+
+
+def compare_findings(found: dict[str, dict[str, Any]]) -> list[str]:
+    """Keys whose findings differ between the runs (the path aside)."""
+    (first, ref), *others = found.items()
+    diffs = []
+    for name, data in others:
+        for key in sorted(set(ref) | set(data)):
+            if key != "path" and ref.get(key) != data.get(key):
+                diffs.append(f"{name} vs {first}: {key}")
+    return diffs
 
 
 def main() -> int:
@@ -470,6 +559,11 @@ def main() -> int:
         default=TSHARK_BUDGET,
         help="seconds tshark may take on the whole file before a 100k prefix is used instead",
     )
+    ap.add_argument("--json-out", metavar="FILE", help="also write the figures as JSON")
+    ap.add_argument(
+        "--repeat", type=int, default=1, help="run each method N times, keep the fastest"
+    )
+    ap.add_argument("--reuse", action="store_true", help="reuse the last capture of that size")
     ap.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     ap.add_argument("--file", help=argparse.SUPPRESS)
     ap.add_argument("--limit", type=int, default=0, help=argparse.SUPPRESS)
@@ -481,7 +575,7 @@ def main() -> int:
     n = 100_000 if args.quick else args.frames
     if n < SCAPY_PREFIX:
         ap.error(f"--frames must be at least {SCAPY_PREFIX}")
-    path, meta, fresh = make_capture(n)
+    path, meta, fresh = make_capture(n, reuse=args.reuse)
     with open(path, "rb") as fh:  # page cache: every method reads from memory
         while fh.read(1 << 24):
             pass
@@ -495,25 +589,47 @@ def main() -> int:
     load = os.getloadavg()
     print(f"host: {os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     print()
-    rows = [
-        run_worker("engine-stream", path, double, label="engine iter_frames(mmap) -> analyze_vlan"),
-        run_worker("engine-report", path, double, label="engine read_capture -> analyze_capture"),
-        run_cli(path, double),
-        run_worker("struct", path, double, label="baseline: struct, headers + TPIDs only"),
+    found: dict[str, dict[str, Any]] = {}
+    k = args.repeat
+    rows = []
+    for pure, pipe in ((False, False), (False, True), (True, False)):
+        row = best_of(k, lambda p=pure, q=pipe: run_cli(path, double, pure=p, pipe=q))  # type: ignore[misc]
+        rows.append(row)
+        found[("pure Python" if pure else "kernel") + (" via pipe" if pipe else "")] = (
+            row.findings or {}
+        )
+    rows += [
+        best_of(k, lambda: run_worker("engine-fast", path, double, label=FAST)),
+        best_of(k, lambda: run_worker("engine-pure", path, double, label=PURE)),
+        best_of(k, lambda: run_worker("struct", path, double, label=STRUCT)),
     ]
     if shutil.which("tcpdump"):
-        rows.append(run_tcpdump(path, n, double))
+        rows.append(best_of(k, lambda: run_tcpdump(path, n, double)))
     else:
         print("tcpdump: not installed, skipped")
     if shutil.which("tshark"):
         rows.append(run_tshark(path, n, meta, args.tshark_budget))
     else:
         print("tshark: not installed, skipped")
-    rows.append(run_worker("scapy-raw", path, double, label="scapy RawPcapReader + struct"))
+    rows.append(best_of(k, lambda: run_worker("scapy-raw", path, double, label=SCAPY_RAW)))
     exp = meta["prefix_counts"][str(SCAPY_PREFIX)]["double"]
     rows.append(run_worker("scapy-full", path, exp, SCAPY_PREFIX, "scapy PcapReader"))
     print_table(rows)
-    return 0
+    diffs = compare_findings(found)
+    print(
+        "\nfindings (--json) of "
+        + ", ".join(found)
+        + ": "
+        + ("identical" if not diffs else "DIFFER: " + "; ".join(diffs))
+    )
+    if args.json_out:
+        doc = {"bench": "pcap", "rows": json_rows(rows)}
+        Path(args.json_out).write_text(json.dumps(doc, indent=1) + "\n")
+        print(f"wrote {args.json_out}")
+    if not args.reuse:
+        path.unlink()
+        path.with_suffix(".json").unlink()
+    return 1 if diffs else 0
 
 
 if __name__ == "__main__":
