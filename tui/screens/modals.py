@@ -17,6 +17,7 @@ from textual.suggester import SuggestFromList
 from textual.widgets import Input, Label, Select, Static
 
 from engine.checks.base import FactValue
+from engine.remote.host_vars import safe_command
 
 CANCEL: list[BindingType] = [Binding("escape", "cancel", "Cancel")]
 
@@ -102,7 +103,11 @@ class PaneCommandModal(_Modal):
         super().__init__()
         self.hosts = hosts
         self.host = host if host in hosts else (hosts[0] if hosts else None)
-        self.suggestions = suggestions
+        # a command built from an inventory value that is no interface (or carries shell
+        # metacharacters) is neither pre-filled nor suggested
+        self.suggestions = {
+            h: [c for c in cmds if safe_command(c)] for h, cmds in suggestions.items()
+        }
 
     def compose(self) -> ComposeResult:
         first = (self.suggestions.get(self.host or "") or [""])[0]
