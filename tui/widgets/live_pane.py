@@ -1,27 +1,30 @@
-"""One live pane: a bounded buffer flushed ~30 times a second into a ``Log``.
+"""One live pane: a bounded buffer flushed ~30 times a second into a ``LiveLog``.
 
 Producers (a check's ``emit`` or the pane's own command worker) only append to a
-``deque(maxlen=...)``; a timer writes whatever accumulated with one
-``Log.write_lines`` call per frame (LAB-NOTES "Textual live panes": never write line
-by line). When the screen cannot keep up, the deque drops the oldest lines and the
-pane counts them instead of building a backlog. The counts in the border and the
+``deque(maxlen=...)``. One clock per app (``FlushClock``) flushes every mounted pane in
+the same tick, so a frame repaints all panes once instead of once per pane timer; a
+flush is one ``LiveLog.write_lines`` call (LAB-NOTES "Textual live panes": never write
+line by line). When the screen cannot keep up, the deque drops the oldest lines and
+the pane counts them instead of building a backlog. The counts in the border and the
 ``PaneFlushed`` report change at most ``STATUS_HZ`` times a second: redrawing the
 border on every flush cost as much as writing the lines (bench/bench_panes.py).
+
+``set_wrap`` wraps long lines instead of scrolling them; ``set_filter`` shows only the
+lines containing a text (the counts then say how many of the kept lines match).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+import weakref
 from collections import deque
+from typing import Any
 
-from rich.highlighter import Highlighter
-from rich.style import Style
-from rich.text import Text
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.containers import Vertical
 from textual.content import Content
-from textual.widgets import Log
+from textual.timer import Timer
 from textual.worker import Worker
 
 from engine.checks.base import LiveLine
@@ -29,23 +32,10 @@ from engine.livefeed import live_lines
 from engine.remote.inventory import Host
 from engine.remote.runner import Runner
 from tui.messages import PaneCommandEnded, PaneFlushed
+from tui.widgets.live_log import ANOMALY_MARK, STATUS_MARK, LiveLog
 
-ANOMALY_MARK = "!! "
-STATUS_MARK = "-- "
-ANOMALY_STYLE = Style(color="red", bold=True)
-STATUS_STYLE = Style(dim=True, italic=True)
+FPS = 30.0
 STATUS_HZ = 4.0
-
-
-class AnomalyHighlighter(Highlighter):
-    """Marks whole lines: anomalies bold red, status lines dim (ANSI colours only)."""
-
-    def highlight(self, text: Text) -> None:
-        plain = text.plain
-        if plain.startswith(ANOMALY_MARK):
-            text.stylize(ANOMALY_STYLE)
-        elif plain.startswith(STATUS_MARK):
-            text.stylize(STATUS_STYLE)
 
 
 def format_line(line: LiveLine) -> str:
@@ -53,6 +43,28 @@ def format_line(line: LiveLine) -> str:
     if line.anomaly:
         return f"{ANOMALY_MARK}{line.text}  [{line.anomaly}]"
     return line.text
+
+
+class FlushClock:
+    """One ``FPS`` timer per app that flushes every mounted live pane in the same tick."""
+
+    _clocks: weakref.WeakKeyDictionary[App[Any], FlushClock] = weakref.WeakKeyDictionary()
+
+    def __init__(self, app: App[Any]) -> None:
+        self.panes: dict[int, LivePane] = {}
+        self.timer: Timer = app.set_interval(1 / FPS, self.tick, name="live panes")
+
+    @classmethod
+    def of(cls, app: App[Any]) -> FlushClock:
+        clock = cls._clocks.get(app)
+        if clock is None:
+            clock = cls._clocks[app] = cls(app)
+        return clock
+
+    def tick(self) -> None:
+        for pane in list(self.panes.values()):
+            if pane.is_mounted:
+                pane.flush()
 
 
 class LivePane(Vertical):
@@ -66,14 +78,13 @@ class LivePane(Vertical):
         *,
         max_lines: int = 5000,
         buffer: int = 20000,
-        fps: float = 30.0,
         id: str | None = None,
+        classes: str = "",
     ) -> None:
-        super().__init__(id=id, classes="live-pane")
+        super().__init__(id=id, classes=f"live-pane {classes}".strip())
         self.label = label
         self.source: str | None = None
         self.max_lines = max_lines
-        self.fps = fps
         self._buffer: deque[str] = deque(maxlen=buffer)
         self.lines = 0
         self.dropped = 0
@@ -82,20 +93,22 @@ class LivePane(Vertical):
         self._worker: Worker[None] | None = None
         self._status_at = 0.0  # monotonic time of the last border/report update
         self._counts_stale = False  # lines written since the counts were last shown
+        self._log = LiveLog(max_lines=max_lines)
 
     def compose(self) -> ComposeResult:
-        log = Log(max_lines=self.max_lines, highlight=True, auto_scroll=True)
-        log.highlighter = AnomalyHighlighter()
-        yield log
+        yield self._log
 
     def on_mount(self) -> None:
-        self.set_interval(1 / self.fps, self.flush, name=f"flush {self.id}")
+        FlushClock.of(self.app).panes[id(self)] = self
         self._show_title()
         self._show_counts()
 
+    def on_unmount(self) -> None:
+        FlushClock.of(self.app).panes.pop(id(self), None)
+
     @property
-    def log_widget(self) -> Log:
-        return self.query_one(Log)
+    def log_widget(self) -> LiveLog:
+        return self._log
 
     @property
     def streaming(self) -> bool:
@@ -132,13 +145,13 @@ class LivePane(Vertical):
         if self._buffer:
             batch = list(self._buffer)
             self._buffer.clear()
-            self.log_widget.write_lines(batch)
+            self._log.write_lines(batch)
             self._counts_stale = True
         if not (final or self._counts_stale):
             return
         now = time.monotonic()
         if not final and now - self._status_at < 1 / STATUS_HZ:
-            return  # a later tick shows them (the timer keeps running)
+            return  # a later tick shows them (the clock keeps running)
         self._status_at = now
         self._counts_stale = False
         self._show_counts()
@@ -152,6 +165,25 @@ class LivePane(Vertical):
                 self.last_anomaly,
             )
         )
+
+    # ---- how the lines are shown ----------------------------------------------
+    @property
+    def wrap(self) -> bool:
+        return self._log.wrap
+
+    @property
+    def filter(self) -> str | None:
+        return self._log.filter
+
+    def set_wrap(self, wrap: bool) -> None:
+        """Wrap long lines at the pane's width (True) or scroll them sideways (False)."""
+        self._log.set_wrap(wrap)
+
+    def set_filter(self, text: str | None) -> None:
+        """Show only the lines that contain ``text`` (case-insensitive); None or ""
+        shows them all. Lines still buffered are filtered when they are flushed."""
+        self._log.set_filter(text)
+        self._show_counts()
 
     # ---- ownership --------------------------------------------------------
     def attach(self, source: str) -> None:
@@ -228,4 +260,7 @@ class LivePane(Vertical):
         counts = f"{self.lines} lines, {self.dropped} dropped"
         if self.anomalies:
             counts += f", {self.anomalies} !!"
+        log = self._log
+        if log.filter is not None:
+            counts = f"/{log.filter}: {len(log.shown)} of {log.line_count} kept; {counts}"
         self.border_subtitle = Content(counts)
