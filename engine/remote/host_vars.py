@@ -6,7 +6,7 @@ inventory, host, var and value, instead of reaching ``tcpdump -i`` or ``ping``:
 
 * interface (``*iface``, ``*_interface``, ``uplink``): Linux's ``dev_valid_name``:
   1 to 15 bytes, not ``.`` or ``..``, no ``/``, ``:`` or whitespace;
-* path (``*_conf``, ``*_path``, ``*_dir``, ``instances_path``): absolute, printable, no
+* path (``*_conf``, ``*_path``, ``*_dir``, ``*_log``, ``instances_path``): absolute, printable, no
   whitespace and no shell metacharacter;
 * host (``ip``, ``address``, ``*_ip``, ``*_address``): an IPv4/IPv6 address or an RFC 1123
   host name.
@@ -47,7 +47,7 @@ def kind_of(var: str) -> Kind | None:
     """What a host var names, from its name; None: not checked."""
     if var.endswith(("iface", "_interface")) or var == "uplink":
         return "interface"
-    if var.endswith(("_conf", "_path", "_dir")) or var == "instances_path":
+    if var.endswith(("_conf", "_path", "_dir", "_log")) or var == "instances_path":
         return "path"
     if var in ("ip", "address") or var.endswith(("_ip", "_address")):
         return "host"

@@ -85,7 +85,7 @@ def test_hosts(host: str, ok: bool) -> None:
 
 def test_kinds_come_from_the_var_name() -> None:
     assert [kind_of(v) for v in ("capture_iface", "vlan_interface", "uplink")] == ["interface"] * 3
-    assert [kind_of(v) for v in ("nova_conf", "log_path", "state_dir", "instances_path")] == [
+    assert [kind_of(v) for v in ("nova_conf", "log_path", "state_dir", "nova_api_log")] == [
         "path"
     ] * 4
     assert [kind_of(v) for v in ("ip", "address", "tenant_ip", "mgmt_address")] == ["host"] * 4
