@@ -97,7 +97,7 @@ def inventory_format(path: Path, text: str) -> str:
     import yaml
 
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml
     except yaml.YAMLError:
         # a YAML file with a typo should get the YAML error, not an INI one
         return "yaml" if suffix in (".yml", ".yaml") or first.endswith(":") else "ini"

@@ -133,7 +133,7 @@ def load_inventory(path: str | Path, ansible_inventory: str | None = None) -> In
     if inventory_format(p, text) != "cloudtales":
         return load_ansible(p, ansible_inventory, text=text)
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
