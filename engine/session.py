@@ -51,7 +51,14 @@ class Session:
     ) -> Session:
         path = journal_path or default_journal_path(symptom)
         journal = Journal(path)
-        walker = Walker.start(graph, symptom, journal, inventory=inventory.source, **meta)
+        walker = Walker.start(
+            graph,
+            symptom,
+            journal,
+            inventory=inventory.source,
+            inventory_reader=inventory.reader,  # which program read it: Ansible, or ours
+            **meta,
+        )
         return cls(graph, inventory, runner, walker, journal)
 
     @classmethod

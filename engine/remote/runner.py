@@ -29,7 +29,9 @@ def one_line(text: str, limit: int = 80) -> str:
 
 def timeout_error(label: str, command: str, timeout: float) -> CheckTimeoutError:
     return CheckTimeoutError(
-        f"host {label}: timed out after {timeout:g}s: {one_line(command)}", host=label, command=command
+        f"host {label}: timed out after {timeout:g}s: {one_line(command)}",
+        host=label,
+        command=command,
     )
 
 
