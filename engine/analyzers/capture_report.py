@@ -94,7 +94,9 @@ class CaptureReport:
         return {
             "path": self.path,
             "format": st.format,
-            "linktypes": {LINKTYPE_NAMES.get(k, str(k)): v for k, v in st.linktypes.items()},
+            "linktypes": {
+                LINKTYPE_NAMES.get(k, str(k)): v for k, v in sorted(st.linktypes.items())
+            },
             "capture_problems": self.problems(),
             **self.vlan.to_dict(),
             "verdict": self.verdict,
@@ -109,7 +111,7 @@ class CaptureReport:
 
     def to_text(self) -> str:
         st, v = self.stats, self.vlan
-        links = ", ".join(LINKTYPE_NAMES.get(k, f"linktype {k}") for k in st.linktypes)
+        links = ", ".join(LINKTYPE_NAMES.get(k, f"linktype {k}") for k in sorted(st.linktypes))
         lines = [
             f"{self.path}: {v.frames} frames ({st.format}{', ' + links if links else ''})",
             f"verdict: {self.verdict} - {VERDICT_TEXT[self.verdict]}",

@@ -293,9 +293,7 @@ class _Scanner:
         if len(buf) < 4 and any(m.startswith(magic) for m in (_SHB, *_PCAP_MAGICS)):
             return False
         raise PcapFormatError(
-            f"not a pcap or pcapng capture (magic 0x{magic.hex()} at offset 0)"
-            if magic
-            else EMPTY
+            f"not a pcap or pcapng capture (magic 0x{magic.hex()} at offset 0)" if magic else EMPTY
         )
 
     def scan(self, buf: Buffer, final: bool) -> Iterator[Frame]:
@@ -374,9 +372,11 @@ class _Scanner:
             if good + bad + other:
                 st.linktypes[lt] = st.linktypes.get(lt, 0) + good + bad + other
 
-    def _pcapng(self, buf: Buffer, final: bool) -> Iterator[Frame]:
+    def _pcapng(self, buf: Buffer, final: bool, blocks: int = -1) -> Iterator[Frame]:
+        """Blocks from ``pos`` (at most ``blocks`` of them when not negative)."""
         end, st = len(buf), self.stats
-        while self.pos + 12 <= end:
+        while self.pos + 12 <= end and blocks:
+            blocks -= 1
             pos = self.pos
             self.at = at_abs = self.base + pos
             btype = bytes(buf[pos : pos + 4])

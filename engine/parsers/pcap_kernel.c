@@ -1,5 +1,5 @@
-/* The hot loop of `cloudtales analyze`: walk classic pcap records in a buffer and
- * tally the frames that need no decoding beyond their link header and VLAN tags.
+/* The hot loop of `cloudtales analyze`: walk classic pcap records or pcapng blocks in a
+ * buffer and tally the frames that need no decoding beyond their link header and tags.
  *
  * Built by `python -m engine.parsers.pcap_kernel build` (run by .ci/setup) into
  * _pcap_kernel.so and loaded with ctypes. engine/parsers/pcap_scan.py has the
@@ -9,16 +9,20 @@
  * is neither a possible BPDU (802.3 length / LLC) nor UDP over IPv4 (maybe DHCP).
  * Every other record, and the first few oversize/stacked frames (report examples), is
  * *handed over*: its offset goes to `out` and Python decodes it with the one decoder.
+ * In pcapng, the walk stops at section headers and interface descriptions: Python
+ * parses them and updates the interface table here before the walk goes on.
  */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
-#define KERNEL_ABI 4
+#define KERNEL_ABI 5
 #define MAX_RECORD 0x40000u
 #define STACK_SLOTS 65536u /* power of two */
 #define STACK_FILL 49152u  /* beyond this, new stacks are handed over */
 #define MAX_EXAMPLES 5u
+#define MAX_IFACES 256u
+#define TS_SUSPECT 8589934592.0 /* 2^33 s: beyond, Python judges the timestamp itself */
 
 typedef struct {
     /* in */
@@ -40,6 +44,11 @@ typedef struct {
     uint32_t stack_key[STACK_SLOTS]; /* two tags: (outer << 12 | inner) + 1, 0 = free */
     uint64_t stack_count[STACK_SLOTS];
     uint32_t stack_used[STACK_FILL]; /* slots in use, in order of first sight */
+    uint64_t lt_frames[3];           /* tallied frames on Ethernet, SLL, SLL2 */
+    uint32_t n_ifaces;               /* pcapng interfaces of the current section */
+    uint32_t iface_linktype[MAX_IFACES];
+    double iface_units[MAX_IFACES];  /* timestamp units per second */
+    double iface_offset[MAX_IFACES]; /* if_tsoffset, seconds */
 } scan_state;
 
 int pcap_kernel_abi(void) { return KERNEL_ABI; }
@@ -76,21 +85,21 @@ static int add_stack(scan_state *st, uint32_t key) {
 }
 
 /* 1 when tallied, 0 when Python must decode it, 2 when tallied and wanted as example */
-static int tally(scan_state *st, const uint8_t *d, uint32_t cap, uint32_t orig) {
-    uint32_t off, etype, wire, n = 0, vid0 = 0, vid1 = 0;
+static int tally(scan_state *st, const uint8_t *d, uint32_t cap, uint32_t orig, uint32_t lt) {
+    uint32_t off, etype, wire, n = 0, vid0 = 0, vid1 = 0, lt_index;
     if (orig > MAX_RECORD || cap > orig) return 0;
-    switch (st->linktype) {
+    switch (lt) {
     case 1:
         if (cap < 14) return 0;
-        etype = be16(d + 12), off = 14, wire = orig;
+        etype = be16(d + 12), off = 14, wire = orig, lt_index = 0;
         break;
     case 113:
         if (cap < 16) return 0;
-        etype = be16(d + 14), off = 16, wire = orig - 2;
+        etype = be16(d + 14), off = 16, wire = orig - 2, lt_index = 1;
         break;
     case 276:
         if (cap < 20) return 0;
-        etype = be16(d), off = 20, wire = orig - 6;
+        etype = be16(d), off = 20, wire = orig - 6, lt_index = 2;
         break;
     default:
         return 0;
@@ -106,6 +115,7 @@ static int tally(scan_state *st, const uint8_t *d, uint32_t cap, uint32_t orig) 
     if (n == 2 && !add_stack(st, (vid0 << 12) | vid1)) return 0;
     if (n == 1) st->single[vid0]++;
     st->frames++;
+    st->lt_frames[lt_index]++;
     st->depth[n]++;
     if (wire > st->largest) st->largest = wire;
     int example = 0;
@@ -137,9 +147,38 @@ long pcap_kernel_scan(scan_state *st, const uint8_t *buf, long pos, long end, ui
             break;
         }
         if (pos + 16 + (long)incl > end) break;
-        int r = tally(st, rec + 16, incl, orig);
+        int r = tally(st, rec + 16, incl, orig, st->linktype);
         if (r != 1) out[n++] = ((uint64_t)pos << 1) | (uint64_t)(r == 2);
         pos += 16 + (long)incl;
+    }
+    *n_out = n;
+    return pos;
+}
+
+/* The same over pcapng blocks from `pos` (a block boundary). Enhanced packet blocks on
+ * a known interface are tallied or handed over; other blocks are handed over, except
+ * section headers and interface descriptions, where the walk stops for Python. */
+long pcapng_kernel_scan(scan_state *st, const uint8_t *buf, long pos, long end, uint64_t *out,
+                        long out_cap, long *n_out) {
+    long n = 0;
+    int big = (int)st->big_endian;
+    while (pos + 12 <= end && n < out_cap) {
+        const uint8_t *b = buf + pos;
+        uint32_t kind = rd32(b, big), blen = rd32(b + 4, big);
+        if (kind == 0x0A0D0D0Au || kind == 1u || blen < 12u || blen % 4u) break;
+        if (pos + (long)blen > end) break;
+        int r = 0;
+        if (kind == 6u && blen >= 32u) {
+            uint32_t idx = rd32(b + 8, big), incl = rd32(b + 20, big), orig = rd32(b + 24, big);
+            if (idx < st->n_ifaces && 28u + (uint64_t)incl <= blen - 4u) {
+                uint64_t ticks = ((uint64_t)rd32(b + 12, big) << 32) | rd32(b + 16, big);
+                double ts = (double)ticks / st->iface_units[idx] + st->iface_offset[idx];
+                if (ts > -TS_SUSPECT && ts < TS_SUSPECT)
+                    r = tally(st, b + 28, incl, orig, st->iface_linktype[idx]);
+            }
+        }
+        if (r != 1) out[n++] = ((uint64_t)pos << 1) | (uint64_t)(r == 2);
+        pos += (long)blen;
     }
     *n_out = n;
     return pos;

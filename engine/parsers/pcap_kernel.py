@@ -16,11 +16,12 @@ import sys
 from array import array
 from pathlib import Path
 
-ABI = 4  # KERNEL_ABI in pcap_kernel.c
+ABI = 5  # KERNEL_ABI in pcap_kernel.c
 SOURCE = Path(__file__).with_name("pcap_kernel.c")
 LIBRARY = Path(__file__).with_name("_pcap_kernel.so")
 STACK_SLOTS = 65536
 STACK_FILL = 49152
+MAX_IFACES = 256
 MAX_EXAMPLES = 5
 
 
@@ -45,7 +46,16 @@ class KernelState(ctypes.Structure):
         ("stack_key", ctypes.c_uint32 * STACK_SLOTS),
         ("stack_count", ctypes.c_uint64 * STACK_SLOTS),
         ("stack_used", ctypes.c_uint32 * STACK_FILL),
+        ("lt_frames", ctypes.c_uint64 * 3),
+        ("n_ifaces", ctypes.c_uint32),
+        ("iface_linktype", ctypes.c_uint32 * MAX_IFACES),
+        ("iface_units", ctypes.c_double * MAX_IFACES),
+        ("iface_offset", ctypes.c_double * MAX_IFACES),
     ]
+
+    def linktype_counts(self) -> dict[int, int]:
+        """Link type -> frames tallied here."""
+        return {lt: n for lt, n in zip((1, 113, 276), self.lt_frames, strict=True) if n}
 
     def single_counts(self) -> dict[int, int]:
         """VID -> frames with exactly that one tag."""
@@ -63,32 +73,35 @@ class KernelState(ctypes.Structure):
 
 
 class Kernel:
-    """The loaded library: ``scan`` walks classic pcap records (see pcap_kernel.c)."""
+    """The loaded library: ``scan`` walks classic pcap records or pcapng blocks (see
+    pcap_kernel.c)."""
 
     def __init__(self, lib: ctypes.CDLL) -> None:
-        self._scan = lib.pcap_kernel_scan
-        self._scan.restype = ctypes.c_long
-        self._scan.argtypes = [
-            ctypes.POINTER(KernelState),
-            ctypes.c_void_p,
-            ctypes.c_long,
-            ctypes.c_long,
-            ctypes.c_void_p,
-            ctypes.c_long,
-            ctypes.POINTER(ctypes.c_long),
-        ]
+        self._walks = {"pcap": lib.pcap_kernel_scan, "pcapng": lib.pcapng_kernel_scan}
+        for walk in self._walks.values():
+            walk.restype = ctypes.c_long
+            walk.argtypes = [
+                ctypes.POINTER(KernelState),
+                ctypes.c_void_p,
+                ctypes.c_long,
+                ctypes.c_long,
+                ctypes.c_void_p,
+                ctypes.c_long,
+                ctypes.POINTER(ctypes.c_long),
+            ]
         self._n = ctypes.c_long()
 
     def scan(
         self,
+        fmt: str,
         state: KernelState,
         buf_addr: int,
         pos: int,
         end: int,
         out: ctypes.Array[ctypes.c_uint64],
     ) -> tuple[int, int]:
-        """(position reached, entries written to ``out``)."""
-        reached = self._scan(
+        """(position reached, entries written to ``out``); ``fmt``: pcap or pcapng."""
+        reached = self._walks[fmt](
             ctypes.byref(state), buf_addr, pos, end, ctypes.addressof(out), len(out), self._n
         )
         return int(reached), self._n.value

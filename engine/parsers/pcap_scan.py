@@ -31,7 +31,7 @@ from engine.parsers.pcap import (
     decode_frame,
     header_cut,
 )
-from engine.parsers.pcap_kernel import Kernel, KernelState, load
+from engine.parsers.pcap_kernel import MAX_IFACES, Kernel, KernelState, load
 
 READ = 1 << 20  # bytes per read
 BUFFER = 2 * MAX_BLOCK + READ  # room for a whole block plus a read
@@ -82,8 +82,8 @@ def open_capture(path: str) -> FileIO:
 
 
 def _use_kernel(scanner: _Scanner) -> Kernel | None:
-    if scanner.stats.format != "pcap" or scanner.iface.linktype not in LINKTYPE_NAMES:
-        return None
+    if scanner.stats.format == "pcap" and scanner.iface.linktype not in LINKTYPE_NAMES:
+        return None  # every record is on a link type we do not decode: nothing to tally
     return load()
 
 
@@ -148,9 +148,8 @@ def scan_capture(
         feed.fill()
     if state is not None:
         stats.frames += state.frames
-        if state.frames:
-            lt = scanner.iface.linktype
-            stats.linktypes[lt] = stats.linktypes.get(lt, 0) + state.frames
+        for lt, n in state.linktype_counts().items():
+            stats.linktypes[lt] = stats.linktypes.get(lt, 0) + n
         sink.add_kernel(state)
 
 
@@ -163,29 +162,69 @@ def _kernel_pass(
     out: ctypes.Array[ctypes.c_uint64],
     sink: FrameSink,
 ) -> None:
-    """Let the kernel walk every complete record; decode what it hands over. Stops at a
-    corrupt record header, which the Python scan after it then reports."""
+    """Let the kernel walk every complete record or block and decode what it hands
+    over. In pcapng it stops at section headers and interface descriptions, which
+    Python parses before the walk goes on. A corrupt or incomplete record or block is
+    left to the Python scan that follows."""
+    fmt, end = scanner.stats.format, len(view)
     rec = struct.Struct(scanner.endian + "IIII").unpack_from
-    units, lt = scanner.iface.units, scanner.iface.linktype
-    end = len(view)
+    if fmt == "pcapng":
+        _sync(state, scanner)
     while True:
-        reached, n = kernel.scan(state, addr, scanner.pos, end, out)
+        reached, n = kernel.scan(fmt, state, addr, scanner.pos, end, out)
         for i in range(n):
             entry = out[i]
             at = entry >> 1
-            sec, frac, incl, orig = rec(view, at)
             if entry & 1:  # counted by the kernel: only offered as an example
-                data = bytes(view[at + 16 : at + 16 + incl])
-                frame = decode_frame(data, sec + frac / units, orig, lt)
+                frame = _example(scanner, view, at)
                 if frame is not None:
                     sink.add_example(frame)
                 continue
             scanner.pos = at
-            for frame in scanner._pcap(view, False, at + 16 + incl):
+            if fmt == "pcap":
+                frames = scanner._pcap(view, False, at + 16 + rec(view, at)[2])
+            else:
+                frames = scanner._pcapng(view, False, blocks=1)
+            for frame in frames:
                 sink.add(frame)
         scanner.pos = reached
-        if n < len(out) or state.dead:
+        if n == len(out):
+            continue
+        if fmt == "pcap" or reached + 12 > end or bytes(view[reached : reached + 4]) not in _SETUP:
             return
+        for frame in scanner._pcapng(view, False, blocks=1):  # a section or an interface
+            sink.add(frame)
+        if scanner.pos == reached or scanner.dead or scanner.skip:
+            return
+        _sync(state, scanner)
+
+
+_SETUP = (b"\x0a\x0d\x0d\x0a", b"\x01\x00\x00\x00", b"\x00\x00\x00\x01")  # SHB, IDB
+
+
+def _sync(state: KernelState, scanner: _Scanner) -> None:
+    """The pcapng byte order and interfaces, as the kernel needs them."""
+    state.big_endian = scanner.endian == ">"
+    ifaces = scanner.ifaces[:MAX_IFACES]
+    state.n_ifaces = len(ifaces)
+    for i, iface in enumerate(ifaces):
+        state.iface_linktype[i] = iface.linktype
+        state.iface_units[i] = float(iface.units)
+        state.iface_offset[i] = float(iface.offset)
+
+
+def _example(scanner: _Scanner, view: memoryview, at: int) -> Frame | None:
+    """The frame of a record or enhanced packet block the kernel tallied."""
+    e = scanner.endian
+    if scanner.stats.format == "pcap":
+        sec, frac, incl, orig = struct.unpack_from(e + "IIII", view, at)
+        iface, idx, data_at = scanner.iface, 0, at + 16
+        ts = sec + frac / iface.units
+    else:
+        idx, hi, lo, incl, orig = struct.unpack_from(e + "5I", view, at + 8)
+        iface, data_at = scanner.ifaces[idx], at + 28
+        ts = ((hi << 32) | lo) / iface.units + iface.offset
+    return decode_frame(bytes(view[data_at : data_at + incl]), ts, orig, iface.linktype, idx)
 
 
 _DROPPED = re.compile(r"^\s*(\d+) packets? dropped by kernel\s*$")
