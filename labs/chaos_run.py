@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import subprocess
 import sys
 import tempfile
@@ -245,6 +246,12 @@ def _wait_leftovers(lab: Lab, before: set[int]) -> list[str]:
     return left
 
 
+def named_hosts(line: str) -> set[str]:
+    """The hosts an ``inconclusive:`` line names: ``check@h1,h2 (reason), ...``."""
+    entries = re.finditer(r"(?:^inconclusive: |\), )[\w.-]+@([\w.,-]+)", line)
+    return {h for m in entries for h in m.group(1).split(",") if h}
+
+
 def _classify(result: RunResult, drill: DrillSpec, out: str, err: str) -> None:
     lines = out.strip().splitlines()
     result.last_line = lines[-1] if lines else ""
@@ -258,7 +265,7 @@ def _classify(result: RunResult, drill: DrillSpec, out: str, err: str) -> None:
     elif last.startswith("diagnosis: "):
         result.problems.append(f"wrong diagnosis (expected {drill.expect})")
     elif last.startswith("inconclusive: ") and rc == 3:
-        if result.host is not None and f"@{result.host}" in last:
+        if result.host is not None and result.host in named_hosts(last):
             verdict = "inconclusive"
         else:
             result.problems.append(f"inconclusive does not name the affected host {result.host}")

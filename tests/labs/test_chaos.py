@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from labs.chaos_run import Plan, RunResult, drills, run_once
+from labs.chaos_run import Plan, RunResult, drills, named_hosts, run_once
 from labs.registry import get_lab
 
 pytestmark = pytest.mark.lab
@@ -51,5 +51,5 @@ def test_a_fault_mid_walk_ends_right_or_inconclusive_naming_the_host(
         assert res.last_line == f"diagnosis: {spec.expect}"
     else:
         assert res.last_line.startswith("inconclusive: "), _why(res)
-        assert f"@{res.host}" in res.last_line
+        assert res.host in named_hosts(res.last_line)
         assert "diagnosis:" not in res.last_line
