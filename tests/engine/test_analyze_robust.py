@@ -10,6 +10,7 @@ import re
 import struct
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -196,3 +197,37 @@ def test_tcpdump_drop_stats_line() -> None:
     assert parse_tcpdump_drop_stats(lines) == 9
     assert parse_tcpdump_drop_stats(["1 packet dropped by kernel"]) == 1
     assert parse_tcpdump_drop_stats(["tcpdump: eth0: No such device exists"]) is None
+
+
+def test_a_pipe_delivering_small_pieces_gives_the_same_findings() -> None:
+    data = captures()["pcapng"]  # blocks split across many partial reads
+    for blob in (data, mixed_pcap()):
+        read_fd, write_fd = os.pipe()
+
+        def writer(payload: bytes = blob, fd: int = write_fd) -> None:
+            with os.fdopen(fd, "wb", buffering=0) as out:
+                for at in range(0, len(payload), 999):
+                    out.write(payload[at : at + 999])
+
+        thread = threading.Thread(target=writer)
+        thread.start()
+        with os.fdopen(read_fd, "rb", buffering=0) as stream:
+            got = analyze_stream(stream, "t.pcap", 1500, True)
+        thread.join()
+        assert got == analyze(blob)
+
+
+def test_the_analyze_path_imports_no_ui_or_crafting_library(tmp_path: Path) -> None:
+    path = tmp_path / "m.pcap"
+    path.write_bytes(mixed_pcap())
+    code = (
+        "import sys, json\n"
+        "from tui.cli import main\n"
+        f"assert main(['analyze', {str(path)!r}, '--json']) == 0\n"
+        "print(json.dumps(sorted(sys.modules)), file=sys.stderr)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    loaded = {name.split(".")[0] for name in json.loads(proc.stderr.strip().splitlines()[-1])}
+    assert not loaded & {"scapy", "textual", "rich", "asyncssh", "pydantic", "numpy", "yaml"}

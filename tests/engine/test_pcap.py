@@ -448,3 +448,28 @@ def test_stream_bad_header_and_corrupt_record() -> None:
     assert stream.feed(ping(20)) == []
     assert stream.pending_bytes == 0
     assert stream.close().malformed == 1
+
+
+def test_impossible_lengths_are_malformed_records_with_their_offset() -> None:
+    data = pcap_bytes([ping(20), ping(20), ping(30)], orig=[0xFFFFFFFF, 100, 1518])
+    frames, stats = frames_of(data)
+    assert [f.vids for f in frames] == [(30,)]
+    assert stats.malformed == 2
+    assert stats.first_problem == "offset 24: record orig_len 4294967295 > 262144"
+    _, stats = frames_of(pcap_bytes([ping(20)], orig=[100]))
+    assert stats.first_problem == "offset 24: record caplen 1518 > orig_len 100"
+
+
+def test_provider_bridge_group_bpdus() -> None:
+    pb = bytes(Dot3(src=A, dst="01:80:c2:00:00:08") / LLC() / STP())
+    other = bytes(Dot3(src=A, dst="01:80:c2:00:00:0e") / LLC() / STP())  # LLDP group: no
+    assert decode_frame(pb, 0.0, len(pb)).is_bpdu  # type: ignore[union-attr]
+    assert not decode_frame(other, 0.0, len(other)).is_bpdu  # type: ignore[union-attr]
+
+
+def test_pcapng_block_problems_name_the_block_and_offset() -> None:
+    body = ng_shb() + ng_idb(1)
+    _, stats = frames_of(body + ng_epb(3, 0, ping(20)))
+    assert stats.first_problem == "offset 48: enhanced packet block: interface id 3, 1 defined"
+    _, stats = frames_of(body + ng_epb(0, 0, ping(20), orig=100))
+    assert stats.first_problem.startswith("offset 48: enhanced packet block: caplen 1518")
