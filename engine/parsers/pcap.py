@@ -385,8 +385,12 @@ class PcapStream:
         if not self.stats.format and not scanner.start(buf):
             self._pending = buf
             return []
+        if scanner.skip:  # the rest of an oversized block, discarded unread
+            step = min(scanner.skip, len(buf))
+            scanner.skip, scanner.base, buf = scanner.skip - step, scanner.base + step, buf[step:]
         frames = list(scanner.scan(buf, final=False))
         self._pending = b"" if scanner.dead else buf[scanner.pos :]
+        scanner.base += scanner.pos  # offsets in problems count from the stream's start
         scanner.pos = 0
         return frames
 

@@ -109,4 +109,9 @@ def captures() -> dict[str, bytes]:
         "pcap unsupported linktype": pcap_bytes([b"\0" * 40] * 3, linktype=105),
         "pcapng": mixed_pcapng(),
         "pcapng big endian": mixed_pcapng(">"),
+        "pcapng with a 3 MiB custom block": ng_shb()
+        + ng_idb(1)
+        + ng_epb(0, 0, ping(20))
+        + ng_block(0xBAD, b"\0" * (3 << 20))
+        + ng_epb(0, 1, ping(20, 100)),
     }

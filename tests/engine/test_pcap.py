@@ -473,3 +473,18 @@ def test_pcapng_block_problems_name_the_block_and_offset() -> None:
     assert stats.first_problem == "offset 48: enhanced packet block: interface id 3, 1 defined"
     _, stats = frames_of(body + ng_epb(0, 0, ping(20), orig=100))
     assert stats.first_problem.startswith("offset 48: enhanced packet block: caplen 1518")
+
+
+def test_oversized_blocks_are_skipped_unread_and_offsets_count_from_the_start() -> None:
+    big = ng_block(0x00000BAD, b"\0" * (3 << 20))  # 3 MiB custom block: skipped, not kept
+    data = ng_shb() + ng_idb(1) + ng_epb(0, 0, ping(20)) + big + ng_epb(0, 1, ping(30))
+    data += ng_epb(7, 2, ping(40))  # an interface that does not exist: malformed
+    stream, got = PcapStream(), []
+    for at in range(0, len(data), 100_000):
+        got += stream.feed(data[at : at + 100_000])
+    stats = stream.close()
+    assert [f.vids for f in got] == [(20,), (30,)]
+    assert (stats.unknown_blocks, stats.malformed, stats.truncated) == (1, 1, 0)
+    _, whole = frames_of(data)
+    assert stats.first_problem == whole.first_problem
+    assert whole.first_problem.startswith(f"offset {len(data) - len(ng_epb(7, 2, ping(40)))}:")
