@@ -14,8 +14,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from rich.errors import MarkupError
+from rich.text import Text
 from textual.app import App
 from textual.binding import Binding
+from textual.content import Content
+from textual.notifications import SeverityLevel
 
 from engine.drill_score import FAULT_INJECTED, DrillAttempt
 from engine.errors import CloudtalesError
@@ -27,10 +31,13 @@ from tui.commands import CloudtalesCommands
 from tui.screens.follow import FollowScreen
 from tui.screens.help import HelpScreen
 from tui.screens.investigation import InvestigationScreen
+from tui.screens.modals import NoteModal
 from tui.screens.symptom_picker import SymptomPickerScreen
+from tui.widgets.notice_bar import NoticeBar
 
 RunnerFactory = Callable[[Inventory], Runner]
 ANSI_THEME = "ansi-dark"
+HEADER_CHROME = 20  # columns the header's icon and clock space take from the title
 
 
 def _default_runner(inventory: Inventory) -> Runner:
@@ -70,6 +77,8 @@ class CloudtalesBase(App[None]):
         Binding("question_mark,f1", "help", "Keys", tooltip="list the keys of this screen"),
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True, tooltip="quit cloudtales"),
     ]
+    # ctrl+c: a focused input copies its selection; otherwise (Textual's ``help_quit``,
+    # reached when nothing is selected) it quits, as in every terminal tool
 
     def __init__(self, read_only: bool = False, ansi: bool = False) -> None:
         super().__init__()
@@ -82,6 +91,61 @@ class CloudtalesBase(App[None]):
         if isinstance(self.screen, HelpScreen):
             return
         self.push_screen(HelpScreen(self.screen))
+
+    def action_help_quit(self) -> None:
+        self.save_unfinished_note()
+        self.exit()
+
+    async def action_quit(self) -> None:
+        """Quit now (ctrl+c, ctrl+q, or q answered): a half-written note is journalled
+        first; the app's unmount closes the session, and a drill's CLI removes its lab."""
+        self.save_unfinished_note()
+        self.exit()
+
+    def save_unfinished_note(self) -> None:
+        walker = getattr(getattr(self, "session", None), "walker", None)
+        for screen in self.screen_stack:
+            if isinstance(screen, NoteModal) and screen.draft and walker is not None:
+                walker.note(f"(unfinished when cloudtales quit) {screen.draft}")
+
+    # ---- the title, fitted; notices in the reserved bar ----------------------------
+    @property
+    def short_title(self) -> str:
+        """``cloudtales drill: Double VLAN`` -> ``drill: Double VLAN``."""
+        title = str(self.title)
+        return title.removeprefix("cloudtales ") if title != "cloudtales" else title
+
+    def format_title(self, title: str, sub_title: str) -> Content:
+        """Whole words only: the short title, then the title alone, before any cut."""
+        room = max(20, self.size.width - HEADER_CHROME)
+        short = self.short_title if title == self.title else title
+        for t, s in ((title, sub_title), (short, sub_title), (short, "")):
+            if len(t) + (len(s) + 3 if s else 0) <= room:
+                return super().format_title(t, s)
+        return super().format_title(short, "")
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """In the current screen's notice bar, above the footer (a toast would cover the
+        newest lines of a pane); a dialog, which has no bar, gets Textual's toast."""
+        bars = self.screen.query(NoticeBar) if self.screen_stack else None
+        if not bars:
+            super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+            return
+        text = message
+        if markup:
+            try:
+                text = Text.from_markup(message).plain
+            except MarkupError:
+                text = message
+        bars.first().show(text, title, severity, timeout or self.NOTIFICATION_TIMEOUT)
 
 
 class CloudtalesApp(CloudtalesBase):

@@ -89,6 +89,9 @@ def hexdump(data: bytes, width: int = 16) -> list[str]:
 
 def dissect(linktype: int, data: bytes) -> tuple[Layer, ...]:
     """The frame's layers and fields as scapy dissects them (imported here, lazily)."""
+    import scapy.layers.dhcp
+    import scapy.layers.inet
+    import scapy.layers.inet6  # noqa: F401  (binds IP, IPv6, UDP, DHCP above Ether)
     from scapy.layers.l2 import CookedLinux, CookedLinuxV2, Ether
     from scapy.packet import NoPayload
 

@@ -93,10 +93,13 @@ def test_hexdump_lines() -> None:
     assert lines[1].startswith("0010  10 11 12 13")
 
 
-def test_scapy_is_not_imported_by_the_engine_until_a_packet_is_decoded() -> None:
+def test_scapy_is_imported_when_a_packet_is_decoded_and_binds_every_layer() -> None:
+    """In a fresh interpreter (the tests above import scapy's layers themselves)."""
+    raw = bytes(Ether() / Dot1Q(vlan=5) / IP(dst="10.0.0.5") / ICMP() / Raw(b"x"))
     code = (
-        "import sys, engine.analyzers.packet_detail, engine.analyzers.correlate;"
-        "print('scapy' in sys.modules)"
+        "import sys, engine.analyzers.packet_detail as d, engine.analyzers.correlate;"
+        "print('scapy' in sys.modules);"
+        f"print(' '.join(layer.key for layer in d.dissect(1, bytes.fromhex('{raw.hex()}'))))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    assert out.stdout.split("\n")[:2] == ["False", "Ether Dot1Q IP ICMP Raw"]

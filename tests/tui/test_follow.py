@@ -187,11 +187,10 @@ async def test_follow_fits_80x24(graph: PlaybookGraph, writer: Writer, tmp_path:
     async with app.run_test(size=SIZE) as pilot:
         screen = app.screen
         await until(pilot, lambda: "icmp_seq" in _pane_text(screen), "live lines")  # type: ignore[arg-type]
-        for widget in (
-            screen.query_one("#path"),
-            screen.query_one("#step"),
-            *screen.query(LivePane),
-        ):
+        shown = [p for p in screen.query(LivePane) if p.region.width]  # one at a time
+        assert len(shown) == 1
+        assert shown[0].region.width >= 50  # readable: not a quarter of 54 columns
+        for widget in (screen.query_one("#path"), screen.query_one("#step"), *shown):
             region = widget.region
             assert region.width >= 20, widget
             assert region.height >= 4, widget

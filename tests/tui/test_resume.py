@@ -211,11 +211,11 @@ def _shown_lines(log_lines: list[str]) -> list[str]:
 
 
 def _without_clock(sub_title: str) -> str:
-    return re.sub(r" \d\d:\d\d,", ",", sub_title)
+    return re.sub(r"\d\d:\d\d ·", "·", sub_title)
 
 
 def _hints_and_points(sub_title: str) -> tuple[int, int]:
-    found = re.search(r"(\d+) hint\(s\), (\d+) points so far", sub_title)
+    found = re.search(r"(\d+) hints? · (\d+) pts", sub_title)
     assert found, sub_title
     return int(found[1]), int(found[2])
 

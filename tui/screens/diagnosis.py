@@ -8,6 +8,7 @@ mode (and for a follower) the dry runs are shown but there is no way to run them
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 from rich.style import Style
@@ -28,8 +29,10 @@ from engine.remedy import RemedyPlan, plan_remedy
 from engine.remote.inventory import Host, Inventory
 from engine.session import Session
 from engine.walker import Walker
+from tui.screens.help import NO_PANE, elsewhere
 from tui.screens.modals import ConfirmModal
 from tui.widgets.facts_panel import fact_value
+from tui.widgets.notice_bar import NoticeBar
 
 REMEDY_TIMEOUT = 120.0
 READ_ONLY_NOTE = "read-only: shown as a dry run, never run from here"
@@ -87,14 +90,28 @@ def dry_run_text(session: WalkView, remedy: Remedy, read_only: bool = False) -> 
 class DiagnosisScreen(Screen[None]):
     HELP_TITLE = "diagnosis"
     BINDINGS = [
-        Binding("escape", "close", "Walk", tooltip="back to the investigation"),
-        Binding("r", "run_remedy", "Run remedy", tooltip="run the highlighted remedy (confirm)"),
-        Binding("b", "back_step", "Back a step", tooltip="undo the last step: not convinced"),
+        Binding("q", "close", "Walk", tooltip="back to the investigation"),
+        Binding("escape", "close", "Walk", show=False, tooltip="back to the investigation"),
+        Binding("r", "run_remedy", "Remedy", tooltip="run the highlighted remedy (confirm)"),
+        Binding("b", "back_step", "Back", tooltip="undo the last step: not convinced"),
+        Binding("t", "packets", "Pkts", tooltip="the packet table of this walk"),
     ]
+    NOT_HERE = (
+        elsewhere("z w", NO_PANE)
+        | elsewhere("a s f n p c d h x enter")
+        | {"slash": "one page: nothing to filter"}
+    )
 
-    def __init__(self, session: WalkView, read_only: bool = False, record: bool = True) -> None:
+    def __init__(
+        self,
+        session: WalkView,
+        read_only: bool = False,
+        record: bool = True,
+        packets: Callable[[], bool] | None = None,
+    ) -> None:
         super().__init__()
         self.session = session
+        self.packets = packets  # opens the walk's packet tables (False: there are none)
         self.read_only = read_only
         self.record = record  # a follower shows the dry runs without journalling them
         verdict = session.walker.verdict
@@ -129,7 +146,8 @@ class DiagnosisScreen(Screen[None]):
                     id="remedy-choice",
                 )
             yield Log(id="remedy-output", max_lines=2000)
-        yield Footer()
+        yield NoticeBar()
+        yield Footer(show_command_palette=False, compact=True)
 
     def on_mount(self) -> None:
         walker = self.session.walker
@@ -229,8 +247,21 @@ class DiagnosisScreen(Screen[None]):
             return isinstance(self.session, Session)
         return True
 
+    def why_off(self, action: str) -> str:
+        if action == "back_step":
+            return "you follow someone else's walk: they step back"
+        if self.read_only:
+            return "read-only: nothing is run from here"
+        return "this diagnosis has nothing to run" if action == "run_remedy" else ""
+
     def action_close(self) -> None:
         self.dismiss(None)
+
+    def action_packets(self) -> None:
+        if self.packets is None:
+            self.notify("no packet table here: the operator's screen has it", timeout=3)
+        else:
+            self.packets()
 
     def action_back_step(self) -> None:
         if not isinstance(self.session, Session):

@@ -17,7 +17,6 @@ from pathlib import Path
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from engine.checks.base import LiveLine
@@ -28,11 +27,12 @@ from engine.playbook.graph import PlaybookGraph
 from engine.remote.inventory import Inventory, load_inventory
 from engine.walker import Walker
 from tui.screens.diagnosis import DiagnosisScreen
+from tui.screens.help import elsewhere
 from tui.widgets.decision_path import DecisionPath
 from tui.widgets.facts_panel import FactsPanel
 from tui.widgets.live_pane import LivePane
 from tui.widgets.step_panel import StepPanel
-from tui.widgets.walk_layout import walk_layout
+from tui.widgets.walk_layout import WalkScreen, walk_layout
 
 POLL_SECONDS = 0.25
 
@@ -57,7 +57,7 @@ def _inventory(session: dict[str, object]) -> Inventory:
     return Inventory(name="followed", hosts={})
 
 
-class FollowScreen(Screen[None]):
+class FollowScreen(WalkScreen):
     HELP_TITLE = "follow (read-only)"
     HELP_INTRO = (
         "You are following someone else's investigation: the screen updates as their "
@@ -65,8 +65,11 @@ class FollowScreen(Screen[None]):
     )
     BINDINGS = [
         Binding("d", "diagnosis", "Diag", tooltip="show the diagnosis (remedies as dry runs)"),
-        Binding("z", "zoom", "Zoom pane", tooltip="maximise the focused pane"),
+        Binding("q", "app.quit", "Quit", tooltip="stop following (the operator goes on)"),
     ]
+    NOT_HERE = elsewhere(
+        "r a s b f n p c h x enter escape t", "read-only: you follow someone else's walk"
+    )
 
     def __init__(self, graph: PlaybookGraph, journal: str | Path, poll: float = POLL_SECONDS):
         super().__init__()
@@ -85,7 +88,7 @@ class FollowScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield from walk_layout()
-        yield Footer()
+        yield Footer(show_command_palette=False, compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#path").border_title = "path (following)"
@@ -94,10 +97,6 @@ class FollowScreen(Screen[None]):
         self.poll_journal()
         self.set_interval(self.poll_seconds, self.poll_journal, name="follow journal")
         self.set_interval(1.0, self._show_status, name="follow status")
-
-    @property
-    def panes(self) -> list[LivePane]:
-        return list(self.query(LivePane))
 
     # ---- the journal -------------------------------------------------------------
     def poll_journal(self) -> None:
@@ -150,6 +149,7 @@ class FollowScreen(Screen[None]):
         self.set_class(self.follower.running is not None, "running")
         self._show_status()
         self._sync_diagnosis()
+        self.update_pane_tabs()
 
     def _show_status(self) -> None:
         f = self.follower
@@ -213,11 +213,3 @@ class FollowScreen(Screen[None]):
         screen = DiagnosisScreen(self.view, read_only=True, record=False)
         self._diagnosis = screen
         self.app.push_screen(screen)
-
-    def action_zoom(self) -> None:
-        chain = (self.focused, *(self.focused.ancestors if self.focused else ()))
-        pane = next((n for n in chain if isinstance(n, LivePane)), None)
-        if self.maximized is not None:
-            self.minimize()
-        elif pane is not None:
-            self.maximize(pane, container=False)

@@ -20,7 +20,6 @@ from functools import partial
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import Footer, Header
 from textual.worker import Worker, WorkerState
 
@@ -34,40 +33,41 @@ from engine.resume_state import restore
 from engine.session import Session
 from tui.messages import PaneCommandEnded, PaneFlushed, WalkUpdated
 from tui.screens.diagnosis import DiagnosisScreen
-from tui.screens.modals import FactModal, NoteModal, PaneCommandModal
+from tui.screens.modals import FactModal, NoteModal, PaneCommandModal, YesNoModal
 from tui.screens.packets import PacketTablesScreen
 from tui.screens.score_card import ScoreCardScreen
 from tui.widgets.decision_path import DecisionPath
 from tui.widgets.facts_panel import FactsPanel
 from tui.widgets.live_pane import LivePane
 from tui.widgets.step_panel import StepPanel
-from tui.widgets.walk_layout import walk_layout
+from tui.widgets.walk_layout import WalkScreen, walk_layout
 
 LIVE_EVERY = 1.0  # seconds between two ``live`` journal events
 STEP_EVENTS = ("check_result", "check_failed", "skip")
 
 
-class InvestigationScreen(Screen[None]):
+class InvestigationScreen(WalkScreen):
     HELP_TITLE = "investigation"
     HELP_INTRO = (
         "Each step is a read-only check on your hosts; its live output fills the panes. "
         "Everything is journalled (followers see it with `cloudtales follow`)."
     )
+    # the footer shows what fits in 80 columns with ? and q; ? lists them all
     BINDINGS = [
         Binding("r", "run_step", "Run", tooltip="run the proposed check"),
         Binding("enter", "run_step", "Run", show=False),
         Binding("a", "autopilot", "Auto", tooltip="run every proposed check up to a diagnosis"),
-        Binding("s", "skip", "Skip", tooltip="skip this check (follow its fallback)"),
-        Binding("b", "back", "Back", tooltip="undo the last step"),
-        Binding("f", "fact", "Fact", tooltip="record a fact you know (node.outcome=X answers)"),
-        Binding("n", "note", "Note", tooltip="add a note to the incident journal"),
-        Binding("p", "open_pane", "Pane", tooltip="run a command on a host in a live pane"),
-        Binding("c,escape", "cancel", "Cancel", tooltip="cancel the running check"),
+        Binding("s", "skip", "Skip", show=False, tooltip="skip this check (follow its fallback)"),
+        Binding("b", "back", "Back", show=False, tooltip="undo the last step"),
+        Binding("f", "fact", "Fact", show=False, tooltip="record a fact you know"),
+        Binding("n", "note", "Note", show=False, tooltip="add a note to the incident journal"),
+        Binding("p", "open_pane", "Pane", show=False, tooltip="run a command in a live pane"),
+        Binding("c,escape", "cancel", "Cancel", show=False, tooltip="cancel the running check"),
         Binding("d", "diagnosis", "Diag", tooltip="show the diagnosis and its remedies"),
-        Binding("t", "packets", "Packets", tooltip="the same packet at every capture point"),
-        Binding("h", "hint", "Hint", tooltip="drill: a hint (it costs points)"),
+        Binding("t", "packets", "Pkts", tooltip="the same packet at every capture point"),
+        Binding("h", "hint", "Hint", show=False, tooltip="drill: a hint (it costs points)"),
         Binding("x", "close_pane", "Close pane", show=False, tooltip="stop and free a pane"),
-        Binding("z", "zoom", "Zoom pane", show=False, tooltip="maximise the focused pane"),
+        Binding("q", "quit", "Quit", tooltip="quit (a drill in progress asks first)"),
     ]
 
     def __init__(
@@ -93,7 +93,7 @@ class InvestigationScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield from walk_layout()
-        yield Footer()
+        yield Footer(show_command_palette=False, compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#path").border_title = "path"
@@ -128,9 +128,21 @@ class InvestigationScreen(Screen[None]):
             return self.drill is not None
         return True
 
-    @property
-    def panes(self) -> list[LivePane]:
-        return list(self.query(LivePane))
+    def why_off(self, action: str) -> str:
+        return "hints are for drills (cloudtales drill NAME)" if action == "hint" else ""
+
+    def action_quit(self) -> None:
+        """``q``: quit; a drill in progress asks first (y quits, n or esc stays)."""
+        drill = self.drill
+        if drill is None or drill.card is not None:
+            self.app.exit()
+            return
+
+        def answered(yes: object) -> None:
+            if yes is True:
+                self.app.exit()
+
+        self.app.push_screen(YesNoModal("quit the drill?"), answered)
 
     @property
     def running(self) -> bool:
@@ -241,7 +253,10 @@ class InvestigationScreen(Screen[None]):
 
     def _pane_for(self, source: str) -> LivePane:
         pane = self._pick_pane()
+        shown = self.current_pane()
         pane.attach(source)
+        if shown is pane or shown.is_free or shown.source not in self._step_sources:
+            self.show_pane(pane)  # one pane at a time (narrow): the check's first source
         self._routes[source] = pane
         self._step_sources.add(source)
         return pane
@@ -299,10 +314,11 @@ class InvestigationScreen(Screen[None]):
             self.walker.record(HEARTBEAT)  # the drill's clock survives a kill -9
         self._show_progress()
         self._show_drill_clock()
+        self.update_pane_tabs()
 
     def _show_drill_clock(self) -> None:
-        """In a drill the header keeps time (alive time only, across resumes) and score:
-        ``drill double-vlan 02:13, 3 steps, 1 hint(s), 90 points so far``."""
+        """In a drill the header keeps time (alive time only, across resumes) and score
+        so far: ``02:13 · 3 steps · 1 hint · 90 pts``."""
         drill = self.drill
         events = self.walker.events
         if drill is None or drill.card is not None or not events:
@@ -312,9 +328,9 @@ class InvestigationScreen(Screen[None]):
         so_far = score(
             self.session.graph, events, drill.spec, blind=drill.blind, surprise=drill.surprise
         )
+        hints = f"{so_far.hints} hint" + ("" if so_far.hints == 1 else "s")
         self.app.sub_title = (
-            f"drill {drill.spec.name} {secs // 60:02d}:{secs % 60:02d}, {steps} steps, "
-            f"{so_far.hints} hint(s), {so_far.so_far} points so far"
+            f"{secs // 60:02d}:{secs % 60:02d} · {steps} steps · {hints} · {so_far.so_far} pts"
         )
 
     # ---- walker intents -----------------------------------------------------
@@ -361,7 +377,7 @@ class InvestigationScreen(Screen[None]):
     def action_diagnosis(self) -> None:
         if self.walker.done:
             self.app.push_screen(
-                DiagnosisScreen(self.session, read_only=self.read_only),
+                DiagnosisScreen(self.session, read_only=self.read_only, packets=self.open_packets),
                 lambda _: self.refresh_walk(),
             )
         else:
@@ -370,6 +386,7 @@ class InvestigationScreen(Screen[None]):
     # ---- drills ---------------------------------------------------------------------
     def action_hint(self) -> None:
         if self.drill is None:
+            self.notify("hints are for drills: `cloudtales drill NAME`", timeout=3)
             return
         text = hint(self.session.graph, self.walker, self.drill.spec.expect)
         self.walker.record(HINT, node=self.walker.state.current, text=text)
@@ -380,7 +397,7 @@ class InvestigationScreen(Screen[None]):
         if drill is None or drill.card is not None or not drill.fault_started(self.walker.events):
             return
         card = drill.finish(self.session.graph, self.walker.events)
-        self.app.push_screen(ScoreCardScreen(card, drill.past()))
+        self.app.push_screen(ScoreCardScreen(card, drill.past(), packets=self.open_packets))
 
     def action_cancel(self) -> None:
         if self.running and self._check is not None:
@@ -443,16 +460,14 @@ class InvestigationScreen(Screen[None]):
             pane.release()
             pane.clear()
 
-    def action_zoom(self) -> None:
-        pane = self._focused_pane()
-        if self.maximized is not None:
-            self.minimize()
-        elif pane is not None:
-            self.maximize(pane, container=False)
-
     def action_packets(self) -> None:
+        self.open_packets()
+
+    def open_packets(self) -> bool:
+        """The packet tables (``t``, here and on the diagnosis and score card)."""
         if self.packet_tables is None:
-            self.notify("no packet table yet: a capture step makes one", timeout=3)
-            return
+            self.notify("no packet table in this walk: a capture step makes one", timeout=3)
+            return False
         node, tables = self.packet_tables
         self.app.push_screen(PacketTablesScreen(node, tables))
+        return True

@@ -79,6 +79,12 @@ class FactModal(_Modal):
 
 
 class NoteModal(_Modal):
+    @property
+    def draft(self) -> str:
+        """What is typed so far (journalled if cloudtales quits with it unsent)."""
+        inputs = self.query("#note-input")
+        return inputs.first(Input).value.strip() if inputs else ""
+
     def compose(self) -> ComposeResult:
         with Vertical(classes="modal") as box:
             box.border_title = "Note for the journal"
@@ -186,3 +192,46 @@ class ConfirmModal(_Modal):
             self.dismiss(True)
         else:
             self._error(f"that is not {self.require!r}: nothing was run")
+
+
+class YesNoModal(_Modal):
+    """``quit the drill? (y/n)``: y answers True; n or escape, False."""
+
+    BINDINGS = [
+        Binding("y", "answer(True)", "Yes"),
+        Binding("n,escape", "answer(False)", "No"),
+    ]
+
+    def __init__(self, question: str) -> None:
+        super().__init__()
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="modal yes-no") as box:
+            box.border_title = "Confirm"
+            yield Static(f"{self.question} (y/n)", markup=False, classes="modal-body")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
+
+
+class FilterModal(_Modal):
+    """``/``: a text to filter by; enter applies it, an empty one shows everything."""
+
+    def __init__(self, prompt: str, value: str = "") -> None:
+        super().__init__()
+        self.prompt = prompt
+        self.value = value
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="modal") as box:
+            box.border_title = "Filter"
+            yield Label(self.prompt)
+            yield Input(
+                value=self.value, placeholder="text (empty: show everything)", id="filter-text"
+            )
+            yield Static("enter applies it, escape cancels", classes="modal-help")
+
+    @on(Input.Submitted, "#filter-text")
+    def _submit(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value.strip())

@@ -3,6 +3,8 @@ hints, the diagnosis right or wrong, why points were lost, and earlier attempts.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -12,6 +14,7 @@ from textual.widgets import Static
 
 from engine.drill_score import ScoreCard, best
 from engine.report import duration
+from tui.screens.help import elsewhere
 
 
 def card_text(card: ScoreCard, history: list[ScoreCard]) -> Text:
@@ -58,12 +61,21 @@ def card_text(card: ScoreCard, history: list[ScoreCard]) -> Text:
 class ScoreCardScreen(ModalScreen[None]):
     HELP_TITLE = "score card"
     BINDINGS = [
-        Binding("escape,enter", "close", "Diagnosis", tooltip="read the diagnosis and evidence"),
-        Binding("q", "app.quit", "Quit", tooltip="end the drill (the lab is removed)"),
+        Binding("q,enter,escape", "close", "Diagnosis", tooltip="read the diagnosis and evidence"),
+        Binding("t", "packets", "Pkts", tooltip="the packet table of this walk"),
     ]
+    NOT_HERE = elsewhere(
+        "slash tab shift+tab z w r a s b f n p c d h x", "close the score card first (enter)"
+    )
 
-    def __init__(self, card: ScoreCard, history: list[ScoreCard]) -> None:
+    def __init__(
+        self,
+        card: ScoreCard,
+        history: list[ScoreCard],
+        packets: Callable[[], bool] | None = None,
+    ) -> None:
         super().__init__()
+        self.packets = packets
         self.card = card
         self.history = history
         self._text = card_text(card, history)
@@ -71,7 +83,7 @@ class ScoreCardScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="modal score-card") as box:
             box.border_title = "Score card"
-            box.border_subtitle = "enter: the diagnosis; q: quit"
+            box.border_subtitle = "enter/q: the diagnosis; t: packets; ctrl+c: quit"
             with VerticalScroll():
                 yield Static(self._text, id="score-text")
 
@@ -81,3 +93,9 @@ class ScoreCardScreen(ModalScreen[None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+    def action_packets(self) -> None:
+        if self.packets is None:
+            self.notify("no packet table here", timeout=3)
+        else:
+            self.packets()

@@ -1,11 +1,14 @@
 """Pick the symptom the operator sees: type to filter (fuzzy), enter to start.
 
+The list has the focus, as in k9s: ``/`` (or just typing) filters, ``q`` quits, and
+in the filter ``esc`` or ``down`` goes back to the list.
+
 In a blind drill every symptom of every playbook is offered and nothing says which
 tale each belongs to: the trainee must recognise the incident from its symptom."""
 
 from __future__ import annotations
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -17,6 +20,8 @@ from textual.widgets.option_list import Option
 
 from engine.playbook.graph import PlaybookGraph
 from engine.playbook.model import Symptom
+from tui.screens.help import NO_PANE, elsewhere
+from tui.widgets.notice_bar import NoticeBar
 
 
 def score(matcher: Matcher, symptom: Symptom) -> float:
@@ -46,14 +51,19 @@ class SymptomPickerScreen(Screen[str]):
     """Dismisses with the chosen symptom id."""
 
     HELP_TITLE = "symptom picker"
-    HELP_INTRO = "Type to filter the symptoms; up/down moves, enter starts the investigation."
+    HELP_INTRO = "Type (or /) to filter the symptoms; up/down moves, enter starts."
 
     BINDINGS = [
         Binding("down", "cursor(1)", "Next", show=False),
         Binding("up", "cursor(-1)", "Previous", show=False),
         Binding("enter", "choose", "Start", tooltip="investigate the highlighted symptom"),
-        Binding("escape", "app.quit", "Quit"),
+        Binding("slash", "filter", "Filter", tooltip="type to filter the symptoms"),
+        Binding("escape", "back_or_quit", "Quit", show=False, tooltip="leave the filter; quit"),
+        Binding("q", "app.quit", "Quit", tooltip="quit cloudtales"),
     ]
+    NOT_HERE = elsewhere("z w", NO_PANE) | elsewhere(
+        "t r a s b f n p c d h x", "pick a symptom first (enter starts the walk)"
+    )
 
     def __init__(self, graph: PlaybookGraph, blind: bool = False) -> None:
         super().__init__()
@@ -68,11 +78,32 @@ class SymptomPickerScreen(Screen[str]):
             yield Input(placeholder="ssh freeze, mtu, dhcp, ...", id="filter")
             yield OptionList(id="symptoms")
             yield Static(id="symptom-detail")
-        yield Footer()
+        yield NoticeBar()
+        yield Footer(show_command_palette=False, compact=True)
 
     def on_mount(self) -> None:
         self.refilter("")
+        self.query_one("#symptoms", OptionList).focus()
+
+    def on_key(self, event: events.Key) -> None:
+        """Typing on the list starts the filter (``q``, ``?`` and ``/`` stay keys)."""
+        if self.focused is self.query_one("#symptoms") and event.is_printable:
+            char = event.character or ""
+            if char and char not in "q?/":
+                event.stop()
+                event.prevent_default()
+                filt = self.query_one("#filter", Input)
+                filt.focus()
+                filt.insert_text_at_cursor(char)
+
+    def action_filter(self) -> None:
         self.query_one("#filter", Input).focus()
+
+    def action_back_or_quit(self) -> None:
+        if self.focused is self.query_one("#filter"):
+            self.query_one("#symptoms", OptionList).focus()
+        else:
+            self.app.exit()
 
     @on(Input.Changed, "#filter")
     def _changed(self, event: Input.Changed) -> None:
