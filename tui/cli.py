@@ -140,8 +140,9 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     lab = sub.add_parser("lab", help="build or remove a tale's lab in network namespaces (root)")
-    lab.add_argument("action", choices=["up", "down", "status"])
+    lab.add_argument("action", choices=["up", "down", "status", "sosreport"])
     lab.add_argument("name", help="lab name, e.g. double-vlan")
+    lab.add_argument("dir", nargs="?", help="(sosreport) write DIR/<lab>-<health>/<host>/")
     lab.add_argument("--healthy", action="store_true", help="(up) build the corrected topology")
 
     lint = sub.add_parser("lint", help="validate playbooks: schema, references, graph")
@@ -224,9 +225,9 @@ def cmd_lint(args: argparse.Namespace) -> int:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from engine.analyzers.capture_report import run_analyze
+    from engine.analyzers.capture_report import print_analysis
 
-    print(run_analyze(args.file, args.mtu, args.json))
+    print_analysis(args.file, sys.stdout, args.mtu, args.json)
     return 0
 
 
@@ -280,7 +281,17 @@ def cmd_lab(args: argparse.Namespace) -> int:
     from labs.registry import get_lab
 
     lab = get_lab(args.name)
-    if args.action == "up":
+    if args.action == "sosreport":
+        from pathlib import Path
+
+        from labs.sosreport import lab_sosreport
+
+        if not args.dir:
+            raise CloudtalesError("lab sosreport needs a DIR: cloudtales lab sosreport NAME DIR")
+        say = lambda m: print(f"  {m}", file=sys.stderr)  # noqa: E731
+        for result in lab_sosreport(args.name, Path(args.dir), say):
+            print(result.line())
+    elif args.action == "up":
         info = lab.up(healthy=args.healthy, progress=lambda m: print(f"  {m}", file=sys.stderr))
         print(
             f"lab {info.name} up ({'healthy' if info.healthy else 'faulty'}, mode {info.mode}); "

@@ -6,15 +6,18 @@ flagged as BPDU or DHCP. The report renders as JSON (``to_dict``) or text (``to_
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TextIO
 
 from engine.analyzers.capture_tally import (
     MAX_CONVERSATIONS as MAX_KEPT_CONVERSATIONS,
 )
 from engine.analyzers.capture_tally import (
     MAX_EVENTS,
+    MAX_STACKS,
     CaptureTally,
     DhcpCaps,
     dhcp_type_of,
@@ -66,6 +69,7 @@ class CaptureReport:
     dhcp_conversations: list[DhcpConversation] = field(default_factory=list)  # per xid
     stp: BpduFindings | None = None  # senders, bridge and root ids, PVST+ VLANs
     dhcp_caps: DhcpCaps = field(default_factory=DhcpCaps)
+    stacks_unlisted: int = 0  # frames on VLAN stacks beyond the listing cap
 
     @property
     def cooked(self) -> int:
@@ -101,6 +105,7 @@ class CaptureReport:
             **self.vlan.to_dict(),
             "verdict": self.verdict,
             "cooked_frames": self.cooked,
+            "stacks_unlisted_frames": self.stacks_unlisted,
             "bpdus": self.bpdus,
             "dhcp": self.dhcp,
             "dhcp_conversations": [c.to_dict() for c in self.dhcp_conversations],
@@ -125,6 +130,11 @@ class CaptureReport:
             shown = sorted(v.stacks.items(), key=lambda kv: (-len(kv[0]), -kv[1], kv[0]))[:8]
             stacks = ", ".join(f"({','.join(map(str, k))}) x{n}" for k, n in shown)
             lines.append(f"VLAN stacks (outer first): {stacks}")
+        if self.stacks_unlisted:
+            lines.append(
+                f"  {self.stacks_unlisted} frame(s) on further VLAN stacks, counted, not "
+                f"listed: {MAX_STACKS:,} stacks kept (cap)"
+            )
         if v.oversize:
             line = f"oversize: {v.oversize} frames > {v.limit} bytes, largest {v.largest_wire_len}"
             if v.double_tag_oversize:
@@ -213,6 +223,7 @@ def report_of(path: str, stats: CaptureStats, tally: CaptureTally) -> CaptureRep
     report.examples = [describe(f) for f in tally.examples()]
     report.dhcp_conversations = tally.conversations.result()
     report.dhcp_caps = tally.conversations.caps
+    report.stacks_unlisted = tally.stacks_unlisted
     report.stp = tally.stp if tally.stp.total else None
     return report
 
@@ -231,22 +242,50 @@ def stream_report(fh: Readable, name: str, mtu: int = 1500, pure: bool = False) 
 def analyze_stream(
     fh: Readable, name: str, mtu: int = 1500, as_json: bool = False, pure: bool = False
 ) -> str:
-    """Text or JSON for a capture stream; one-line CloudtalesError on bad input.
-    Reading, analysis and rendering all happen inside the error handling."""
+    """Text or JSON for a capture stream; one-line CloudtalesError on bad input."""
+    out = io.StringIO()
+    write_analysis(fh, name, out, mtu, as_json, pure)
+    return out.getvalue().removesuffix("\n")
+
+
+def write_analysis(
+    fh: Readable, name: str, out: TextIO, mtu: int = 1500, as_json: bool = False, pure: bool = False
+) -> None:
+    """Scan, analyse and render into ``out`` (JSON is written piece by piece, so a large
+    report never exists twice in memory). Reading, analysis and rendering all happen
+    inside the error handling: bad input is one CloudtalesError naming what was wrong."""
     if not 68 <= mtu <= 65535:
         raise CloudtalesError(f"--mtu {mtu}: must be between 68 and 65535")
     try:
         report = stream_report(fh, name, mtu, pure)
-        return json.dumps(report.to_dict(), indent=2) if as_json else report.to_text()
+        if as_json:
+            json.dump(report.to_dict(), out, indent=2)
+        else:
+            out.write(report.to_text())
+        out.write("\n")
     except PcapFormatError as exc:
         raise CloudtalesError(f"{name}: not a readable pcap/pcapng capture: {exc}") from None
+    except BrokenPipeError:
+        raise  # the reader went away (| head): not a capture problem
     except OSError as exc:  # a read error mid-file (EIO, a vanished NFS mount...)
         raise CloudtalesError(f"{name}: cannot read: {exc.strerror or exc}") from None
 
 
+def _name(path: str) -> str:
+    return "(standard input)" if path == "-" else path
+
+
 def run_analyze(path: str, mtu: int = 1500, as_json: bool = False, pure: bool = False) -> str:
-    """``cloudtales analyze PATH`` (``-``: standard input)."""
+    """``cloudtales analyze PATH`` (``-``: standard input) as text or JSON."""
     if not 68 <= mtu <= 65535:
         raise CloudtalesError(f"--mtu {mtu}: must be between 68 and 65535")
     with open_capture(path) as fh:
-        return analyze_stream(fh, "(standard input)" if path == "-" else path, mtu, as_json, pure)
+        return analyze_stream(fh, _name(path), mtu, as_json, pure)
+
+
+def print_analysis(path: str, out: TextIO, mtu: int = 1500, as_json: bool = False) -> None:
+    """``cloudtales analyze``: the findings written to ``out`` (standard output)."""
+    if not 68 <= mtu <= 65535:
+        raise CloudtalesError(f"--mtu {mtu}: must be between 68 and 65535")
+    with open_capture(path) as fh:
+        write_analysis(fh, _name(path), out, mtu, as_json)

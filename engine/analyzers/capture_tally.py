@@ -19,8 +19,9 @@ from engine.parsers.pcap_kernel import KernelState
 
 MAX_EXAMPLES = 5
 MAX_CONVERSATIONS = 10_000  # DHCP conversations kept (the others only counted)
-MAX_EVENTS = 40_000  # DHCP messages kept in all (~16 MB); the others only counted
-MAX_COUNTED = 100_000  # distinct conversations counted beyond the cap ("more than" after)
+MAX_EVENTS = 20_000  # DHCP messages kept in all (~8 MB); the others only counted
+MAX_COUNTED = 50_000  # distinct conversations counted beyond the cap ("more than" after)
+MAX_STACKS = 20_000  # distinct VLAN stacks listed; frames on further ones are counted
 
 
 def dhcp_type_of(frame: Frame, msg: DhcpMessage | None) -> str:
@@ -56,7 +57,7 @@ class ConversationBuilder:
 
     def __init__(self) -> None:
         self.convs: dict[tuple[int, str], DhcpConversation] = {}
-        self.others: set[tuple[int, str]] = set()
+        self.others: set[int] = set()  # hashes of (xid, MAC) beyond the cap: ~90 bytes each
         self.caps = DhcpCaps()
         self.kept = 0
 
@@ -65,9 +66,9 @@ class ConversationBuilder:
         conv = self.convs.get(key)
         if conv is None:
             if len(self.convs) >= MAX_CONVERSATIONS:
-                if key not in self.others:
+                if (mark := hash(key)) not in self.others:
                     if len(self.others) < MAX_COUNTED:
-                        self.others.add(key)
+                        self.others.add(mark)
                     else:
                         self.caps.counted_all = False
                 return
@@ -94,6 +95,7 @@ class CaptureTally:
     depth: dict[int, int] = field(default_factory=dict)
     stacks: dict[tuple[int, ...], int] = field(default_factory=dict)
     stacked: int = 0
+    stacks_unlisted: int = 0  # frames on VLAN stacks beyond MAX_STACKS
     oversize: int = 0
     double: int = 0
     largest: int = 0
@@ -113,8 +115,7 @@ class CaptureTally:
         self.frames += 1
         self.depth[n] = self.depth.get(n, 0) + 1
         if n:
-            vids = tuple(vid for _, vid in tags)
-            self.stacks[vids] = self.stacks.get(vids, 0) + 1
+            self._stack(tuple(vid for _, vid in tags), 1)
             self.stacked += n >= 2
         self.largest = max(self.largest, wire)
         if wire > self.limit:
@@ -148,13 +149,22 @@ class CaptureTally:
             if count:
                 self.depth[n] = self.depth.get(n, 0) + count
         for vid, count in state.single_counts().items():
-            self.stacks[(vid,)] = self.stacks.get((vid,), 0) + count
+            self._stack((vid,), count)
         for pair, count in state.stack_counts().items():
-            self.stacks[pair] = self.stacks.get(pair, 0) + count
+            self._stack(pair, count)
         self.stacked += state.depth[2]
         self.oversize += state.oversize
         self.double += state.double_over
         self.largest = max(self.largest, state.largest)
+
+    def _stack(self, vids: tuple[int, ...], count: int) -> None:
+        have = self.stacks.get(vids)
+        if have is not None:
+            self.stacks[vids] = have + count
+        elif len(self.stacks) < MAX_STACKS:
+            self.stacks[vids] = count
+        else:
+            self.stacks_unlisted += count
 
     def vlan(self) -> VlanFindings:
         return VlanFindings(

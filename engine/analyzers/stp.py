@@ -35,6 +35,7 @@ TYPE_CONF, TYPE_RST, TYPE_TCN = 0x00, 0x02, 0x80
 ROLES = {0: "unknown", 1: "alternate/backup", 2: "root", 3: "designated"}
 MAX_EXAMPLES = 5
 MAX_SOURCES = 10_000  # senders itemised; BPDUs of later senders are counted, not itemised
+MAX_IDS = 32  # distinct root / bridge ids kept per sender (a corrupt stream can vary them)
 
 _HEAD = struct.Struct("!HBB").unpack_from  # protocol id, version, type
 _CONF = struct.Struct("!B8sI8sHHHHH").unpack_from  # flags, root, cost, bridge, port, 4 timers
@@ -247,6 +248,7 @@ class BpduSource:
     vlans: set[int] = field(default_factory=set)
     first_ts: float = 0.0
     last_ts: float = 0.0
+    ids_unlisted: int = 0  # BPDUs whose root or bridge id was beyond MAX_IDS
 
     def add(self, b: Bpdu) -> None:
         if not self.count:
@@ -254,10 +256,15 @@ class BpduSource:
         self.count += 1
         self.last_ts = max(self.last_ts, b.ts)
         self.kinds[b.kind] = self.kinds.get(b.kind, 0) + 1
-        if b.root is not None:
-            self.roots.add(str(b.root))
-        if b.bridge is not None:
-            self.bridges.add(str(b.bridge))
+        unlisted = False
+        for ident, kept in ((b.root, self.roots), (b.bridge, self.bridges)):
+            if ident is not None:
+                text = str(ident)
+                if text in kept or len(kept) < MAX_IDS:
+                    kept.add(text)
+                else:
+                    unlisted = True
+        self.ids_unlisted += unlisted
         if b.pvst_vlan is not None:
             self.vlans.add(b.pvst_vlan)
 
@@ -270,6 +277,8 @@ class BpduSource:
             text += f"; root {', '.join(sorted(self.roots))}"
         if self.vlans:
             text += f"; PVST+ vlans {','.join(map(str, sorted(self.vlans)))}"
+        if self.ids_unlisted:
+            text += f"; {self.ids_unlisted} BPDU(s) with further ids not listed (cap {MAX_IDS})"
         return text
 
     def to_dict(self) -> dict[str, object]:
@@ -279,6 +288,7 @@ class BpduSource:
             "bridges": sorted(self.bridges),
             "roots": sorted(self.roots),
             "pvst_vlans": sorted(self.vlans),
+            "ids_unlisted": self.ids_unlisted,
         }
 
 
