@@ -3,10 +3,11 @@
 One remote command per host batches every probe (a login shell start-up is the main
 cost of a command, see LAB-NOTES "SSH fan-out"): the hostname and kernel, where each
 tool is (``command -v``, then the sbin directories a non-root PATH lacks), and whether
-``sudo -n`` works (``engine.privilege.SUDO_PROBE``). Hosts are probed concurrently
-(``concurrency`` at a time); ``on_done`` is called as each host finishes, in finishing
-order, and the results come back in inventory order. Cancelling the awaiting task
-cancels every probe (the runners kill the remote commands).
+``sudo -n`` works (``engine.privilege.SUDO_PROBE``). Hosts are probed concurrently,
+``concurrency`` at a time: by default as many as ``RLIMIT_NOFILE`` has room for
+connections (``engine.remote.ssh.connection_budget``). ``on_done`` is called as each
+host finishes, in finishing order, and the results come back in inventory order.
+Cancelling the awaiting task cancels every probe (the runners kill the remote commands).
 
 Probes run as the login user, never under sudo: they are how sudo gets checked.
 """
@@ -152,13 +153,13 @@ async def probe_hosts(
     hosts: Sequence[Host] | None = None,
     tools: Sequence[str] = PROBE_TOOLS,
     on_done: Callable[[HostProbe], None] = lambda probe: None,
-    concurrency: int = 32,
+    concurrency: int | None = None,
     timeout: float = PROBE_TIMEOUT,
 ) -> list[HostProbe]:
     """Probe ``hosts`` (default: every inventory host) concurrently."""
     targets = list(inventory.hosts.values()) if hosts is None else list(hosts)
     probe_script(tools)  # a bad tool name fails before anything connects
-    gate = asyncio.Semaphore(max(1, concurrency))
+    gate = asyncio.Semaphore(max(1, concurrency or default_concurrency()))
 
     async def one(host: Host) -> HostProbe:
         async with gate:
@@ -167,6 +168,13 @@ async def probe_hosts(
         return found
 
     return list(await asyncio.gather(*(one(h) for h in targets)))
+
+
+def default_concurrency() -> int:
+    """Hosts at once: one SSH connection each, as many as ``RLIMIT_NOFILE`` leaves room for."""
+    from engine.remote.ssh import connection_budget
+
+    return connection_budget()
 
 
 def _reason(message: str, host: str) -> str:

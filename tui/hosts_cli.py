@@ -63,7 +63,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="(with --nova) save an inventory with what it found",
     )
-    p.add_argument("-j", "--concurrency", type=int, default=32, help="hosts at once (default 32)")
+    p.add_argument(
+        "-j",
+        "--concurrency",
+        type=int,
+        default=None,
+        help="hosts at once (default: as many as the open-file limit allows, RLIMIT_NOFILE - 64)",
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output on stdout")
 
 
@@ -108,7 +114,7 @@ def cmd_hosts(args: argparse.Namespace) -> int:
 async def _survey(args: argparse.Namespace, inventory: Inventory) -> int:
     import asyncio
 
-    from engine.hosts_probe import probe_hosts
+    from engine.hosts_probe import default_concurrency, probe_hosts
     from engine.remote.factory import InventoryRunner
 
     total = len(inventory.hosts)
@@ -124,11 +130,11 @@ async def _survey(args: argparse.Namespace, inventory: Inventory) -> int:
         _err(f"{count} {p.host:<{width}}  {state} {p.seconds:.1f}s{extra}")
 
     source = inventory.source or inventory.name
-    at_once = min(total, args.concurrency)
+    at_once = min(total, args.concurrency or default_concurrency())
     _err(f"probing {total} host(s) from {source} (read by {inventory.reader}), {at_once} at a time")
     nova: list[NovaSettings] = []
     try:
-        probes = await probe_hosts(inventory, base, on_done=progress, concurrency=args.concurrency)
+        probes = await probe_hosts(inventory, base, on_done=progress, concurrency=at_once)
         if args.nova:
             nova = await _nova(inventory, base, probes)
     except asyncio.CancelledError:

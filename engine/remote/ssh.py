@@ -9,6 +9,11 @@ Connections
     is retried with backoff (about 3 s in all, within the call's deadline); that also
     covers servers configured below ``max_sessions``.
     A connection found closed (host rebooted, network cut) is replaced on next use.
+    Each connection holds one file descriptor: at most ``max_connections`` stay open
+    (default ``RLIMIT_NOFILE`` less 64, ``connection_budget``), so opening one more
+    first closes the least recently used idle connection (no channel open on it). At
+    most ``MAX_CONNECTING`` handshakes run at once, so a wide fan-out never queues a
+    handshake for CPU past ``connect_timeout``.
 
     Authentication and trust: ``SshSettings.client_keys`` if given, else asyncssh's
     defaults (agent, then ``~/.ssh/id_*``); ``SshSettings.config`` or ``~/.ssh/config``
@@ -96,12 +101,13 @@ import asyncio
 import contextlib
 import errno
 import math
+import resource
 import shlex
 import socket
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import asyncssh
 
@@ -126,6 +132,20 @@ _OPEN_RETRIES = 6  # channel opens refused by the server's MaxSessions, retried 
 # (CONNECT_FAILED); other servers use 1 (ADMINISTRATIVELY_PROHIBITED).
 _RETRY_OPEN_CODES = {asyncssh.OPEN_CONNECT_FAILED, asyncssh.OPEN_ADMINISTRATIVELY_PROHIBITED}
 _REAP_LIMIT = 10.0  # how long a channel slot stays reserved for a channel that is closing
+FD_RESERVE = 64  # file descriptors kept for everything but SSH connections
+# SSH handshakes in flight at once. Without a cap, 960 simultaneous handshakes on a
+# 2-core client (1,000 hosts, RLIMIT_NOFILE 1024) left two dozen past connect_timeout
+# (10 s) while they queued for CPU; capped, the whole fan-out took as long (16 to 21 s,
+# a busy machine) and every host answered.
+MAX_CONNECTING = 64
+
+
+def connection_budget(reserve: int = FD_RESERVE) -> int:
+    """How many SSH connections fit in this process's ``RLIMIT_NOFILE`` (one fd each)."""
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return 65536
+    return max(1, soft - reserve)
 
 
 def wrap_command(command: str, timeout: float) -> str:
@@ -151,14 +171,25 @@ def _exit_status(proc: SshProcess) -> int:
 class SshRunner:
     """Runs commands on inventory hosts over SSH (see the module docstring)."""
 
-    def __init__(self, inventory: Inventory, *, max_sessions: int = 10) -> None:
+    def __init__(
+        self,
+        inventory: Inventory,
+        *,
+        max_sessions: int = 10,
+        max_connections: int | None = None,
+    ) -> None:
         if max_sessions < 1:
             raise ValueError("max_sessions must be at least 1")
         self._inventory = inventory
         self._max_sessions = max_sessions
-        self._conns: dict[str, asyncssh.SSHClientConnection] = {}
+        self.max_connections = max_connections or connection_budget()
+        self._conns: dict[str, asyncssh.SSHClientConnection] = {}  # least recently used first
+        self._connecting = 0
+        self._handshakes = asyncio.Semaphore(MAX_CONNECTING)
+        self._idle = asyncio.Event()  # set when a connection may have become idle
+        self._pinned: set[str] = set()  # handed out by connection(): never closed as idle
         self._locks: dict[str, asyncio.Lock] = {}
-        self._slots: dict[str, asyncio.Semaphore] = {}
+        self._slots: dict[str, _Slots] = {}
         self._reapers: set[asyncio.Task[None]] = set()
 
     @property
@@ -168,7 +199,9 @@ class SshRunner:
 
     async def connection(self, host: Host) -> asyncssh.SSHClientConnection:
         """The host's shared connection (opened if needed), e.g. for a port forward."""
-        return await self._connection(host)
+        conn = await self._connection(host)
+        self._pinned.add(self._key(host))
+        return conn
 
     # -- the protocol ------------------------------------------------------------------
 
@@ -262,15 +295,57 @@ class SshRunner:
         key = self._key(host)
         conn = self._conns.get(key)
         if conn is not None and not conn.is_closed():
+            self._conns[key] = self._conns.pop(key)  # most recently used last
             return conn
         lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:
-            conn = self._conns.get(key)
+            conn = self._conns.pop(key, None)
             if conn is not None and not conn.is_closed():
+                self._conns[key] = conn
                 return conn
-            conn = await self._connect(host)
+            async with self._handshakes:
+                await self._wait_for_room()
+                self._connecting += 1
+                try:
+                    conn = await self._connect(host)
+                finally:
+                    self._connecting -= 1
+                    self._idle.set()  # a failed connect frees its place
             self._conns[key] = conn
             return conn
+
+    async def _wait_for_room(self) -> None:
+        """Stay in the fd budget: close idle connections, else wait for one to go idle.
+
+        A fan-out over more hosts than ``max_connections`` (``RLIMIT_NOFILE`` less a
+        reserve) keeps working: a host's connection is idle once none of its sessions
+        holds a channel slot, and is opened again if that host is used again. The wait
+        is bounded by ``connect_timeout``; after that the connection is opened anyway
+        (a caller holding every connection busy while it waits would otherwise wait
+        forever), and a descriptor shortage then fails that host with one line.
+        """
+        deadline = asyncio.get_running_loop().time() + self._inventory.ssh.connect_timeout
+        while not self._make_room():
+            self._idle.clear()
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await self._idle.wait()
+            except TimeoutError:
+                return
+
+    def _make_room(self) -> bool:
+        """Close idle connections, least recently used first; whether one more fits."""
+        excess = len(self._conns) + self._connecting + 1 - self.max_connections
+        for key, conn in list(self._conns.items()):
+            if excess <= 0:
+                break
+            slots = self._slots.get(key)
+            if key in self._pinned or (slots is not None and slots.in_use):
+                continue
+            del self._conns[key]
+            conn.close()
+            excess -= 1
+        return excess <= 0
 
     def _connect_kwargs(self, host: Host) -> dict[str, Any]:
         s = self._inventory.ssh
@@ -350,7 +425,11 @@ class SshRunner:
     # -- sessions ----------------------------------------------------------------------
 
     def _slots_for(self, host: Host) -> asyncio.Semaphore:
-        return self._slots.setdefault(self._key(host), asyncio.Semaphore(self._max_sessions))
+        key = self._key(host)
+        slots = self._slots.get(key)
+        if slots is None:
+            slots = self._slots[key] = _Slots(self._max_sessions, self._idle)
+        return slots
 
     @contextlib.asynccontextmanager
     async def _session(
@@ -405,6 +484,26 @@ class SshRunner:
         task = asyncio.get_running_loop().create_task(reap())
         self._reapers.add(task)
         task.add_done_callback(self._reapers.discard)
+
+
+class _Slots(asyncio.Semaphore):
+    """A host's channel slots; ``in_use`` counts the held ones (its connection is busy)."""
+
+    def __init__(self, value: int, idle: asyncio.Event) -> None:
+        super().__init__(value)
+        self.in_use = 0
+        self._idle = idle
+
+    async def acquire(self) -> Literal[True]:
+        await super().acquire()
+        self.in_use += 1
+        return True
+
+    def release(self) -> None:
+        self.in_use -= 1
+        super().release()
+        if not self.in_use:
+            self._idle.set()
 
 
 class _Session:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import resource
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.sshd_fixture import SshdServer
 
@@ -102,3 +104,27 @@ def test_hosts_never_imports_textual(inventory: Path) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=REPO
     )
     assert out.stdout.splitlines()[-1] == "RESULT 0 []", out.stderr
+
+
+def test_more_hosts_than_the_open_file_limit_leaves_room_for(
+    sshd_server: SshdServer, tmp_path: Path
+) -> None:
+    """RLIMIT_NOFILE 70 leaves 6 connections (70 - 64): 6 hosts at a time, all 80 answer.
+
+    80 connections kept open to the end would not fit in 70 descriptors: idle ones close."""
+    inv = sshd_server.inventory()
+    hosts = {f"h{i:02d}": {"address": "127.0.0.1", "port": sshd_server.port} for i in range(80)}
+    path = tmp_path / "inventory.yaml"
+    path.write_text(yaml.safe_dump({"name": "many", "ssh": inv.ssh.model_dump(), "hosts": hosts}))
+
+    def low_limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (70, 70))
+
+    out = subprocess.run(
+        [CLOUDTALES, "hosts", "-i", str(path), "--json"],
+        capture_output=True, text=True, timeout=120, cwd=REPO, preexec_fn=low_limit,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert out.stderr.splitlines()[0].endswith(", 6 at a time")
+    assert [h["reachable"] for h in json.loads(out.stdout)["hosts"]] == [True] * 80
+    assert len(out.stderr.splitlines()) == 81  # the first line, then one per host
