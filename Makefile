@@ -2,7 +2,7 @@
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup drill test lint screenshots bench
+.PHONY: setup drill test lint screenshots bench bench-quick
 
 setup:
 	@bash .ci/setup
@@ -20,7 +20,9 @@ test: lint
 screenshots: setup
 	$(BIN)/python screenshots/make_screenshots.py
 
+# every bench, then one table (each figure next to its anchor); bench-quick: short runs
 bench: setup
-	$(BIN)/python bench/bench_pcap.py
-	$(BIN)/python bench/bench_panes.py
-	$(BIN)/python bench/bench_drill.py
+	$(BIN)/python bench/run_all.py
+
+bench-quick: setup
+	$(BIN)/python bench/run_all.py --quick

@@ -1,6 +1,8 @@
 """End-to-end drill time: ``cloudtales drill double-vlan --autopilot``, faulty and healthy.
 
-Run on demand (never in CI), as root: ``.venv/bin/python bench/bench_drill.py [--runs 3]``.
+Run on demand (never in CI), as root: ``.venv/bin/python bench/bench_drill.py [--runs 3]
+[--json-out FILE]`` (the rows for bench/run_all.py's table: median total and walk seconds
+of each kind; there is no anchor to compare with).
 It builds and removes the real lab each run, so nothing else may hold the lab's
 namespaces at the same time.
 
@@ -19,6 +21,7 @@ with ``diagnosis: EXPECTED`` and a healthy one must not.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import statistics
@@ -153,6 +156,7 @@ def main() -> int:
     ap.add_argument("--lab", default="double-vlan")
     ap.add_argument("--runs", type=int, default=3, help="runs of each kind")
     ap.add_argument("--no-healthy", action="store_true")
+    ap.add_argument("--json-out", metavar="FILE", help="write the rows as JSON")
     args = ap.parse_args()
     if os.geteuid() != 0:
         print("bench_drill: needs root (the lab builds network namespaces)", file=sys.stderr)
@@ -167,7 +171,27 @@ def main() -> int:
     runs = [drill_once(args.lab, healthy) for healthy in kinds for _ in range(args.runs)]
     print_runs(args.lab, expected, runs)
     bad = [r for r in runs if r.rc != 0 or (r.last_line == f"diagnosis: {expected}") is r.healthy]
+    if args.json_out:
+        write_json(Path(args.json_out), args.lab, [r for r in runs if r not in bad])
     return 1 if bad else 0
+
+
+def write_json(path: Path, lab: str, good: list[Run]) -> None:
+    """Median total and walk seconds per kind, from the runs that ended as expected."""
+    rows = []
+    for healthy in (False, True):
+        sel = [r for r in good if r.healthy is healthy]
+        if not sel:
+            continue
+        kind = "healthy" if healthy else "faulty"
+        for what, value in (
+            ("total", statistics.median(r.total for r in sel)),
+            ("walk", statistics.median(r.walk for r in sel)),
+        ):
+            name = f"drill {lab} --autopilot, {kind}, {what}"
+            rows.append({"what": name, "value": value, "unit": "s", "anchor": None,
+                         "anchor_value": None, "ratio": None})  # fmt: skip
+    path.write_text(json.dumps({"bench": "drill", "rows": rows}, indent=2))
 
 
 if __name__ == "__main__":
