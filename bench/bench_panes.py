@@ -70,14 +70,16 @@ def _line_pool(pane: int) -> list[Any]:
     return out
 
 
-def run_app(rate: int, producer: str, out: str, profile: str | None = None) -> None:
+def run_app(
+    rate: int, producer: str, out: str, profile: str | None = None, fed: int = PANES
+) -> None:
     from textual import on
     from textual.app import App, ComposeResult
     from textual.containers import Grid
     from textual.widgets import Label, Static
 
     from tui.messages import PaneFlushed
-    from tui.widgets.live_pane import LivePane
+    from tui.widgets.live_pane import FlushClock, LivePane
 
     class PaneBenchApp(App[None]):
         CSS_PATH = str(ROOT / "tui" / "app.tcss")
@@ -102,7 +104,7 @@ def run_app(rate: int, producer: str, out: str, profile: str | None = None) -> N
             self.started = time.monotonic()
             for i, pane in enumerate(self.query(LivePane)):
                 pane.attach(f"compute:tcpdump bond{i}")
-                if not rate:
+                if not rate or i >= fed:
                     continue
                 pool = _line_pool(i)
                 if producer == "thread":
@@ -139,8 +141,10 @@ def run_app(rate: int, producer: str, out: str, profile: str | None = None) -> N
             panes = list(self.query(LivePane))
             total = sum(p.lines for p in panes)
             alerts = sum(p.anomalies for p in panes)
+            # the investigation screen shows this in a border subtitle, which repaints
+            # without a layout pass; a one-row Static of fixed size needs none either
             self.query_one("#feed", Static).update(
-                f"feed: {total} live lines, {alerts} !! ({event.last_anomaly})"
+                f"feed: {total} live lines, {alerts} !! ({event.last_anomaly})", layout=False
             )
 
         def stats(self) -> dict[str, Any]:
@@ -152,6 +156,7 @@ def run_app(rate: int, producer: str, out: str, profile: str | None = None) -> N
                 "log_lines": [p.log_widget.line_count for p in panes],
                 "flush_events": self.flushes,
                 "presses": self.presses,
+                "tick_gaps": list(FlushClock.of(self).gaps)[30:],  # after the start-up
             }
 
         def action_quit(self) -> None:  # type: ignore[override]
@@ -272,14 +277,20 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def measure(
-    rate: int, producer: str, presses: int, seconds: float, profile: str | None = None
+    rate: int,
+    producer: str,
+    presses: int,
+    seconds: float,
+    profile: str | None = None,
+    fed: int = PANES,
 ) -> dict[str, Any]:
     sock = f"cloudtales-bench-{os.getpid()}"
     out = Path(f"/tmp/{sock}-{rate}.json")
     out.unlink(missing_ok=True)
     app_cmd = (
         f"exec {sys.executable} {Path(__file__).resolve()} --app --rate {rate} "
-        f"--producer {producer} --out {out}" + (f" --profile {profile}" if profile else "")
+        f"--producer {producer} --fed {fed} --out {out}"
+        + (f" --profile {profile}" if profile else "")
     )
     tm = ["tmux", "-L", sock]
     _tmux_start([*tm, "new-session", "-d", "-s", "ctl", "-x", "80", "-y", "5", "sleep 3600"])
@@ -333,6 +344,7 @@ def measure(
     window = w1 - w0
     return {
         "rate": rate,
+        "fed": fed if rate else 0,
         "producer": producer if rate else "-",
         "window": window,
         "lat": lat,
@@ -352,7 +364,7 @@ def print_table(results: list[dict[str, Any]]) -> None:
     head = (
         f"{'feed':<22} {'presses':>7} {'p50 ms':>7} {'p95 ms':>7} {'max ms':>7} "
         f"{'app CPU':>7} {'tmux CPU':>8} {'others':>6} {'RSS start/max/end':>17} "
-        f"{'pushed/s':>8} {'dropped':>7} {'flushed/s':>9}"
+        f"{'pushed/s':>8} {'dropped':>7} {'flushed/s':>9} {'tick p95/max ms':>15}"
     )
     print(head)
     print("-" * len(head))
@@ -362,18 +374,23 @@ def print_table(results: list[dict[str, Any]]) -> None:
         secs = app.get("seconds") or 1
         pushed = sum(app.get("lines", [0])) / secs
         dropped = sum(app.get("dropped", [0]))
-        feed = f"{PANES} x {r['rate']:,}/s ({r['producer']})" if r["rate"] else "idle (no feed)"
+        feed = f"{r['fed']} x {r['rate']:,}/s ({r['producer']})" if r["rate"] else "idle (no feed)"
+        gaps = [g * 1000 for g in app.get("tick_gaps", [])] or [float("nan")]
+        ticks = f"{_percentile(gaps, 0.95):.0f}/{max(gaps):.0f}"
         rss = f"{r['rss'][0]:.0f}/{max(r['rss']):.0f}/{r['rss'][-1]:.0f} MB"
         ok = f"{len(r['lat'])}" + (f" ({r['missed']} missed)" if r["missed"] else "")
         print(
             f"{feed:<22} {ok:>7} {_percentile(lat, 0.5):>7.1f} {_percentile(lat, 0.95):>7.1f} "
             f"{max(lat):>7.1f} {r['cpu']:>6.0f}% {r['tmux_cpu']:>7.0f}% {r['others']:>5.0f}% "
-            f"{rss:>17} {pushed:>8,.0f} {dropped:>7,} {app.get('flush_events', 0) / secs:>9.0f}"
+            f"{rss:>17} {pushed:>8,.0f} {dropped:>7,} {app.get('flush_events', 0) / secs:>9.0f} "
+            f"{ticks:>15}"
         )
     print(
         "\nCPU columns: % of one core over the measured window; 'others' = every other process"
         "\non the host (other work competes for the same cores). flushed/s = PaneFlushed"
-        "\nmessages handled (they collapse when queued, so at most 4 x 30/s)."
+        "\nmessages handled (they collapse when queued, so at most 4 x 30/s). tick = the gap"
+        "\nbetween two flushes of the panes' 30 Hz clock: a pushed line waits at most one gap"
+        "\nbefore it is written, then one paint (the key->paint columns) before it is seen."
     )
     for r in results:
         app = r["app"]
@@ -385,6 +402,60 @@ def print_table(results: list[dict[str, Any]]) -> None:
         )
 
 
+def json_rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows ``make bench`` combines: key->paint and CPU against the LAB-NOTES design."""
+    rows: list[dict[str, Any]] = []
+
+    def row(
+        what: str,
+        value: float,
+        unit: str,
+        anchor: str | None = None,
+        anchor_value: float | None = None,
+    ) -> None:
+        ratio = value / anchor_value if anchor_value else None
+        rows.append(
+            {
+                "what": what,
+                "value": round(value, 2),
+                "unit": unit,
+                "anchor": anchor,
+                "anchor_value": anchor_value,
+                "ratio": ratio and round(ratio, 2),
+            }
+        )
+
+    lab = "LAB-NOTES: deque + 30 Hz flush + Log subclass (4 x 10k/s)"
+    for r in results:
+        lat = [x * 1000 for x in r["lat"]] or [float("nan")]
+        app = r["app"]
+        feed = f"{r['fed']} x {r['rate']:,}/s" if r["rate"] else "idle"
+        four = r["rate"] and r["fed"] == PANES
+        row(f"panes {feed}: key->paint p50", _percentile(lat, 0.5), "ms")
+        row(
+            f"panes {feed}: key->paint p95",
+            _percentile(lat, 0.95),
+            "ms",
+            lab if four else None,
+            8.0 if four else None,
+        )
+        row(f"panes {feed}: key->paint max", max(lat), "ms")
+        row(
+            f"panes {feed}: app CPU",
+            r["cpu"],
+            "% of a core",
+            lab if four else None,
+            19.0 if four else None,
+        )
+        row(f"panes {feed}: RSS max", max(r["rss"]), "MB")
+        row(f"panes {feed}: RSS growth", r["rss"][-1] - r["rss"][0], "MB")
+        row(f"panes {feed}: dropped", float(sum(app.get("dropped", [0]))), "lines")
+        gaps = [g * 1000 for g in app.get("tick_gaps", [])]
+        if gaps:
+            row(f"panes {feed}: flush gap p95", _percentile(gaps, 0.95), "ms")
+    return rows
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     ap.add_argument("--rate", type=int, default=10_000, help="lines/s per pane")
@@ -393,11 +464,19 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=10.0, help="spread the presses over this")
     ap.add_argument("--no-idle", action="store_true", help="skip the idle (no feed) baseline")
     ap.add_argument("--profile", metavar="FILE", help="cProfile the fed app (slows it) to FILE")
+    ap.add_argument(
+        "--single-rate",
+        type=int,
+        default=100_000,
+        help="lines/s into one pane for the ceiling row (0 skips it)",
+    )
+    ap.add_argument("--json-out", metavar="FILE", help="also write the rows as JSON to FILE")
+    ap.add_argument("--fed", type=int, default=PANES, help=argparse.SUPPRESS)
     ap.add_argument("--app", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.app:
-        run_app(args.rate, args.producer, args.out, args.profile)
+        run_app(args.rate, args.producer, args.out, args.profile, args.fed)
         return 0
     if not shutil.which("tmux"):
         print("bench_panes: tmux is not installed (apt-get install tmux)", file=sys.stderr)
@@ -409,12 +488,25 @@ def main() -> int:
         f"textual {textual.__version__}, {os.cpu_count()} CPUs, load average {load[0]:.2f}; "
         f"{PANES} LivePane in a 2x2 grid, tmux 200x50\n"
     )
-    rates = ([] if args.no_idle else [0]) + [args.rate]
+    runs = ([] if args.no_idle else [(0, PANES)]) + [(args.rate, PANES)]
+    if args.single_rate:
+        runs.append((args.single_rate, 1))
     results = [
-        measure(rate, args.producer, args.presses, args.seconds, rate and args.profile or None)
-        for rate in rates
+        measure(
+            rate,
+            args.producer,
+            args.presses,
+            args.seconds,
+            rate and fed == PANES and args.profile or None,
+            fed,
+        )
+        for rate, fed in runs
     ]
     print_table(results)
+    if args.json_out:
+        doc = {"bench": "panes", "rows": json_rows(results)}
+        Path(args.json_out).write_text(json.dumps(doc, indent=1) + "\n")
+        print(f"\nwrote {args.json_out}")
     if args.profile:
         import pstats
 

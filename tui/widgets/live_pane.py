@@ -53,6 +53,9 @@ class FlushClock:
     def __init__(self, app: App[Any]) -> None:
         self.panes: dict[int, LivePane] = {}
         self.timer: Timer = app.set_interval(1 / FPS, self.tick, name="live panes")
+        # seconds between ticks: a line waits at most one gap before it is written
+        self.gaps: deque[float] = deque(maxlen=4096)
+        self._last = time.monotonic()
 
     @classmethod
     def of(cls, app: App[Any]) -> FlushClock:
@@ -62,6 +65,9 @@ class FlushClock:
         return clock
 
     def tick(self) -> None:
+        now = time.monotonic()
+        self.gaps.append(now - self._last)
+        self._last = now
         for pane in list(self.panes.values()):
             if pane.is_mounted:
                 pane.flush()
@@ -147,6 +153,8 @@ class LivePane(Vertical):
             self._buffer.clear()
             self._log.write_lines(batch)
             self._counts_stale = True
+        else:
+            self._log.settle()  # quiet now: make the lines selectable again
         if not (final or self._counts_stale):
             return
         now = time.monotonic()
