@@ -197,3 +197,17 @@ def test_clean_lines_splits_breaks_and_hides_control_codes() -> None:
     ]
     printable = ["one", "two"]
     assert clean_lines(printable) is printable  # the usual batch is not copied
+
+
+async def test_the_screen_shows_new_lines_after_the_log_is_full() -> None:
+    """Textual's Log stopped repainting once max_lines was reached (its refresh region
+    was computed before pruning); the pane must keep showing the newest line."""
+    app = PaneApp(max_lines=50)
+    async with app.run_test(size=(40, 14)) as pilot:
+        pane = app.pane
+        for batch in range(5):
+            for i in range(30):
+                pane.push(line(f"batch{batch}-line{i}"))
+            pane.flush(final=True)
+            await pilot.pause()
+            assert f"batch{batch}-line29" in app.export_screenshot()
