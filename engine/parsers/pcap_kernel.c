@@ -2,7 +2,7 @@
  * buffer and tally the frames that need no decoding beyond their link header and tags.
  *
  * Built by `python -m engine.parsers.pcap_kernel build` (run by .ci/setup) into
- * _pcap_kernel.so and loaded with ctypes. engine/parsers/pcap_scan.py has the
+ * pcap_kernel.ctypes.so and loaded with ctypes. engine/parsers/pcap_scan.py has the
  * pure-Python fallback; both give identical findings (tests and bench compare them).
  *
  * A frame is *tallied* here when it is well formed, carries at most two VLAN tags and

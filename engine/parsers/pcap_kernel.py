@@ -1,7 +1,7 @@
 """The optional compiled kernel of the capture scanner (``pcap_kernel.c``) via ctypes.
 
 ``python -m engine.parsers.pcap_kernel build`` compiles it with gcc into
-``_pcap_kernel.so`` next to this file (``.ci/setup`` runs it). ``load()`` returns None
+``pcap_kernel.ctypes.so`` next to this file (``.ci/setup`` runs it). ``load()`` returns None
 when the library is missing, stale (another ABI) or ``CLOUDTALES_PURE_PYTHON=1`` is
 set; ``engine.parsers.pcap_scan`` then uses its pure-Python path, which gives the same
 findings.
@@ -18,7 +18,8 @@ from pathlib import Path
 
 ABI = 5  # KERNEL_ABI in pcap_kernel.c
 SOURCE = Path(__file__).with_name("pcap_kernel.c")
-LIBRARY = Path(__file__).with_name("_pcap_kernel.so")
+# not "<name>.so": pkgutil would list that as an (unimportable) extension module
+LIBRARY = Path(__file__).with_name("pcap_kernel.ctypes.so")
 STACK_SLOTS = 65536
 STACK_FILL = 49152
 MAX_IFACES = 256
@@ -130,8 +131,8 @@ def load() -> Kernel | None:
 
 
 def build(cc: str = "gcc") -> Path:
-    """Compile pcap_kernel.c into _pcap_kernel.so (atomically replaced)."""
-    tmp = LIBRARY.with_suffix(".tmp.so")
+    """Compile pcap_kernel.c into pcap_kernel.ctypes.so (atomically replaced)."""
+    tmp = LIBRARY.with_name("pcap_kernel.ctypes.tmp")
     cmd = [cc, "-O2", "-shared", "-fPIC", "-Wall", "-Werror", "-o", str(tmp), str(SOURCE)]
     subprocess.run(cmd, check=True)
     tmp.replace(LIBRARY)
