@@ -336,6 +336,8 @@ class SshRunner:
     def _make_room(self) -> bool:
         """Close idle connections, least recently used first; whether one more fits."""
         excess = len(self._conns) + self._connecting + 1 - self.max_connections
+        if excess <= 0:
+            return True
         for key, conn in list(self._conns.items()):
             if excess <= 0:
                 break
