@@ -12,30 +12,35 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.errors import MarkupError
 from rich.text import Text
 from textual.app import App
 from textual.binding import Binding
+from textual.command import Provider
 from textual.content import Content
 from textual.notifications import SeverityLevel
+from textual.widgets import Input
+from textual.worker import Worker, WorkerState
 
-from engine.drill_score import FAULT_INJECTED, DrillAttempt
 from engine.errors import CloudtalesError
-from engine.playbook.graph import PlaybookGraph
-from engine.remote.inventory import Inventory, load_inventory
-from engine.remote.runner import Runner
-from engine.session import Session
-from tui.commands import CloudtalesCommands
-from tui.screens.follow import FollowScreen
+from engine.playbook.index import SymptomSource
 from tui.screens.help import HelpScreen
-from tui.screens.investigation import InvestigationScreen
-from tui.screens.modals import NoteModal
 from tui.screens.symptom_picker import SymptomPickerScreen
+
+# Start-up: the first frame needs only the picker. The engine (playbook graph, session,
+# runners) and the other screens are imported where they are first used, after it.
+if TYPE_CHECKING:
+    from engine.drill_score import DrillAttempt
+    from engine.playbook.graph import PlaybookGraph
+    from engine.remote.inventory import Inventory
+    from engine.remote.runner import Runner
+    from engine.session import Session
 from tui.widgets.notice_bar import NoticeBar
 
-RunnerFactory = Callable[[Inventory], Runner]
+RunnerFactory = Callable[["Inventory"], "Runner"]
+Loader = Callable[[], "tuple[PlaybookGraph, Inventory]"]
 ANSI_THEME = "ansi-dark"
 HEADER_CHROME = 20  # columns the header's icon and clock space take from the title
 
@@ -71,14 +76,14 @@ class CloudtalesBase(App[None]):
     """What every cloudtales app shares: styles, the palette, ``?`` help, colours."""
 
     CSS_PATH = "app.tcss"
-    COMMANDS = App.COMMANDS | {CloudtalesCommands}
+    COMMANDS = App.COMMANDS | {lambda: _commands()}
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
     BINDINGS = [
         Binding("question_mark,f1", "help", "Keys", tooltip="list the keys of this screen"),
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True, tooltip="quit cloudtales"),
+        # priority: it must work over dialogs too (they cut the app's other bindings)
+        Binding("ctrl+c", "interrupt", "Quit", show=False, priority=True, tooltip="quit now"),
     ]
-    # ctrl+c: a focused input copies its selection; otherwise (Textual's ``help_quit``,
-    # reached when nothing is selected) it quits, as in every terminal tool
 
     def __init__(self, read_only: bool = False, ansi: bool = False) -> None:
         super().__init__()
@@ -92,7 +97,17 @@ class CloudtalesBase(App[None]):
             return
         self.push_screen(HelpScreen(self.screen))
 
-    def action_help_quit(self) -> None:
+    def action_interrupt(self) -> None:
+        """ctrl+c: copy what is selected (in an input, or on the screen) as an input
+        would; otherwise quit, as every terminal tool does."""
+        focused = self.screen.focused if self.screen_stack else None
+        if isinstance(focused, Input) and focused.selected_text:
+            focused.action_copy()
+            return
+        selected = self.screen.get_selected_text() if self.screen_stack else None
+        if selected:
+            self.copy_to_clipboard(selected)
+            return
         self.save_unfinished_note()
         self.exit()
 
@@ -104,6 +119,8 @@ class CloudtalesBase(App[None]):
 
     def save_unfinished_note(self) -> None:
         walker = getattr(getattr(self, "session", None), "walker", None)
+        from tui.screens.modals import NoteModal
+
         for screen in self.screen_stack:
             if isinstance(screen, NoteModal) and screen.draft and walker is not None:
                 walker.note(f"(unfinished when cloudtales quit) {screen.draft}")
@@ -148,11 +165,24 @@ class CloudtalesBase(App[None]):
         bars.first().show(text, title, severity, timeout or self.NOTIFICATION_TIMEOUT)
 
 
+def _commands() -> type[Provider]:
+    from tui.commands import CloudtalesCommands
+
+    return CloudtalesCommands
+
+
 class CloudtalesApp(CloudtalesBase):
+    """``loader`` (with ``picker``): the graph and the inventory are loaded in a thread
+    after the picker, painted from ``picker`` (the cached symptom index), is on screen;
+    ``load_error`` says why when that failed (the app then exits)."""
+
+    graph: PlaybookGraph
+    inventory: Inventory
+
     def __init__(
         self,
-        graph: PlaybookGraph,
-        inventory: Inventory,
+        graph: PlaybookGraph | None,
+        inventory: Inventory | None,
         session: Session | None = None,
         journal_path: Path | None = None,
         title: str = "cloudtales",
@@ -162,19 +192,30 @@ class CloudtalesApp(CloudtalesBase):
         session_meta: dict[str, Any] | None = None,
         ansi: bool = False,
         banner: str | None = None,
+        picker: SymptomSource | None = None,
+        loader: Loader | None = None,
     ) -> None:
         super().__init__(read_only=read_only, ansi=ansi)
         self.banner = banner
         self._pending_fault: dict[str, Any] | None = None
-        self.graph = graph
-        self.inventory = inventory
+        self._picker = picker
+        self._loader = loader
+        self._chosen: str | None = None  # picked before the loader finished
+        self.load_error: str | None = None
+        if graph is not None and inventory is not None:
+            self.graph = graph
+            self.inventory = inventory
         self.session = session
         self.journal_path = journal_path
         self.runner_factory = runner_factory or _default_runner
         self.drill = drill
         self.session_meta = session_meta or {}
         self.title = title
-        self.sub_title = inventory.name
+        self.sub_title = inventory.name if inventory is not None else ""
+
+    @property
+    def loaded(self) -> bool:
+        return hasattr(self, "graph") and hasattr(self, "inventory")
 
     def on_mount(self) -> None:
         if self.banner:
@@ -183,15 +224,46 @@ class CloudtalesApp(CloudtalesBase):
             self._investigate(self.session)
         else:
             self._pick()
+        if self._loader is not None:  # once the picker is on screen
+            self.call_after_refresh(self._start_loading)
+
+    def _start_loading(self) -> None:
+        self.run_worker(self._load, thread=True, exit_on_error=False, name="load playbooks")
+
+    def _load(self) -> None:
+        assert self._loader is not None
+        graph, inventory = self._loader()
+        self.call_from_thread(self._loaded, graph, inventory)
+
+    def _loaded(self, graph: PlaybookGraph, inventory: Inventory) -> None:
+        self.graph, self.inventory = graph, inventory
+        self.sub_title = inventory.name
+        if self._chosen is not None:
+            chosen, self._chosen = self._chosen, None
+            self._symptom_chosen(chosen)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.name == "load playbooks" and event.state == WorkerState.ERROR:
+            error = event.worker.error
+            self.load_error = str(error) if isinstance(error, CloudtalesError) else repr(error)
+            self.exit(return_code=2)
 
     def _pick(self) -> None:
         blind = self.drill is not None and self.drill.blind
-        self.push_screen(SymptomPickerScreen(self.graph, blind=blind), self._symptom_chosen)
+        source = self.graph if self.loaded else self._picker
+        assert source is not None
+        self.push_screen(SymptomPickerScreen(source, blind=blind), self._symptom_chosen)
 
     def _symptom_chosen(self, symptom: str | None) -> None:
         if symptom is None:
             self.exit()
             return
+        if not self.loaded:  # the loader calls back when it is done
+            self._chosen = symptom
+            self.notify("loading the playbooks and the inventory...", timeout=3)
+            return
+        from engine.session import Session
+
         try:
             session = Session.start(
                 self.graph,
@@ -208,6 +280,9 @@ class CloudtalesApp(CloudtalesBase):
         self._investigate(session)
 
     def _investigate(self, session: Session) -> None:
+        from engine.drill_score import FAULT_INJECTED
+        from tui.screens.investigation import InvestigationScreen
+
         self.session = session
         if self._pending_fault is not None:
             session.walker.record(FAULT_INJECTED, **self._pending_fault)
@@ -229,6 +304,9 @@ class CloudtalesApp(CloudtalesBase):
     # ---- a surprise drill's fault (called from the surprise thread) -----------------
     def fault_injected(self, data: dict[str, Any]) -> None:
         """Journal it (the trainee is not told); after a rebuild, reconnect."""
+        from engine.drill_score import FAULT_INJECTED
+        from engine.remote.inventory import load_inventory
+
         if data.get("rebuilt"):
             self.inventory = load_inventory(str(data["inventory"]))
             if self.session is not None:
@@ -259,4 +337,6 @@ class FollowApp(CloudtalesBase):
         self.title = "cloudtales follow"
 
     def on_mount(self) -> None:
+        from tui.screens.follow import FollowScreen
+
         self.push_screen(FollowScreen(self.graph, self.journal, self.poll))

@@ -28,7 +28,7 @@ KNOWN_KEYS = (
     "q", "escape", "question_mark", "slash", "tab", "shift+tab", "enter",
     "z", "w", "t", "r", "a", "s", "b", "f", "n", "p", "c", "d", "h", "x",
 )  # fmt: skip
-HIDDEN_ACTIONS = {"copy_text", "help_quit", "command_palette"}  # ctrl+c: see the subtitle
+HIDDEN_ACTIONS = {"copy_text", "help_quit", "command_palette", "interrupt"}  # ctrl+c: subtitle
 NO_PANE = "no live pane here (the investigation has them)"
 ON_WALK = "on the investigation screen (esc or q goes back)"
 
@@ -71,6 +71,8 @@ def screen_keys(screen: Screen[object]) -> list[KeyRow]:
             for binding in bindings:
                 if binding.system or not _enabled(node, binding.action):
                     continue
+                if node is app and screen.is_modal and not binding.priority:
+                    continue  # a dialog cuts the app's bindings but the priority ones
                 if parse(binding.action)[1] in HIDDEN_ACTIONS:
                     continue
                 key = app.get_key_display(binding)

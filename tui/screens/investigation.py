@@ -455,10 +455,13 @@ class InvestigationScreen(WalkScreen):
         self.notify(f"{event.source}: {event.status}", timeout=3)
 
     def action_close_pane(self) -> None:
-        pane = self._focused_pane()
-        if pane is not None:
-            pane.release()
-            pane.clear()
+        pane = self.current_pane()
+        if pane.is_free:
+            self.notify(f"{pane.id} is free already (tab moves to another pane)", timeout=3)
+            return
+        pane.release()
+        pane.clear()
+        self.notify(f"{pane.id} stopped and freed", timeout=3)
 
     def action_packets(self) -> None:
         self.open_packets()

@@ -58,11 +58,12 @@ def card_text(card: ScoreCard, history: list[ScoreCard]) -> Text:
     return t
 
 
-class ScoreCardScreen(ModalScreen[None]):
+class ScoreCardScreen(ModalScreen[None], inherit_bindings=False):  # tab: nothing to move to
     HELP_TITLE = "score card"
     BINDINGS = [
         Binding("q,enter,escape", "close", "Diagnosis", tooltip="read the diagnosis and evidence"),
         Binding("t", "packets", "Pkts", tooltip="the packet table of this walk"),
+        Binding("question_mark", "app.help", "Keys", tooltip="list the keys of this screen"),
     ]
     NOT_HERE = elsewhere(
         "slash tab shift+tab z w r a s b f n p c d h x", "close the score card first (enter)"
@@ -83,7 +84,7 @@ class ScoreCardScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="modal score-card") as box:
             box.border_title = "Score card"
-            box.border_subtitle = "enter/q: the diagnosis; t: packets; ctrl+c: quit"
+            box.border_subtitle = "q: the diagnosis; t: packets; ?: keys"
             with VerticalScroll():
                 yield Static(self._text, id="score-text")
 

@@ -1,0 +1,136 @@
+"""At 80x24 (and 120x40) every screen shows ``?`` and ``q`` in a footer that is not
+cut, a whole title, and notices that never cover a pane; below 100 columns one pane
+at a time, wide enough to read a tcpdump line. Over the recorded lab session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.widgets import Footer
+from textual.widgets._footer import FooterKey
+from textual.widgets._header import HeaderTitle
+
+from engine.playbook.graph import PlaybookGraph
+from engine.remote.inventory import Inventory
+from engine.remote.replay import ReplayRunner
+from tests.tui.drive import SCREENS, drill_app, reach
+from tui.app import CloudtalesApp
+from tui.screens.score_card import ScoreCardScreen
+from tui.widgets.live_pane import LivePane
+from tui.widgets.notice_bar import NoticeBar
+
+SIZES = [(80, 24), (120, 40)]
+
+
+def footer_keys(app: CloudtalesApp) -> list[str]:
+    """The keys the footer shows, each whole and inside the screen."""
+    width = app.size.width
+    shown = []
+    for key in app.screen.query_one(Footer).query(FooterKey):
+        region = key.region
+        if region.width == 0:
+            continue
+        assert region.right <= width, f"{key.key_display} cut at {region}"
+        assert region.width >= len(key.key_display) + len(key.description)
+        shown.append(key.key_display)
+    return shown
+
+
+def title_text(app: CloudtalesApp) -> str:
+    header = app.screen.query_one(HeaderTitle)
+    text = header.render()
+    plain = text.plain if hasattr(text, "plain") else str(text)
+    assert len(plain) <= header.region.width, f"title {plain!r} wider than {header.region}"
+    return plain
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
+@pytest.mark.parametrize("name", [s for s in SCREENS if s != "picker"])
+async def test_footer_shows_help_and_quit_and_the_title_is_whole(
+    graph: PlaybookGraph,
+    inventory: Inventory,
+    runner: ReplayRunner,
+    tmp_path: Path,
+    name: str,
+    size: tuple[int, int],
+) -> None:
+    app = drill_app(graph, inventory, runner, tmp_path)
+    async with app.run_test(size=size) as pilot:
+        await reach(app, pilot, name)
+        if isinstance(app.screen, ScoreCardScreen):  # a dialog: its keys in its border
+            box = app.screen.query_one(".score-card")
+            assert "q:" in str(box.border_subtitle)
+            assert "?: keys" in str(box.border_subtitle)
+            assert box.region.right <= size[0]
+            return
+        keys = footer_keys(app)
+        assert "?" in keys
+        assert "q" in keys
+        title = title_text(app)
+        assert "…" not in title
+        assert "Double VLAN" in title
+        if size[0] >= 100 and name == "investigation":
+            assert "pts" in title  # the drill's clock and score fit beside the full title
+            assert title.startswith("cloudtales drill: Double VLAN")
+
+
+async def test_picker_footer_and_title(make_app) -> None:  # type: ignore[no-untyped-def]
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        keys = footer_keys(app)
+        assert "?" in keys
+        assert "q" in keys
+        assert title_text(app).startswith("cloudtales")
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
+async def test_notices_never_cover_a_pane(
+    graph: PlaybookGraph,
+    inventory: Inventory,
+    runner: ReplayRunner,
+    tmp_path: Path,
+    size: tuple[int, int],
+) -> None:
+    app = drill_app(graph, inventory, runner, tmp_path)
+    async with app.run_test(size=size) as pilot:
+        await reach(app, pilot, "investigation")
+        for n in range(3):
+            app.notify(f"notice {n}: " + "a long line that wraps " * 6, timeout=30)
+        await pilot.pause()
+        screen = app.screen
+        bar = screen.query_one(NoticeBar)
+        assert "notice 2" in bar.plain
+        assert bar.region.height >= 1
+        panes = [p for p in screen.query(LivePane) if p.region.width]
+        assert panes
+        for pane in panes:
+            assert not bar.region.overlaps(pane.region), pane
+        assert not [t for t in screen.query("Toast") if t.region.width]  # no toast at all
+        if size[0] < 100:
+            assert len(panes) == 1  # one pane at a time, under its tabs
+            assert panes[0].region.width >= 50
+            assert "(tab)" in str(screen.query_one("#pane-tabs").render())
+        else:
+            assert len(panes) == 4
+
+
+async def test_z_zooms_the_pane_to_the_whole_body_and_back(
+    graph: PlaybookGraph, inventory: Inventory, runner: ReplayRunner, tmp_path: Path
+) -> None:
+    app = drill_app(graph, inventory, runner, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await reach(app, pilot, "investigation")
+        screen = app.screen
+        await pilot.press("z")
+        await pilot.pause()
+        pane = screen.maximized
+        assert isinstance(pane, LivePane)
+        assert pane.region.width == 80
+        await pilot.press("tab")  # the zoom follows the next pane
+        await pilot.pause()
+        assert screen.maximized is not pane
+        await pilot.press("z")
+        await pilot.pause()
+        assert screen.maximized is None
