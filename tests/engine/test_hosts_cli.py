@@ -128,3 +128,25 @@ def test_more_hosts_than_the_open_file_limit_leaves_room_for(
     assert out.stderr.splitlines()[0].endswith(", 6 at a time")
     assert [h["reachable"] for h in json.loads(out.stdout)["hosts"]] == [True] * 80
     assert len(out.stderr.splitlines()) == 81  # the first line, then one per host
+
+
+def test_the_probe_script_answers_with_builtins_and_sbin_fallbacks() -> None:
+    """Run as sshd would (sh, a PATH without sbin): the same answers as the tools give."""
+    import getpass
+    import os
+    import socket
+
+    from engine.hosts_probe import probe_script
+    from engine.privilege import parse_sudo_probe
+
+    out = subprocess.run(
+        ["sh", "-c", probe_script(("ip", "no-such-tool-x"))],
+        capture_output=True, text=True, env={"PATH": "/nonexistent::/bin"}, check=True,
+    ).stdout  # fmt: skip
+    fields = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+    assert fields["hostname"] == socket.gethostname()
+    assert fields["kernel"] == os.uname().release
+    assert fields["tool_ip"] in ("/bin/ip", "/usr/sbin/ip", "/sbin/ip")
+    assert fields["tool_no-such-tool-x"] == ""
+    assert (fields["uid"], fields["user"]) == (str(os.getuid()), getpass.getuser())
+    assert parse_sudo_probe(out).user == getpass.getuser()
