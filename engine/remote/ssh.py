@@ -109,9 +109,8 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-import asyncssh
-
 from engine.errors import TransportError
+from engine.remote._asyncssh_import import asyncssh
 from engine.remote.inventory import Host, Inventory
 from engine.remote.runner import CommandResult, one_line, timeout_error, within
 
