@@ -1,7 +1,9 @@
-"""Offline capture analysis behind ``cloudtales analyze FILE [--mtu N] [--json]``.
+"""Offline capture analysis behind ``cloudtales analyze FILE|- [--mtu N] [--json]``.
 
-One pass for VLAN depth and sizes (``analyze_vlans``), then a look at the few frames
-flagged as BPDU or DHCP. The report renders as JSON (``to_dict``) or text (``to_text``).
+One streaming pass (``engine.parsers.pcap_scan``) into a ``CaptureTally``: VLAN depth,
+stacks and sizes, BPDUs, DHCP conversations, capture problems, all in bounded memory
+with every cap stated. The report renders as JSON (``to_dict``) or text (``to_text``).
+A Linux cooked capture cannot show VLAN tags, so it never reads as an all-clear.
 """
 
 from __future__ import annotations
