@@ -345,6 +345,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from tui.serve import cmd_follow, cmd_serve
 
             return cmd_follow(args) if args.cmd == "follow" else cmd_serve(args)
+        from tui.quick_start import cmd_pick_first, picks_first
+
+        if picks_first(args):  # the picker paints before the engine is imported
+            return cmd_pick_first(args)
         from tui.session_cli import cmd_drill, cmd_investigate
 
         return cmd_drill(args) if args.cmd == "drill" else cmd_investigate(args)

@@ -18,8 +18,10 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from engine.playbook.graph import PlaybookGraph
-from engine.playbook.model import Symptom
+# the picker reads symptoms through protocols: a validated graph, or the cached index it
+# paints from before the graph is loaded (engine/playbook/index.py)
+from engine.playbook.index import SymptomLike as Symptom
+from engine.playbook.index import SymptomSource
 from tui.screens.help import NO_PANE, elsewhere
 from tui.widgets.notice_bar import NoticeBar
 
@@ -65,11 +67,11 @@ class SymptomPickerScreen(Screen[str]):
         "t r a s b f n p c d h x", "pick a symptom first (enter starts the walk)"
     )
 
-    def __init__(self, graph: PlaybookGraph, blind: bool = False) -> None:
+    def __init__(self, graph: SymptomSource, blind: bool = False) -> None:
         super().__init__()
         self.graph = graph
         self.blind = blind
-        self.symptoms = graph.symptoms()
+        self.symptoms = list(graph.symptoms())
 
     def compose(self) -> ComposeResult:
         yield Header()
