@@ -137,6 +137,17 @@ FD_RESERVE = 64  # file descriptors kept for everything but SSH connections
 # (10 s) while they queued for CPU; capped, the whole fan-out took as long (16 to 21 s,
 # a busy machine) and every host answered.
 MAX_CONNECTING = 64
+# asyncssh's default ciphers with AES-GCM first: asyncssh builds a ChaCha20 context per
+# packet in Python, AES-GCM is one call (about 15% less client CPU over 50 hosts, and
+# AES-NI on the host). Every default stays offered, so no server is refused.
+CIPHERS = (
+    "aes128-gcm@openssh.com",
+    "aes256-gcm@openssh.com",
+    "chacha20-poly1305@openssh.com",
+    "aes256-ctr",
+    "aes192-ctr",
+    "aes128-ctr",
+)
 
 
 def connection_budget(reserve: int = FD_RESERVE) -> int:
@@ -384,6 +395,8 @@ class SshRunner:
                 "set ssh.known_hosts in the inventory",
             )
         where = f"{options.host}:{options.port}"
+        if not options.config.get("Ciphers"):  # the ssh config's choice stands
+            kwargs["encryption_algs"] = CIPHERS
         try:
             return await asyncssh.connect(host.address, options=options, **kwargs)
         except asyncssh.HostKeyNotVerifiable as exc:
