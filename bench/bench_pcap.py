@@ -527,14 +527,14 @@ def json_rows(rows: list[Row]) -> list[dict[str, Any]]:
 
 
 def _figure(what: str, value: float, unit: str, anchor: str, base: float) -> dict[str, Any]:
-    ratio = value / base if base else 0.0
+    """One row; anchor, anchor_value and ratio are null without tcpdump."""
     return {
         "what": what,
         "value": round(value, 2),
         "unit": unit,
-        "anchor": anchor,
-        "anchor_value": round(base, 2),
-        "ratio": round(ratio, 3),
+        "anchor": anchor or None,
+        "anchor_value": round(base, 2) if base else None,
+        "ratio": round(value / base, 3) if base else None,
     }
 
 
