@@ -20,6 +20,9 @@ hosts probe (``engine.hosts_probe.probe_script``), on every host:
   ansible      ``ansible all -i INI -m raw -a PROBE -f 50`` with OpenSSH's connection
                sharing off (``ControlMaster=no``), so each run is cold too.
 
+``--baseline DIR`` adds ``cloudtales hosts`` run from another checkout's sources (say
+``git archive REV engine tui | tar -x -C DIR``) with this venv, for a before/after.
+
 Figures are wall seconds for the whole process, median of ``--runs``; the ratio is
 cloudtales over its anchor (below 1 is faster). A run that fails (exit status, or a
 host missing from its output) is reported and makes the bench exit 1.
@@ -209,8 +212,12 @@ def timed(argv: Sequence[str], env: dict[str, str] | None = None) -> tuple[Timed
     return Timed(seconds, proc.returncode == 0, f"rc {proc.returncode}: {tail}"), proc.stdout
 
 
-def run_cloudtales(inventory: Path, n: int) -> Timed:
-    t, out = timed([str(BIN / "cloudtales"), "hosts", "-i", str(inventory), "--json"])
+def run_cloudtales(inventory: Path, n: int, source: Path | None = None) -> Timed:
+    argv = [str(BIN / "cloudtales")]
+    if source is not None:
+        main = f"import sys; sys.path.insert(0, {str(source)!r}); from tui.cli import main; main()"
+        argv = [str(BIN / "python"), "-c", main]
+    t, out = timed([*argv, "hosts", "-i", str(inventory), "--json"])
     try:
         hosts = json.loads(out)["hosts"]
         up = sum(h["reachable"] and h["root_ok"] for h in hosts)
@@ -263,13 +270,17 @@ class Size:
                 for t in ts if not t.ok]  # fmt: skip
 
 
-def bench_size(lab: Lab, n: int, runs: int, with_ansible: bool, command: str) -> Size:
+def bench_size(
+    lab: Lab, n: int, runs: int, with_ansible: bool, command: str, baseline: Path | None
+) -> Size:
     inventory, ini = write_inventories(lab, n)
     size = Size(n)
     contenders = {
         "bare": lambda: run_bare(lab, n, command),
         "cloudtales": lambda: run_cloudtales(inventory, n),
     }
+    if baseline is not None:
+        contenders["baseline"] = lambda: run_cloudtales(inventory, n, baseline)
     if with_ansible:
         contenders["ansible"] = lambda: run_ansible(lab, ini, command, n)
     for i in range(runs):
@@ -286,13 +297,15 @@ def rows(sizes: Sequence[Size]) -> list[dict[str, object]]:
     out: list[dict[str, object]] = []
     for s in sizes:
         mine = s.median("cloudtales")
-        for who, label in (("bare", "bare asyncssh gather"), ("ansible", "ansible raw -f 50")):
+        anchors = [("bare", "bare asyncssh gather"), ("ansible", "ansible raw -f 50")]
+        anchors.append(("baseline", "cloudtales --baseline"))
+        for who, label in anchors:
             if who not in s.runs:
                 continue
             anchor = s.median(who)
             ratio = mine / anchor if mine is not None and anchor else None
             what = f"cloudtales hosts, {s.n} hosts cold"
-            what += " (vs Ansible)" if who == "ansible" else ""
+            what += {"bare": "", "ansible": " (vs Ansible)", "baseline": " (vs before)"}[who]
             out.append({"what": what, "value": mine, "unit": "s", "anchor": label,
                         "anchor_value": anchor, "ratio": ratio})  # fmt: skip
     return out
@@ -309,6 +322,7 @@ def main() -> int:
     ap.add_argument("--ansible-max", type=int, default=50, help="run Ansible up to this size")
     ap.add_argument("--port", type=int, default=2222)
     ap.add_argument("--json-out", metavar="FILE", help="write the rows as JSON")
+    ap.add_argument("--baseline", metavar="DIR", type=Path, help="also run hosts from DIR")
     args = ap.parse_args()
     if os.geteuid() != 0:
         print("bench_hosts: needs root (sshd, and the probe logs in as root)", file=sys.stderr)
@@ -329,7 +343,8 @@ def main() -> int:
     try:
         lab.start()
         for n in counts:
-            sizes.append(bench_size(lab, n, args.runs, n <= args.ansible_max, command))
+            with_ansible = n <= args.ansible_max
+            sizes.append(bench_size(lab, n, args.runs, with_ansible, command, args.baseline))
     finally:
         lab.stop()
         shutil.rmtree(lab.dir, ignore_errors=True)
