@@ -47,6 +47,27 @@ SETUP = (
 )
 
 
+TRIMMED = (
+    "sos_reports/sos.html",
+    "sos_reports/sos.json",
+    "sos_reports/sos.txt",
+    "sos_logs/sos.log",
+    "etc/iproute2",
+    "etc/network",
+)
+"""What fixtures leave out: sos' own renderings of the manifest, its debug log, and the
+machine's stock iproute2/ifupdown files (about 40% of the bytes, none read by a check)."""
+
+
+def trim(tree: Path) -> None:
+    for rel in TRIMMED:
+        path = tree / rel
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+
+
 @dataclass(frozen=True)
 class SosResult:
     host: str
@@ -88,7 +109,9 @@ def _prepare_scratch(spec: HostSos) -> Path:
     return scratch
 
 
-def report_one(lab: str, spec: HostSos, sshd_pid: int, dest: Path) -> SosResult:
+def report_one(
+    lab: str, spec: HostSos, sshd_pid: int, dest: Path, trimmed: bool = False
+) -> SosResult:
     """Run sos for one host inside its sshd's namespaces; the unpacked tree goes to ``dest``."""
     started = time.monotonic()
     scratch = _prepare_scratch(spec)
@@ -103,6 +126,8 @@ def report_one(lab: str, spec: HostSos, sshd_pid: int, dest: Path) -> SosResult:
             shutil.rmtree(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(trees[0]), dest)
+        if trimmed:
+            trim(dest)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     files = [p for p in dest.rglob("*") if p.is_file() and not p.is_symlink()]
@@ -115,7 +140,9 @@ def report_one(lab: str, spec: HostSos, sshd_pid: int, dest: Path) -> SosResult:
     )
 
 
-def lab_sosreport(name: str, out_dir: Path, progress: Progress = quiet) -> list[SosResult]:
+def lab_sosreport(
+    name: str, out_dir: Path, progress: Progress = quiet, trimmed: bool = False
+) -> list[SosResult]:
     """One sosreport per host of the running lab ``name`` under ``out_dir/<name>-<health>/``."""
     netns.require_root("sos report in a lab host")
     netns.require_tools(TOOLS)
@@ -138,12 +165,12 @@ def lab_sosreport(name: str, out_dir: Path, progress: Progress = quiet) -> list[
     results = []
     for spec in todo.hosts:
         progress(f"{spec.host}: sos report -o {','.join(spec.all_plugins)}")
-        results.append(report_one(name, spec, pids[spec.host], base / spec.host))
+        results.append(report_one(name, spec, pids[spec.host], base / spec.host, trimmed))
     return results
 
 
 def all_labs(out_dir: Path, names: Sequence[str], progress: Progress = quiet) -> list[SosResult]:
-    """For each lab: up faulty, sos, up healthy, sos, down."""
+    """For each lab: up faulty, sos, up healthy, sos, down (trimmed, as fixtures)."""
     results: list[SosResult] = []
     for name in names:
         lab = get_lab(name)
@@ -151,7 +178,7 @@ def all_labs(out_dir: Path, names: Sequence[str], progress: Progress = quiet) ->
             for healthy in (False, True):
                 progress(f"lab {name} up ({health(healthy)})")
                 lab.up(healthy=healthy)
-                results += lab_sosreport(name, out_dir, progress)
+                results += lab_sosreport(name, out_dir, progress, trimmed=True)
         finally:
             lab.down()
     return results

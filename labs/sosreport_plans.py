@@ -152,16 +152,19 @@ def plan(lab: str, run_dir: Path, sshd_pids: Mapping[str, int]) -> LabSos:
             )
         return LabSos(lab, tuple(hosts))
     if lab == "rabbit-hole":
-        sizes = {"console-sizes": find_sizes_command(INSTANCES_PATH, "console.log")}
+        # this lab keeps each host's files under RUN_DIR/root/HOST (inventory vars
+        # instances_path, nova_api_log), not at nova's paths: sos_extras copies them there
+        root = run_dir / "root"
         queues = {"list-queues": list_queues_command("rabbitmqctl", "/", 2 * 1024 * 1024)}
-        return LabSos(
-            lab,
-            (
-                _host("controller", ("openstack_nova", "rabbitmq"), scripts=queues),
-                _host("cc11", ("openstack_nova",), scripts=sizes),
-                _host("cc12", ("openstack_nova",), scripts=sizes),
-            ),
-        )
+        api_log = f":{root}/controller/var/log/nova/nova-api.log"
+        hosts = [
+            _host("controller", ("openstack_nova", "rabbitmq"), extras=(api_log,), scripts=queues)
+        ]
+        for name in ("cc11", "cc12"):
+            where = str(root / name / "var/lib/nova/instances")
+            sizes = {"console-sizes": find_sizes_command(where, "console.log")}
+            hosts.append(_host(name, ("openstack_nova",), scripts=sizes))
+        return LabSos(lab, tuple(hosts))
     if lab == "havana":
         return LabSos(lab, (_host("controller", ("openstack_nova", "mysql")),))
     raise KeyError(lab)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -101,7 +102,7 @@ def test_sosreport_without_dir_is_one_line() -> None:
     res = cloudtales("lab", "sosreport", "double-vlan")
     assert res.returncode != 0
     assert res.stderr.strip().splitlines() == [
-        "cloudtales: lab sosreport needs a DIR: cloudtales lab sosreport NAME DIR"
+        "cloudtales: error: lab sosreport needs a DIR: cloudtales lab sosreport NAME DIR"
     ]
 
 
@@ -120,8 +121,18 @@ def test_sosreport_of_a_lab_that_is_down_is_one_line(
 # ---------------------------------------------------------------- committed fixtures
 
 
-def fixture(lab: str, healthy: bool, host: str) -> Path:
-    path = FIXTURES / f"{lab}-{'healthy' if healthy else 'faulty'}" / host
+@pytest.fixture(scope="session")
+def unpacked(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """tests/sosreports/<lab>-<health>.tar.xz, unpacked once."""
+    out = tmp_path_factory.mktemp("sosreports")
+    for archive in sorted(FIXTURES.glob("*.tar.xz")):
+        with tarfile.open(archive) as tar:
+            tar.extractall(out, filter="tar")
+    return out
+
+
+def fixture(root: Path, lab: str, healthy: bool, host: str) -> Path:
+    path = root / f"{lab}-{'healthy' if healthy else 'faulty'}" / host
     assert path.is_dir(), f"{path} missing: regenerate with `python -m labs.sosreport --all`"
     return path
 
@@ -131,29 +142,29 @@ def fixture(lab: str, healthy: bool, host: str) -> Path:
     ["double-vlan", "valentines", "the-issue", "disappearing-images", "rabbit-hole", "havana"],
 )
 @pytest.mark.parametrize("healthy", [False, True])
-def test_every_fixture_host_has_its_plugins(lab: str, healthy: bool) -> None:
+def test_every_fixture_host_has_its_plugins(unpacked: Path, lab: str, healthy: bool) -> None:
     spec = plan(lab, Path("/run/cloudtales/labs") / lab, {"compute1": 1, "compute2": 1})
     for host in spec.hosts:
-        report = fixture(lab, healthy, host.name)
-        assert read(report, "sos_commands/host/hostname").strip() == host.name
+        report = fixture(unpacked, lab, healthy, host.host)
+        assert read(report, "sos_commands/host/hostname").strip() == host.host
         manifest = json.loads(read(report, "sos_reports/manifest.json"))
         ran = set(manifest["components"]["report"]["plugins"])
-        assert set(host.all_plugins) <= ran, (host.name, sorted(ran))
+        assert set(host.all_plugins) <= ran, (host.host, sorted(ran))
         assert links(report), f"{report}: no links"
         for name in host.scripts:
             assert (report / EXTRAS / f"cloudtales-{name}").is_file(), (report, name)
 
 
 @pytest.mark.parametrize("healthy", [False, True])
-def test_double_vlan_fixture_vlan_interface(healthy: bool) -> None:
-    conf = read(fixture("double-vlan", healthy, "compute"), "etc/nova/nova.conf")
+def test_double_vlan_fixture_vlan_interface(unpacked: Path, healthy: bool) -> None:
+    conf = read(fixture(unpacked, "double-vlan", healthy, "compute"), "etc/nova/nova.conf")
     got = parse_nova_conf(conf, "compute").get("DEFAULT", "vlan_interface")
     assert got == ("bond0" if healthy else "vlan20")
 
 
 @pytest.mark.parametrize("healthy", [False, True])
-def test_valentines_fixture_bond(healthy: bool) -> None:
-    report = fixture("valentines", healthy, "compute")
+def test_valentines_fixture_bond(unpacked: Path, healthy: bool) -> None:
+    report = fixture(unpacked, "valentines", healthy, "compute")
     status_files = list(report.rglob("proc-net-bonding/bond0"))
     assert len(status_files) == 1, status_files
     bond = parse_proc_bonding(status_files[0].read_text(), str(status_files[0]))
@@ -163,8 +174,8 @@ def test_valentines_fixture_bond(healthy: bool) -> None:
 
 
 @pytest.mark.parametrize("healthy", [False, True])
-def test_disappearing_images_fixture_removal(healthy: bool) -> None:
-    report = fixture("disappearing-images", healthy, "compute1")
+def test_disappearing_images_fixture_removal(unpacked: Path, healthy: bool) -> None:
+    report = fixture(unpacked, "disappearing-images", healthy, "compute1")
     log = read(report, "var/log/nova/nova-compute.log")
     assert ("Removing base file" in log) is not healthy
     mounts = read(report, EXTRAS / "cloudtales-mountinfo")
@@ -172,8 +183,8 @@ def test_disappearing_images_fixture_removal(healthy: bool) -> None:
 
 
 @pytest.mark.parametrize("healthy", [False, True])
-def test_rabbit_hole_fixture_console_sizes(healthy: bool) -> None:
-    report = fixture("rabbit-hole", healthy, "cc12")
+def test_rabbit_hole_fixture_console_sizes(unpacked: Path, healthy: bool) -> None:
+    report = fixture(unpacked, "rabbit-hole", healthy, "cc12")
     sizes = parse_find_sizes(read(report, EXTRAS / "cloudtales-console-sizes"), "cc12")
     biggest = max(f.size for f in sizes)
     assert (biggest < 100 * 2**20) if healthy else (biggest > 5 * 2**30)
@@ -182,5 +193,5 @@ def test_rabbit_hole_fixture_console_sizes(healthy: bool) -> None:
 
 
 def test_fixtures_stay_small() -> None:
-    total = sum(p.stat().st_size for p in FIXTURES.rglob("*") if p.is_file())
+    total = sum(p.stat().st_size for p in FIXTURES.glob("*.tar.xz"))
     assert total < 5 * 2**20, total
