@@ -6,12 +6,12 @@ rate is measured over the time span that window covers.
 
 from __future__ import annotations
 
-import asyncio
 import shlex
 
 from pydantic import Field
 
 from engine.checks.base import CheckContext, CheckParams, CheckResult, CheckType, LiveLine
+from engine.checks.gather import gather_all
 from engine.checks.registry import register
 from engine.detectors.console import CONSOLE_RATE_OUTCOMES, judge_console_requests
 from engine.errors import CloudtalesError
@@ -42,7 +42,7 @@ async def _read(ctx: CheckContext, host: Host, params: ApiRequestsParams) -> Api
         host, f"tail -c {int(params.tail_bytes)} {shlex.quote(path)}", timeout=ctx.timeout
     )
     if not res.ok:
-        raise CloudtalesError(f"host {host.name}: cannot read {path}: {res.stderr.strip()[:200]}")
+        raise CloudtalesError(f"host {host.name}: cannot read {path}: {res.why}")
     truncated = len(res.stdout.encode()) >= params.tail_bytes
     log = parse_api_log(res.stdout, f"{host.name}:{path}", truncated=truncated)
     shown = 0
@@ -62,7 +62,7 @@ async def _read(ctx: CheckContext, host: Host, params: ApiRequestsParams) -> Api
 
 
 async def run(ctx: CheckContext, params: ApiRequestsParams) -> CheckResult:
-    logs = await asyncio.gather(*(_read(ctx, h, params) for h in ctx.hosts))
+    logs = await gather_all(_read(ctx, h, params) for h in ctx.hosts)
     out = judge_console_requests(logs, params.per_minute, params.min_requests)
     return out.result()
 

@@ -7,11 +7,10 @@ ranks actions by their slowest request. Read-only; one remote command per host.
 
 from __future__ import annotations
 
-import asyncio
-
 from pydantic import Field
 
 from engine.checks.base import CheckContext, CheckParams, CheckResult, CheckType, LiveLine
+from engine.checks.gather import gather_all
 from engine.checks.registry import register
 from engine.detectors.api_timing import API_TIMING_OUTCOMES, classify_api_timing
 from engine.detectors.base import Outcome, worst_of
@@ -51,7 +50,7 @@ async def run(ctx: CheckContext, params: ApiTimingParams) -> CheckResult:
             )
         return outcome
 
-    outcomes = await asyncio.gather(*(one(h.name) for h in ctx.hosts))
+    outcomes = await gather_all(one(h.name) for h in ctx.hosts)
     if not outcomes:
         raise CloudtalesError("api_timing: no hosts to read a nova-api log from")
     return worst_of(outcomes, API_TIMING_OUTCOMES).result()

@@ -12,12 +12,12 @@ says which of the files (qemu's chain plus libvirt's ``<backingStore>``) exist.
 
 from __future__ import annotations
 
-import asyncio
 import shlex
 
 from pydantic import BaseModel, ConfigDict
 
 from engine.checks.base import CheckContext, CheckParams, CheckResult, CheckType, LiveLine
+from engine.checks.gather import gather_all
 from engine.checks.registry import register
 from engine.detectors.disks import BACKING_OUTCOMES, DiskChain, classify_backing_chains
 from engine.errors import CloudtalesError
@@ -84,7 +84,7 @@ async def _stat(ctx: CheckContext, host: Host, paths: list[str]) -> frozenset[st
     cmd = f"stat -L -c '{FILE_STAT_FORMAT}' -- {quoted}"
     res = await ctx.runner.run(host, cmd, timeout=ctx.timeout)
     if not res.ok and not res.stdout and "No such file" not in res.stderr:
-        raise CloudtalesError(f"host {host.name}: `stat` failed: {res.stderr.strip()[:200]}")
+        raise CloudtalesError(f"host {host.name}: `stat` failed: {res.why}")
     return frozenset(parse_file_stats(res.stdout, f"{host.name}: stat"))
 
 
@@ -123,7 +123,7 @@ async def run(ctx: CheckContext, params: BackingChainParams) -> CheckResult:
         raise CloudtalesError(f"backing_chain: disks on hosts outside this check: {unknown}")
     if not params.disks:
         raise CloudtalesError("backing_chain: no disks to follow (the libvirt check found none)")
-    chains = await asyncio.gather(*(_one(ctx, hosts[d.host], d) for d in params.disks))
+    chains = await gather_all(_one(ctx, hosts[d.host], d) for d in params.disks)
     outcome = classify_backing_chains(chains)
     return outcome.result()
 

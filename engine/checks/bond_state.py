@@ -9,10 +9,10 @@ from the host var ``uplink`` (default ``bond0``); the status file from the host 
 
 from __future__ import annotations
 
-import asyncio
 import shlex
 
 from engine.checks.base import CheckContext, CheckParams, CheckResult, CheckType, LiveLine
+from engine.checks.gather import gather_all
 from engine.checks.registry import register
 from engine.detectors.base import Outcome, merge_outcomes
 from engine.detectors.bond import BOND_OUTCOMES, detect_bond, member_states
@@ -57,13 +57,13 @@ async def read_status(
 
 async def _one(ctx: CheckContext, host: Host, params: BondStateParams) -> Outcome:
     bond = bond_name(host, params)
-    links_res, (status, note) = await asyncio.gather(
+    links_res, (status, note) = await gather_all(
         ctx.runner.run(host, LINK_COMMAND, timeout=ctx.timeout),
         read_status(ctx, host, status_path(host, bond, params.status_var)),
     )
     if not links_res.ok:
         raise CloudtalesError(
-            f"host {host.name}: `{LINK_COMMAND}` failed: {links_res.stderr.strip()[:200]}"
+            f"host {host.name}: `{LINK_COMMAND}` failed: {links_res.why}"
         )
     links = parse_ip_link(links_res.stdout, f"{host.name}: {LINK_COMMAND}")
     source = f"{host.name}:{bond}"
@@ -84,7 +84,7 @@ async def _one(ctx: CheckContext, host: Host, params: BondStateParams) -> Outcom
 async def run(ctx: CheckContext, params: BondStateParams) -> CheckResult:
     if not ctx.hosts:
         raise CloudtalesError("bond_state: no hosts to check")
-    outcomes = await asyncio.gather(*(_one(ctx, h, params) for h in ctx.hosts))
+    outcomes = await gather_all(_one(ctx, h, params) for h in ctx.hosts)
     merged = merge_outcomes(outcomes, BOND_OUTCOMES)
     return CheckResult(merged.key, merged.summary, dict(merged.facts), list(merged.evidence))
 

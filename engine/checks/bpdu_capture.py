@@ -24,6 +24,7 @@ from engine.analyzers.stp import Bpdu, iter_bpdus
 from engine.analyzers.summary import describe
 from engine.checks.base import CheckContext, CheckParams, CheckResult, CheckType, LiveLine
 from engine.checks.concurrent_capture import raise_lost_points
+from engine.checks.gather import gather_all
 from engine.checks.registry import register
 from engine.detectors.base import Outcome, merge_outcomes
 from engine.detectors.stp import CAPTURE_OUTCOMES, detect_bpdu_capture
@@ -146,7 +147,7 @@ async def _collect(ctx: CheckContext, points: list[_Point], params: BpduCaptureP
 async def _one(ctx: CheckContext, host: Host, params: BpduCaptureParams) -> Outcome:
     res = await ctx.runner.run(host, LINK_COMMAND, timeout=ctx.timeout)
     if not res.ok:
-        raise CloudtalesError(f"host {host.name}: `{LINK_COMMAND}` failed: {res.stderr[:200]}")
+        raise CloudtalesError(f"host {host.name}: `{LINK_COMMAND}` failed: {res.why}")
     links = parse_ip_link(res.stdout, f"{host.name}: {LINK_COMMAND}")
     uplink = str(host.vars.get(params.uplink_var) or "bond0")
     mode, chosen = choose_points(links, uplink, params.tap_patterns, params.max_points)
@@ -175,7 +176,7 @@ async def _one(ctx: CheckContext, host: Host, params: BpduCaptureParams) -> Outc
 async def run(ctx: CheckContext, params: BpduCaptureParams) -> CheckResult:
     if not ctx.hosts:
         raise CloudtalesError("bpdu_capture: no hosts to capture on")
-    outcomes = await asyncio.gather(*(_one(ctx, h, params) for h in ctx.hosts))
+    outcomes = await gather_all(_one(ctx, h, params) for h in ctx.hosts)
     merged = merge_outcomes(outcomes, CAPTURE_OUTCOMES)
     return CheckResult(merged.key, merged.summary, dict(merged.facts), list(merged.evidence))
 

@@ -19,6 +19,7 @@ import asyncio
 import re
 
 from engine.checks.base import CheckContext, CheckParams, CheckResult, CheckType, LiveLine
+from engine.checks.gather import gather_all
 from engine.checks.registry import register
 from engine.detectors.base import Outcome, merge_outcomes
 from engine.detectors.stp import SOURCE_OUTCOMES, resolve_bpdu_sources
@@ -66,7 +67,7 @@ async def domains_from_files(ctx: CheckContext, host: Host, pattern: str) -> lis
 async def read_fdb(ctx: CheckContext, host: Host) -> list[FdbEntry]:
     res = await ctx.runner.run(host, FDB_COMMAND, timeout=ctx.timeout)
     if not res.ok:
-        raise CloudtalesError(f"host {host.name}: `{FDB_COMMAND}` failed: {res.stderr[:200]}")
+        raise CloudtalesError(f"host {host.name}: `{FDB_COMMAND}` failed: {res.why}")
     return parse_bridge_fdb(res.stdout, f"{host.name}: {FDB_COMMAND}")
 
 
@@ -76,7 +77,7 @@ async def _one(ctx: CheckContext, host: Host, params: BpduSourceParams) -> Outco
     uri = str(host.vars.get(params.uri_var) or "")
     compute = str(host.vars.get(params.compute_var) or host.name)
     uplink = str(host.vars.get(params.uplink_var) or "bond0")
-    fdb, files = await asyncio.gather(
+    fdb, files = await gather_all(
         read_fdb(ctx, host), domains_from_files(ctx, host, params.xml_glob)
     )
     sources = [f"{params.xml_glob} ({len(files)})"]
@@ -107,7 +108,7 @@ async def _one(ctx: CheckContext, host: Host, params: BpduSourceParams) -> Outco
 async def run(ctx: CheckContext, params: BpduSourceParams) -> CheckResult:
     if not ctx.hosts:
         raise CloudtalesError("bpdu_source: no compute hosts to look on")
-    outcomes = await asyncio.gather(*(_one(ctx, h, params) for h in ctx.hosts))
+    outcomes = await gather_all(_one(ctx, h, params) for h in ctx.hosts)
     merged = merge_outcomes(outcomes, SOURCE_OUTCOMES)
     return CheckResult(merged.key, merged.summary, dict(merged.facts), list(merged.evidence))
 

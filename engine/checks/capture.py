@@ -22,6 +22,7 @@ from engine.checks.concurrent_capture import (
     raise_lost_points,
     tcpdump_command,
 )
+from engine.checks.gather import gather_all
 from engine.checks.registry import register
 from engine.errors import CloudtalesError
 from engine.parsers.ethtool import ethtool_command, parse_ethtool_features, vlan_offload_warning
@@ -86,7 +87,8 @@ async def run(ctx: CheckContext, params: VlanCaptureParams) -> CheckResult:
             if t.done() and not t.cancelled() and t.exception() is not None:
                 raise t.exception()  # type: ignore[misc]
         not_armed = [p for p in points if not p.armed.is_set()]
-        if not_armed:
+        if not_armed:  # a capture that ended meanwhile is the cause: name it, not the others
+            raise_lost_points(ctx, points, tasks, params.max_frames)
             why = "; ".join(
                 f"{p.label}: {' '.join(p.errors) or 'no listening on'}" for p in not_armed
             )
@@ -116,7 +118,7 @@ async def run(ctx: CheckContext, params: VlanCaptureParams) -> CheckResult:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
     raise_lost_points(ctx, points, tasks, params.max_frames)
-    warnings = await asyncio.gather(*(_offload_warning(ctx, p) for p in points))
+    warnings = await gather_all(_offload_warning(ctx, p) for p in points)
     return judge(points, params, res.stdout, [w for w in warnings if w])
 
 

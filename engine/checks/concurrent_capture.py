@@ -111,7 +111,8 @@ async def capture_until(
         armed.cancel()
         _raise_failed(tasks)
         not_armed = [p for p in points if not p.armed.is_set()]
-        if not_armed:
+        if not_armed:  # a capture that ended meanwhile is the cause: name it, not the others
+            raise_lost_points(ctx, points, tasks, spec.max_frames)
             why = "; ".join(
                 f"{p.label}: {' '.join(p.errors) or 'no listening on'}" for p in not_armed
             )

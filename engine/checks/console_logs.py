@@ -7,7 +7,6 @@ end plus the instance's ids from the first 64 KiB of its libvirt.xml.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import shlex
 from pathlib import PurePosixPath
@@ -15,6 +14,7 @@ from pathlib import PurePosixPath
 from pydantic import Field
 
 from engine.checks.base import CheckContext, CheckParams, CheckResult, CheckType, LiveLine
+from engine.checks.gather import gather_all
 from engine.checks.registry import register
 from engine.detectors.console import (
     CONSOLE_LOG_OUTCOMES,
@@ -75,7 +75,7 @@ async def _sizes(ctx: CheckContext, host: Host, params: ConsoleLogParams) -> lis
     res = await ctx.runner.run(host, cmd, timeout=ctx.timeout)
     if not res.ok:
         raise CloudtalesError(
-            f"host {host.name}: find under {root} failed: {res.stderr.strip()[:200]}"
+            f"host {host.name}: find under {root} failed: {res.why}"
         )
     if res.stdout.strip() == NO_DIR_MARKER:
         raise CloudtalesError(
@@ -100,7 +100,7 @@ async def _peek(ctx: CheckContext, log: ConsoleLog, params: ConsoleLogParams) ->
     res = await ctx.runner.run(host, peek_command(log.path, params.tail_bytes), timeout=ctx.timeout)
     if not res.ok:
         raise CloudtalesError(
-            f"host {log.host}: cannot read the tail of {log.path}: {res.stderr.strip()[:200]}"
+            f"host {log.host}: cannot read the tail of {log.path}: {res.why}"
         )
     tail = parse_peek(res.stdout, log.size, params.tail_bytes)
     for line in tail.text.replace("\x00", "").splitlines()[-5:]:
@@ -109,7 +109,7 @@ async def _peek(ctx: CheckContext, log: ConsoleLog, params: ConsoleLogParams) ->
 
 
 async def run(ctx: CheckContext, params: ConsoleLogParams) -> CheckResult:
-    per_host = await asyncio.gather(*(_sizes(ctx, h, params) for h in ctx.hosts))
+    per_host = await gather_all(_sizes(ctx, h, params) for h in ctx.hosts)
     logs = [log for found in per_host for log in found]
     huge = [log for log in logs if log.size >= params.huge_bytes]
     # look inside only the largest over-threshold log of each host
@@ -117,7 +117,7 @@ async def run(ctx: CheckContext, params: ConsoleLogParams) -> CheckResult:
     for log in huge:
         if log.host not in largest or log.size > largest[log.host].size:
             largest[log.host] = log
-    peeks = await asyncio.gather(*(_peek(ctx, log, params) for log in largest.values()))
+    peeks = await gather_all(_peek(ctx, log, params) for log in largest.values())
     tails = {(log.host, log.path): tail for log, tail in zip(largest.values(), peeks, strict=True)}
     searched = [f"{h.name}:{_root(h, params)}" for h in ctx.hosts]
     out = judge_console_logs(logs, params.huge_bytes, tails, searched)

@@ -7,9 +7,8 @@ command per host: the DHCP client processes of the host's own network namespace
 
 from __future__ import annotations
 
-import asyncio
-
 from engine.checks.base import CheckContext, CheckParams, CheckResult, CheckType, LiveLine
+from engine.checks.gather import gather_all
 from engine.checks.registry import register
 from engine.detectors.base import Outcome, worst_of
 from engine.detectors.dhcp import DHCP_CLIENT_OUTCOMES, judge_dhcp_client
@@ -44,7 +43,7 @@ async def _one(ctx: CheckContext, host_name: str, params: DhcpClientParams) -> O
 
 
 async def run(ctx: CheckContext, params: DhcpClientParams) -> CheckResult:
-    outcomes = await asyncio.gather(*(_one(ctx, h.name, params) for h in ctx.hosts))
+    outcomes = await gather_all(_one(ctx, h.name, params) for h in ctx.hosts)
     return worst_of(outcomes, DHCP_CLIENT_OUTCOMES).result()
 
 

@@ -13,12 +13,12 @@ releases or under their older ``[DEFAULT]`` names.
 
 from __future__ import annotations
 
-import asyncio
 import shlex
 
 from pydantic import Field
 
 from engine.checks.base import CheckContext, CheckParams, CheckResult, CheckType, LiveLine
+from engine.checks.gather import gather_all
 from engine.checks.nova_conf import read_nova_conf
 from engine.checks.registry import register
 from engine.detectors.imagecache import (
@@ -61,7 +61,7 @@ async def _grep(
     cmd = grep_command(removal_patterns(files), log, params.max_matches)
     res = await ctx.runner.run(host, cmd, timeout=ctx.timeout)
     if res.exit_status not in (0, 1):  # 1: no line matched; 2: an error (no such file...)
-        return [], f"{host.name}: cannot search {log}: {res.stderr.strip()[:200]}"
+        return [], f"{host.name}: cannot search {log}: {res.why}"
     found = [r for line in res.stdout.splitlines() if (r := parse_removal_line(host.name, line))]
     for r in found:
         ctx.emit(LiveLine(f"{host.name}:{log}", r.line, "nova removed a base file"))
@@ -72,7 +72,7 @@ async def run_log(ctx: CheckContext, params: ImageCacheLogParams) -> CheckResult
     if isinstance(params.files, str):
         raise CloudtalesError(f"imagecache_log: files must be a list of paths: {params.files!r}")
     files = list(params.files)
-    results = await asyncio.gather(*(_grep(ctx, h, params, files) for h in ctx.hosts))
+    results = await gather_all(_grep(ctx, h, params, files) for h in ctx.hosts)
     problems = [p for _, p in results if p]
     if len(problems) == len(results):
         raise CloudtalesError("; ".join(problems))
@@ -117,7 +117,7 @@ async def _settings(ctx: CheckContext, host: Host, path: str | None) -> ImageCac
 
 
 async def run_options(ctx: CheckContext, params: ImageCacheOptionsParams) -> CheckResult:
-    settings = await asyncio.gather(*(_settings(ctx, h, params.path) for h in ctx.hosts))
+    settings = await gather_all(_settings(ctx, h, params.path) for h in ctx.hosts)
     outcome = classify_cache_options(settings)
     return outcome.result()
 

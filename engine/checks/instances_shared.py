@@ -14,10 +14,10 @@ propagation flags (``shared:N`` in mountinfo) say nothing about this and are onl
 
 from __future__ import annotations
 
-import asyncio
 import shlex
 
 from engine.checks.base import CheckContext, CheckParams, CheckResult, CheckType, LiveLine
+from engine.checks.gather import gather_all
 from engine.checks.registry import register
 from engine.detectors.imagecache import SHARED_OUTCOMES, PathView, classify_instances_path
 from engine.errors import CloudtalesError
@@ -45,16 +45,16 @@ async def _view(ctx: CheckContext, host: Host, path: str) -> PathView:
     stat_cmd = f"stat -L -c '{PATH_IDENTITY_FORMAT}' -- {q}"
     mounts_cmd = f"head -c {MAX_MOUNTINFO_BYTES} /proc/self/mountinfo"
     registry_cmd = f"date +%s; head -c {MAX_REGISTRY_BYTES} -- {registry} 2>/dev/null || true"
-    st, mi, reg = await asyncio.gather(
+    st, mi, reg = await gather_all(
         ctx.runner.run(host, stat_cmd, timeout=ctx.timeout),
         ctx.runner.run(host, mounts_cmd, timeout=ctx.timeout),
         ctx.runner.run(host, registry_cmd, timeout=ctx.timeout),
     )
     if not st.ok:
-        raise CloudtalesError(f"host {host.name}: cannot stat {path}: {st.stderr.strip()[:200]}")
+        raise CloudtalesError(f"host {host.name}: cannot stat {path}: {st.why}")
     if not mi.ok:
         raise CloudtalesError(
-            f"host {host.name}: cannot read /proc/self/mountinfo: {mi.stderr.strip()[:200]}"
+            f"host {host.name}: cannot read /proc/self/mountinfo: {mi.why}"
         )
     identity = parse_path_identity(st.stdout, f"{host.name}: {stat_cmd}")
     mount = mount_at(
@@ -76,7 +76,7 @@ async def _view(ctx: CheckContext, host: Host, path: str) -> PathView:
 
 
 async def run(ctx: CheckContext, params: InstancesSharedParams) -> CheckResult:
-    views = await asyncio.gather(*(_view(ctx, h, params.path) for h in ctx.hosts))
+    views = await gather_all(_view(ctx, h, params.path) for h in ctx.hosts)
     outcome = classify_instances_path(views)
     return outcome.result()
 

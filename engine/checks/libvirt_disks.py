@@ -14,6 +14,7 @@ import asyncio
 from pathlib import Path
 
 from engine.checks.base import CheckContext, CheckParams, CheckResult, CheckType, LiveLine
+from engine.checks.gather import gather_all
 from engine.checks.registry import register
 from engine.detectors.disks import LIBVIRT_OUTCOMES, STATE_NAMES, HostDomains, summarize_domains
 from engine.errors import CloudtalesError
@@ -65,7 +66,7 @@ async def _one(ctx: CheckContext, host: Host, wanted: list[str]) -> HostDomains:
 
 
 async def run(ctx: CheckContext, params: LibvirtDisksParams) -> CheckResult:
-    views = await asyncio.gather(*(_one(ctx, h, params.domains) for h in ctx.hosts))
+    views = await gather_all(_one(ctx, h, params.domains) for h in ctx.hosts)
     outcome = summarize_domains(views)
     return outcome.result()
 

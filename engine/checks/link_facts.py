@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import replace
 
 from engine.checks.base import CheckContext, CheckParams, CheckResult, CheckType, LiveLine
+from engine.checks.gather import gather_all
 from engine.checks.registry import register
 from engine.detectors.base import Outcome, worst_of
 from engine.detectors.vlan import LINK_OUTCOMES, detect_vlan_stacking
@@ -23,7 +23,7 @@ async def _one(ctx: CheckContext, host_name: str) -> Outcome:
     host = ctx.inventory.host(host_name)
     res = await ctx.runner.run(host, COMMAND, timeout=ctx.timeout)
     if not res.ok:
-        raise CloudtalesError(f"host {host_name}: `{COMMAND}` failed: {res.stderr.strip()[:200]}")
+        raise CloudtalesError(f"host {host_name}: `{COMMAND}` failed: {res.why}")
     links = parse_ip_link(res.stdout, f"{host_name}: {COMMAND}")
     for link in links:
         ctx.emit(
@@ -42,7 +42,7 @@ async def _one(ctx: CheckContext, host_name: str) -> Outcome:
 
 
 async def run(ctx: CheckContext, params: LinkFactsParams) -> CheckResult:
-    outcomes = await asyncio.gather(*(_one(ctx, h.name) for h in ctx.hosts))
+    outcomes = await gather_all(_one(ctx, h.name) for h in ctx.hosts)
     worst = worst_of(outcomes, LINK_OUTCOMES)
     devices = [d for o in outcomes for d in o.facts.get("vlan_devices", []) or []]  # type: ignore[union-attr]
     stacked = [d for o in outcomes for d in o.facts.get("stacked_devices", []) or []]  # type: ignore[union-attr]

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import shlex
 from dataclasses import replace
 
 from engine.checks.base import CheckContext, CheckParams, CheckResult, CheckType, LiveLine
+from engine.checks.gather import gather_all
 from engine.checks.registry import register
 from engine.detectors.base import Outcome, worst_of
 from engine.detectors.vlan import VLAN_IFACE_OUTCOMES, classify_vlan_interface
@@ -28,7 +28,7 @@ async def read_nova_conf(ctx: CheckContext, host_name: str, path: str) -> NovaCo
         host, f"head -c {MAX_CONF_BYTES} {shlex.quote(path)}", timeout=ctx.timeout
     )
     if not res.ok:
-        raise CloudtalesError(f"host {host_name}: cannot read {path}: {res.stderr.strip()[:200]}")
+        raise CloudtalesError(f"host {host_name}: cannot read {path}: {res.why}")
     return parse_nova_conf(res.stdout, f"{host_name}:{path}")
 
 
@@ -48,7 +48,7 @@ async def run(ctx: CheckContext, params: VlanInterfaceParams) -> CheckResult:
         )
         return outcome
 
-    outcomes = await asyncio.gather(*(one(h.name) for h in ctx.hosts))
+    outcomes = await gather_all(one(h.name) for h in ctx.hosts)
     worst = worst_of(outcomes, VLAN_IFACE_OUTCOMES)
     facts = {
         "vlan_interface": worst.facts.get("vlan_interface"),

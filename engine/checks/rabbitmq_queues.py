@@ -7,11 +7,10 @@ without rabbitmqctl gives ``no_rabbitmq``; a node that does not answer gives
 
 from __future__ import annotations
 
-import asyncio
-
 from pydantic import Field
 
 from engine.checks.base import CheckContext, CheckParams, CheckResult, CheckType, LiveLine
+from engine.checks.gather import gather_all
 from engine.checks.registry import register
 from engine.detectors.base import Outcome, worst_of
 from engine.detectors.console import QUEUE_OUTCOMES, judge_queues, rabbit_unavailable
@@ -40,7 +39,7 @@ async def _one(ctx: CheckContext, host: Host, params: RabbitQueuesParams) -> Out
     res = await ctx.runner.run(host, cmd, timeout=ctx.timeout)
     if not res.ok:
         raise CloudtalesError(
-            f"host {host.name}: `rabbitmqctl list_queues` could not run: {res.stderr.strip()[:200]}"
+            f"host {host.name}: `rabbitmqctl list_queues` could not run: {res.why}"
         )
     out = split_command_output(res.stdout, params.max_bytes)
     if not out.installed:
@@ -70,7 +69,7 @@ async def _one(ctx: CheckContext, host: Host, params: RabbitQueuesParams) -> Out
 
 
 async def run(ctx: CheckContext, params: RabbitQueuesParams) -> CheckResult:
-    outcomes = await asyncio.gather(*(_one(ctx, h, params) for h in ctx.hosts))
+    outcomes = await gather_all(_one(ctx, h, params) for h in ctx.hosts)
     return worst_of(outcomes, QUEUE_OUTCOMES).result()
 
 

@@ -7,10 +7,10 @@ bash or a syslog server). Only the tail is read (``tail -n``, bounded in bytes).
 
 from __future__ import annotations
 
-import asyncio
 import shlex
 
 from engine.checks.base import CheckContext, CheckParams, CheckResult, CheckType, LiveLine
+from engine.checks.gather import gather_all
 from engine.checks.registry import register
 from engine.detectors.base import Outcome, merge_outcomes
 from engine.detectors.stp import SWITCH_LOG_OUTCOMES, detect_switch_log
@@ -56,7 +56,7 @@ async def _one(ctx: CheckContext, host: Host, params: SwitchLogParams) -> Outcom
 async def run(ctx: CheckContext, params: SwitchLogParams) -> CheckResult:
     if not ctx.hosts:
         raise CloudtalesError("switch_log: no switches to read")
-    outcomes = await asyncio.gather(*(_one(ctx, h, params) for h in ctx.hosts))
+    outcomes = await gather_all(_one(ctx, h, params) for h in ctx.hosts)
     merged = merge_outcomes(outcomes, SWITCH_LOG_OUTCOMES)
     return CheckResult(merged.key, merged.summary, dict(merged.facts), list(merged.evidence))
 

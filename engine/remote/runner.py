@@ -61,6 +61,16 @@ class CommandResult:
     def ok(self) -> bool:
         return self.exit_status == 0
 
+    @property
+    def why(self) -> str:
+        """Why it failed, on one line: its last stderr line, else how it ended."""
+        said = [line for line in self.stderr.splitlines() if line.strip()]
+        if said:
+            return one_line(said[-1], 200)
+        if self.exit_status < 0:
+            return "no exit status: the connection or the process died under it"
+        return f"exit status {self.exit_status}, nothing on stderr"
+
 
 @runtime_checkable
 class Runner(Protocol):
