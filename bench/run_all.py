@@ -156,7 +156,7 @@ def _fmt(x: float | None) -> str:
     if x is None:
         return "-"
     if x == 0 or 0.01 <= abs(x) < 100_000:
-        return f"{x:.3g}" if abs(x) < 1 else f"{x:,.2f}".rstrip("0").rstrip(".")
+        return f"{x:.3g}" if abs(x) < 1 else f"{x:,.2f}"
     return f"{x:,.0f}" if abs(x) >= 1 else f"{x:.2g}"
 
 
