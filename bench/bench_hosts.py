@@ -42,7 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -275,7 +275,7 @@ def bench_size(
 ) -> Size:
     inventory, ini = write_inventories(lab, n)
     size = Size(n)
-    contenders = {
+    contenders: dict[str, Callable[[], Timed]] = {
         "bare": lambda: run_bare(lab, n, command),
         "cloudtales": lambda: run_cloudtales(inventory, n),
     }
