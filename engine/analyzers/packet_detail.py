@@ -92,6 +92,7 @@ def dissect(linktype: int, data: bytes) -> tuple[Layer, ...]:
     import scapy.layers.dhcp
     import scapy.layers.inet
     import scapy.layers.inet6  # noqa: F401  (binds IP, IPv6, UDP, DHCP above Ether)
+    from scapy.fields import ConditionalField
     from scapy.layers.l2 import CookedLinux, CookedLinuxV2, Ether
     from scapy.packet import NoPayload
 
@@ -108,6 +109,8 @@ def dissect(linktype: int, data: bytes) -> tuple[Layer, ...]:
         key = name if seen[name] == 1 else f"{name}#{seen[name]}"
         shown = []
         for fld in layer.fields_desc:
+            if isinstance(fld, ConditionalField) and not fld._evalcond(layer):
+                continue  # not in this packet (as scapy's own show() skips it)
             try:
                 value = fld.i2repr(layer, layer.getfieldval(fld.name))
             except Exception as exc:  # a dissector's own repr failing: show why, go on

@@ -115,6 +115,8 @@ class FollowScreen(WalkScreen):
             )
         for source, text in update.live:
             self._pane_for(source).push(LiveLine(source, text))
+        if update.live:
+            self.update_pane_tabs()
         if update.changed:
             self.refresh_walk()
         problems = self.follower.problems

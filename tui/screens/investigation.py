@@ -264,6 +264,7 @@ class InvestigationScreen(WalkScreen):
     @on(PaneFlushed)
     def _pane_flushed(self, event: PaneFlushed) -> None:
         self._sample(event.pane_id)
+        self.update_pane_tabs()  # its counts (a pane reports at most 4 times a second)
         if self.running:
             self._show_progress(event.last_anomaly)
 

@@ -50,7 +50,7 @@ class NoticeBar(Static):
     ) -> None:
         self.notices.append(Notice(text, title, severity, time.monotonic() + timeout))
         self.set_timer(timeout + 0.05, self._expire, name="notice expiry")
-        self._render_notices()
+        self.refresh_notices()
 
     @property
     def plain(self) -> str:
@@ -59,9 +59,9 @@ class NoticeBar(Static):
     def _expire(self) -> None:
         now = time.monotonic()
         self.notices = [n for n in self.notices if n.until > now]
-        self._render_notices()
+        self.refresh_notices()
 
-    def _render_notices(self) -> None:
+    def refresh_notices(self) -> None:
         shown = self.notices[-SHOWN:]
         self.set_class(bool(shown), "-active")
         self.update(Text("\n").join(n.line() for n in shown))
