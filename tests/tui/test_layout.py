@@ -116,3 +116,39 @@ async def test_z_zooms_the_pane_to_the_whole_body_and_back(
         await pilot.press("z")
         await pilot.pause()
         assert screen.maximized is None
+
+
+async def test_no_color_is_honoured(make_app, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """NO_COLOR: greys only, and what colour said is still said by a mark or a word."""
+    import re
+
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert app.no_color
+        await pilot.press(*"freeze", "enter")
+        await pilot.pause()
+        await pilot.press("r")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        svg = app.export_screenshot()
+    colours = set(re.findall(r"fill: (#[0-9a-f]{6})", svg))
+    assert colours
+    for colour in colours:
+        r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+        assert max(r, g, b) - min(r, g, b) <= 8, f"{colour} is a colour"  # a grey
+    text = svg.replace("&#160;", " ")
+    assert "!! " in text  # an anomaly keeps its mark without red
+
+
+def test_start_up_imports_no_scapy() -> None:
+    """scapy is the packet detail view's alone: importing the app does not load it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, tui.app, tui.screens.packets, tui.screens.packet_detail;"
+        "print(sorted({'scapy', 'numpy'} & set(sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
