@@ -21,6 +21,7 @@ from engine.rehearsal import load_rehearsal  # noqa: E402
 from engine.remote.inventory import load_inventory  # noqa: E402
 from engine.remote.replay import ReplayRunner, load_recordings  # noqa: E402
 from engine.session import Session  # noqa: E402
+from tests.tui.drive import tour  # noqa: E402
 from tui.app import CloudtalesApp  # noqa: E402
 
 REHEARSAL = REPO / "tests" / "rehearsals" / "double-vlan-faulty"
@@ -44,35 +45,20 @@ def _app(journal: Path) -> CloudtalesApp:
 
 
 async def shoot(size: tuple[int, int], suffix: str) -> list[Path]:
+    """Every screen, on the same tour of the recorded session as the snapshot tests
+    (tests/tui/drive.py): picker, investigation, help, packets, packet detail,
+    diagnosis, score card."""
     written: list[Path] = []
     with tempfile.TemporaryDirectory() as tmp:
         app = _app(Path(tmp) / "journal.jsonl")
         async with app.run_test(size=size) as pilot:
 
-            def save(name: str) -> None:
+            async def save(name: str) -> None:
                 path = OUT / f"{name}{suffix}.svg"
                 app.save_screenshot(filename=path.name, path=str(OUT))
                 written.append(path)
 
-            await pilot.press(*"freeze")
-            await pilot.pause()
-            save("picker")
-            await pilot.press("enter")
-            for _ in range(2):  # the MTU sweep, then the four-terminal capture
-                await pilot.press("r")
-                await app.workers.wait_for_complete()
-                await pilot.pause()
-            await pilot.pause(0.2)  # let the panes' timer flush and the toasts fade in
-            save("investigation")
-            await pilot.press("t")  # the same packet at every capture point
-            await pilot.pause()
-            save("packets")
-            await pilot.press("escape")
-            await pilot.pause()
-            await pilot.press("a")
-            await app.workers.wait_for_complete()
-            await pilot.pause()
-            save("diagnosis")
+            await tour(app, pilot, save, Path(tmp))
     return written
 
 
