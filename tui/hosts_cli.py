@@ -266,7 +266,7 @@ def _probe_json(p: HostProbe) -> dict[str, object]:
 def _write_inventory(path: Path, inventory: Inventory) -> None:
     import yaml
 
-    data = inventory.model_dump(exclude={"source", "notes"}, exclude_unset=True)
+    data = inventory.model_dump(exclude={"source", "notes", "reader"}, exclude_unset=True)
     data["hosts"] = {
         name: h.model_dump(exclude={"name"}, exclude_unset=True)
         for name, h in inventory.hosts.items()
