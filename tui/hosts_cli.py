@@ -131,7 +131,14 @@ async def _survey(args: argparse.Namespace, inventory: Inventory) -> int:
 
     source = inventory.source or inventory.name
     at_once = min(total, args.concurrency or default_concurrency())
-    _err(f"probing {total} host(s) from {source} (read by {inventory.reader}), {at_once} at a time")
+    if at_once < total and not args.concurrency:  # the open-file limit is what caps it
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        at_once_text = f"{at_once} at a time (open-file limit {soft})"
+    else:
+        at_once_text = f"{at_once} at a time"
+    _err(f"probing {total} host(s) from {source} (read by {inventory.reader}), {at_once_text}")
     nova: list[NovaSettings] = []
     try:
         probes = await probe_hosts(inventory, base, on_done=progress, concurrency=at_once)

@@ -125,7 +125,7 @@ def test_more_hosts_than_the_open_file_limit_leaves_room_for(
         capture_output=True, text=True, timeout=120, cwd=REPO, preexec_fn=low_limit,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
-    assert out.stderr.splitlines()[0].endswith(", 6 at a time")
+    assert out.stderr.splitlines()[0].endswith(", 6 at a time (open-file limit 70)")
     assert [h["reachable"] for h in json.loads(out.stdout)["hosts"]] == [True] * 80
     assert len(out.stderr.splitlines()) == 81  # the first line, then one per host
 
