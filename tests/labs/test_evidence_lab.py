@@ -33,6 +33,13 @@ def cloudtales(*args: str, env: dict[str, str] | None = None) -> subprocess.Pope
     )
 
 
+def autopilot(inventory: Path, symptom: str, journal: Path) -> subprocess.Popen[str]:
+    """``investigate --autopilot`` on a lab's inventory, as an operator would run it."""
+    return cloudtales(
+        "investigate", "-i", str(inventory), "-s", symptom, "--autopilot", "--journal", str(journal)
+    )
+
+
 def pids_in(ns: str, name: str) -> list[int]:
     """Processes called ``name`` whose network namespace is ``ns``."""
     out = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True).stdout
@@ -60,10 +67,7 @@ def test_compute_sshd_killed_during_the_capture_ends_inconclusive_naming_compute
     dv_lab: DoubleVlanLab, tmp_path: Path
 ) -> None:
     compute = DV_PREFIX + "compute"
-    proc = cloudtales(
-        "investigate", "-i", str(dv_lab.inventory_path()), "-s", "ssh-freezes-on-large-output",
-        "--autopilot", "--journal", str(tmp_path / "j.jsonl"),
-    )  # fmt: skip
+    proc = autopilot(dv_lab.inventory_path(), "ssh-freezes-on-large-output", tmp_path / "j.jsonl")
     try:
         deadline = time.monotonic() + 60
         while not pids_in(compute, "tcpdump"):  # the capture has reached the compute
@@ -96,10 +100,7 @@ def test_double_vlan_symptom_on_the_valentines_inventory_names_what_it_lacks(
     lab.down()
     lab.up()
     try:
-        proc = cloudtales(
-            "investigate", "-i", str(lab.inventory_path()), "-s", "ssh-freezes-on-large-output",
-            "--autopilot", "--journal", str(tmp_path / "j.jsonl"),
-        )  # fmt: skip
+        proc = autopilot(lab.inventory_path(), "ssh-freezes-on-large-output", tmp_path / "j")
         out, err = proc.communicate(timeout=120)
     finally:
         lab.down()
@@ -127,10 +128,7 @@ def test_the_issue_without_its_load_does_not_claim_the_load(tmp_path: Path) -> N
             for pid in pids_in(ns, "iperf3"):
                 os.kill(pid, signal.SIGKILL)
         assert [p for ns in netns.namespaces(TI_PREFIX) for p in pids_in(ns, "iperf3")] == []
-        proc = cloudtales(
-            "investigate", "-i", str(lab.inventory_path()), "-s", "instance-drops-off-network",
-            "--autopilot", "--journal", str(tmp_path / "j.jsonl"),
-        )  # fmt: skip
+        proc = autopilot(lab.inventory_path(), "instance-drops-off-network", tmp_path / "j")
         out, err = proc.communicate(timeout=180)
     finally:
         lab.down()
