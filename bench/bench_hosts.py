@@ -17,8 +17,9 @@ hosts probe (``engine.hosts_probe.probe_script``), on every host:
   cloudtales   ``cloudtales hosts -i INV --json`` (its default concurrency);
   bare         asyncssh ``connect`` + ``run`` per host under ``asyncio.gather``, at most
                ``RLIMIT_NOFILE - 64`` at once (the same rule as ``cloudtales hosts``);
-  ansible      ``ansible all -i INI -m raw -a PROBE -f 50`` with OpenSSH's connection
-               sharing off (``ControlMaster=no``), so each run is cold too.
+  ansible      ``ansible all -i INI -m raw -a PROBE -f 50``, Ansible's default ssh
+               arguments (``-C``, ``ControlMaster=auto``, ``ControlPersist=60s``) with a
+               new ControlPath dir per run, whose masters are stopped after the run.
 
 ``--baseline DIR`` adds ``cloudtales hosts`` run from another checkout's sources (say
 ``git archive REV engine tui | tar -x -C DIR``) with this venv, for a before/after.
@@ -180,6 +181,8 @@ def write_inventories(lab: Lab, n: int) -> tuple[Path, Path]:
         f"ansible_port={lab.port}",
         "ansible_user=root",
         f"ansible_ssh_private_key_file={lab.key}",
+        f"ansible_ssh_common_args='-o UserKnownHostsFile={lab.known_hosts} "
+        "-o StrictHostKeyChecking=yes'",
     ]
     ansible.write_text("\n".join(lines) + "\n")
     return cloudtales, ansible
@@ -237,19 +240,30 @@ def run_bare(lab: Lab, n: int, command: str) -> Timed:
 
 
 def run_ansible(lab: Lab, ini: Path, command: str, n: int) -> Timed:
+    """Ansible's own ssh settings (ControlPersist included) with a fresh ControlPath dir.
+
+    Cold: the dir is new for each run, and the connection masters Ansible leaves behind
+    (ControlPersist=60s) are stopped after the run, outside the timing.
+    """
     home = lab.dir / "ansible"
+    control = Path(tempfile.mkdtemp(prefix="cp-", dir=lab.dir))
     env = {
         "ANSIBLE_HOME": str(home),
         "ANSIBLE_LOCAL_TEMP": str(home / "tmp"),
         "ANSIBLE_CONFIG": str(home / "none.cfg"),
         "ANSIBLE_HOST_KEY_CHECKING": "True",
-        "ANSIBLE_SSH_ARGS": (
-            f"-o ControlMaster=no -o ControlPath=none -o UserKnownHostsFile={lab.known_hosts} "
-            "-o StrictHostKeyChecking=yes"
-        ),
+        "ANSIBLE_SSH_CONTROL_PATH_DIR": str(control),
     }
     argv = [str(BIN / "ansible"), "all", "-i", str(ini), "-m", "raw", "-a", command]
-    t, out = timed([*argv, "-f", str(ANSIBLE_FORKS)], env)
+    try:
+        t, out = timed([*argv, "-f", str(ANSIBLE_FORKS)], env)
+    finally:
+        masters = subprocess.run(["pgrep", "-f", str(control)], capture_output=True, text=True)
+        for pid in masters.stdout.split():
+            try:
+                os.kill(int(pid), signal.SIGTERM)
+            except ProcessLookupError:
+                pass
     answered = out.count("| CHANGED | rc=0")
     if answered != n:
         t.ok, t.note = False, f"{answered} of {n} answered; {t.note}"
