@@ -331,7 +331,8 @@ class InvestigationScreen(WalkScreen):
         )
         hints = f"{so_far.hints} hint" + ("" if so_far.hints == 1 else "s")
         self.app.sub_title = (
-            f"{secs // 60:02d}:{secs % 60:02d} · {steps} steps · {hints} · {so_far.so_far} pts"
+            f"{secs // 60:02d}:{secs % 60:02d} · {steps} step{'' if steps == 1 else 's'} · "
+            f"{hints} · {so_far.so_far} pts"
         )
 
     # ---- walker intents -----------------------------------------------------
