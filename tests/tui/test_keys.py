@@ -297,6 +297,15 @@ async def test_follow_keys(
             return screen
 
         await walk_keys(follower, pilot, back)  # type: ignore[arg-type]
+        await pilot.press("t")  # the journalled table keeps each frame's first bytes
+        await pilot.pause()
+        assert isinstance(follower.screen, PacketTablesScreen)
+        table = follower.screen.current()
+        assert table is not None
+        assert table.rendered is not None
+        assert any(cell for row in table.rendered.frames for cell in row)
+        await pilot.press("q")
+        await pilot.pause()
         await pilot.press("q")
         await pilot.pause()
         assert follower._exit

@@ -25,9 +25,11 @@ from engine.executor import hosts_for
 from engine.journal_follow import Follower
 from engine.playbook.graph import PlaybookGraph
 from engine.remote.inventory import Inventory, load_inventory
+from engine.resume_state import restore
 from engine.walker import Walker
 from tui.screens.diagnosis import DiagnosisScreen
 from tui.screens.help import elsewhere
+from tui.screens.packets import PacketTablesScreen
 from tui.widgets.decision_path import DecisionPath
 from tui.widgets.facts_panel import FactsPanel
 from tui.widgets.live_pane import LivePane
@@ -65,10 +67,11 @@ class FollowScreen(WalkScreen):
     )
     BINDINGS = [
         Binding("d", "diagnosis", "Diag", tooltip="show the diagnosis (remedies as dry runs)"),
+        Binding("t", "packets", "Pkts", tooltip="the operator's last packet table"),
         Binding("q", "app.quit", "Quit", tooltip="stop following (the operator goes on)"),
     ]
     NOT_HERE = elsewhere(
-        "r a s b f n p c h x enter escape t", "read-only: you follow someone else's walk"
+        "r a s b f n p c h x enter escape", "read-only: you follow someone else's walk"
     )
 
     def __init__(self, graph: PlaybookGraph, journal: str | Path, poll: float = POLL_SECONDS):
@@ -208,10 +211,27 @@ class FollowScreen(WalkScreen):
             pane.clear()
 
     # ---- actions ---------------------------------------------------------------------
+    def action_packets(self) -> None:
+        self.open_packets()
+
+    def open_packets(self) -> bool:
+        """The packet tables the operator's capture step journalled (with each
+        frame's first bytes: the packet detail decodes them here too)."""
+        try:
+            packets = restore(self.follower.graph, self.walker.events).packets
+        except CloudtalesError as exc:
+            self.notify(str(exc), severity="warning")
+            return False
+        if packets is None:
+            self.notify("no packet table in this walk yet", timeout=3)
+            return False
+        self.app.push_screen(PacketTablesScreen(packets.node, packets.tables))
+        return True
+
     def action_diagnosis(self) -> None:
         if not self.walker.done:
             self.notify("no diagnosis yet: the operator is still investigating")
             return
-        screen = DiagnosisScreen(self.view, read_only=True, record=False)
+        screen = DiagnosisScreen(self.view, read_only=True, record=False, packets=self.open_packets)
         self._diagnosis = screen
         self.app.push_screen(screen)
