@@ -11,12 +11,13 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from engine.checks.base import CheckContext, CheckResult, LiveLine, ResultTable
+from engine.checks.base import CheckContext, LiveLine
 from engine.checks.registry import get_check_type
 from engine.errors import CloudtalesError
 from engine.playbook.model import Check
 from engine.remote.inventory import Host, Inventory
 from engine.remote.runner import Runner
+from engine.results import CheckResult, ResultTable
 from engine.templating import render
 from engine.walker import Walker
 

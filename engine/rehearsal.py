@@ -26,7 +26,6 @@ from typing import Any
 
 import yaml
 
-from engine.checks.base import FactValue
 from engine.errors import CloudtalesError
 from engine.executor import autopilot
 from engine.journal import Journal
@@ -34,6 +33,7 @@ from engine.playbook.evidence_lint import INCONCLUSIVE
 from engine.playbook.graph import PlaybookGraph
 from engine.remote.inventory import load_inventory
 from engine.remote.replay import ReplayRunner, load_recordings
+from engine.results import FactValue
 from engine.walker import Walker
 
 REHEARSAL_FILE = "rehearsal.yaml"

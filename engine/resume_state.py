@@ -24,12 +24,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.checks.base import FactValue, ResultTable
 from engine.drill_score import HINT, DrillSpec, ScoreCard, drill_spec, score
 from engine.errors import CloudtalesError
 from engine.journal import Event, alive_seconds
 from engine.journal_follow import LIVE
 from engine.playbook.graph import PlaybookGraph
+from engine.results import FactValue, ResultTable
 from engine.walker import Walker
 
 PANE_LINES = 100

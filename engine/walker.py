@@ -14,11 +14,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.checks.base import CheckResult, Evidence, FactValue
 from engine.errors import CloudtalesError
 from engine.journal import Event, Journal
 from engine.playbook.graph import PlaybookGraph
 from engine.playbook.model import Check, Diagnosis
+from engine.results import CheckResult, Evidence, FactValue
 from engine.verdict import Failure, Verdict, judge
 
 

@@ -22,8 +22,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from engine.analyzers.dhcp import clock, decode_dhcp
-from engine.checks.base import FactValue, ResultTable
 from engine.parsers.pcap import Frame
+from engine.results import FactValue, ResultTable
 
 PacketKey = tuple[str | int | None, ...]
 FRAME_BYTES = 128  # bytes of each sighting's frame kept for the packet detail view

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from engine.checks.base import ResultTable
+from engine.results import ResultTable
 
 LINKTYPE_ETHERNET, LINKTYPE_SLL, LINKTYPE_SLL2 = 1, 113, 276
 VALUE_WIDTH = 48  # a field's shown value is cut to this many characters

@@ -10,7 +10,7 @@ import shlex
 
 from pydantic import Field
 
-from engine.checks.base import CheckContext, CheckParams, CheckResult, CheckType, LiveLine
+from engine.checks.base import CheckContext, CheckParams, CheckType, LiveLine
 from engine.checks.gather import gather_all
 from engine.checks.registry import register
 from engine.detectors.console import CONSOLE_RATE_OUTCOMES, judge_console_requests
@@ -18,6 +18,7 @@ from engine.errors import CloudtalesError
 from engine.parsers.api_access_log import ApiLog, parse_api_log
 from engine.parsers.find_sizes import human_bytes
 from engine.remote.inventory import Host
+from engine.results import CheckResult
 
 MAX_LIVE_LINES = 200
 
@@ -64,7 +65,7 @@ async def _read(ctx: CheckContext, host: Host, params: ApiRequestsParams) -> Api
 async def run(ctx: CheckContext, params: ApiRequestsParams) -> CheckResult:
     logs = await gather_all(_read(ctx, h, params) for h in ctx.hosts)
     out = judge_console_requests(logs, params.per_minute, params.min_requests)
-    return out.result()
+    return out
 
 
 register(

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from engine.checks.base import CheckContext, CheckParams, CheckResult, CheckType, LiveLine
+from engine.checks.base import CheckContext, CheckParams, CheckType, LiveLine
 from engine.checks.gather import gather_all
 from engine.checks.registry import register
 from engine.detectors.api_timing import API_TIMING_OUTCOMES, classify_api_timing
-from engine.detectors.base import Outcome, worst_of
+from engine.detectors.base import worst_of
 from engine.errors import CloudtalesError
 from engine.parsers.nova_api_log import parse_api_log, split_tail, tail_command
+from engine.results import CheckResult
 
 
 class ApiTimingParams(CheckParams):
@@ -25,7 +26,7 @@ class ApiTimingParams(CheckParams):
 
 
 async def run(ctx: CheckContext, params: ApiTimingParams) -> CheckResult:
-    async def one(name: str) -> Outcome:
+    async def one(name: str) -> CheckResult:
         host = ctx.inventory.host(name)
         res = await ctx.runner.run(
             host, tail_command(params.path, params.max_bytes), timeout=ctx.timeout
@@ -53,7 +54,7 @@ async def run(ctx: CheckContext, params: ApiTimingParams) -> CheckResult:
     outcomes = await gather_all(one(h.name) for h in ctx.hosts)
     if not outcomes:
         raise CloudtalesError("api_timing: no hosts to read a nova-api log from")
-    return worst_of(outcomes, API_TIMING_OUTCOMES).result()
+    return worst_of(outcomes, API_TIMING_OUTCOMES)
 
 
 register(

@@ -16,7 +16,7 @@ import shlex
 
 from pydantic import BaseModel, ConfigDict
 
-from engine.checks.base import CheckContext, CheckParams, CheckResult, CheckType, LiveLine
+from engine.checks.base import CheckContext, CheckParams, CheckType, LiveLine
 from engine.checks.gather import gather_all
 from engine.checks.registry import register
 from engine.detectors.disks import BACKING_OUTCOMES, DiskChain, classify_backing_chains
@@ -24,6 +24,7 @@ from engine.errors import CloudtalesError
 from engine.parsers.mounts import FILE_STAT_FORMAT, parse_file_stats
 from engine.parsers.qemu_img import missing_file_in_error, parse_qemu_img_info, resolve_backing
 from engine.remote.inventory import Host
+from engine.results import CheckResult
 
 MAX_DEPTH = 16
 
@@ -125,7 +126,7 @@ async def run(ctx: CheckContext, params: BackingChainParams) -> CheckResult:
         raise CloudtalesError("backing_chain: no disks to follow (the libvirt check found none)")
     chains = await gather_all(_one(ctx, hosts[d.host], d) for d in params.disks)
     outcome = classify_backing_chains(chains)
-    return outcome.result()
+    return outcome
 
 
 register(

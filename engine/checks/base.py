@@ -8,24 +8,14 @@ verifies that the mapping is complete. Branching is data, never ``eval``.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from engine.remote.inventory import Host, Inventory
 from engine.remote.runner import Runner
-
-FactValue = str | int | float | bool | None | list[Any] | dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """Something the operator should see to believe the conclusion."""
-
-    title: str
-    text: str
-    host: str | None = None
+from engine.results import CheckResult, FactValue
 
 
 @dataclass(frozen=True)
@@ -35,56 +25,6 @@ class LiveLine:
     source: str  # e.g. "controller:tcpdump bond0"
     text: str
     anomaly: str | None = None  # why this line deserves highlighting
-
-
-@dataclass(frozen=True)
-class ResultTable:
-    """A table for the operator (e.g. the same packet at every capture point).
-
-    Plain strings, so it is journalled as it is and a follower renders the same thing;
-    ``flags`` marks each row "lost", "changed" or "" (bounded by the producer).
-    ``frames`` (optional, per row and per column) holds the first bytes of the frame a
-    cell describes as ``"LINKTYPE:HEX"`` ("" where there is none), so the packet can be
-    decoded later, by a follower or after ``--resume`` too."""
-
-    title: str
-    columns: tuple[str, ...]
-    rows: tuple[tuple[str, ...], ...]
-    flags: tuple[str, ...] = ()
-    omitted: int = 0  # rows left out to keep the table bounded
-    frames: tuple[tuple[str, ...], ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "title": self.title,
-            "columns": list(self.columns),
-            "rows": [list(r) for r in self.rows],
-            "flags": list(self.flags),
-            "omitted": self.omitted,
-        }
-        if self.frames:
-            data["frames"] = [list(r) for r in self.frames]
-        return data
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ResultTable:
-        return cls(
-            title=str(data.get("title", "")),
-            columns=tuple(str(c) for c in data.get("columns", [])),
-            rows=tuple(tuple(str(c) for c in r) for r in data.get("rows", [])),
-            flags=tuple(str(f) for f in data.get("flags", [])),
-            omitted=int(data.get("omitted", 0)),
-            frames=tuple(tuple(str(c) for c in r) for r in data.get("frames", [])),
-        )
-
-
-@dataclass
-class CheckResult:
-    outcome: str
-    summary: str
-    facts: dict[str, FactValue] = field(default_factory=dict)
-    evidence: list[Evidence] = field(default_factory=list)
-    tables: list[ResultTable] = field(default_factory=list)
 
 
 class CheckParams(BaseModel):

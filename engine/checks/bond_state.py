@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import shlex
 
-from engine.checks.base import CheckContext, CheckParams, CheckResult, CheckType, LiveLine
+from engine.checks.base import CheckContext, CheckParams, CheckType, LiveLine
 from engine.checks.gather import gather_all
 from engine.checks.registry import register
-from engine.detectors.base import Outcome, merge_outcomes
+from engine.detectors.base import merge_outcomes
 from engine.detectors.bond import BOND_OUTCOMES, detect_bond, member_states
 from engine.errors import CloudtalesError
 from engine.parsers.iplink import parse_ip_link
 from engine.parsers.proc_bonding import BondStatus, parse_proc_bonding
 from engine.remote.inventory import Host
+from engine.results import CheckResult
 
 LINK_COMMAND = "ip -j -d link show"
 MAX_STATUS_BYTES = 65536
@@ -55,16 +56,14 @@ async def read_status(
         return None, str(exc)
 
 
-async def _one(ctx: CheckContext, host: Host, params: BondStateParams) -> Outcome:
+async def _one(ctx: CheckContext, host: Host, params: BondStateParams) -> CheckResult:
     bond = bond_name(host, params)
     links_res, (status, note) = await gather_all(
         ctx.runner.run(host, LINK_COMMAND, timeout=ctx.timeout),
         read_status(ctx, host, status_path(host, bond, params.status_var)),
     )
     if not links_res.ok:
-        raise CloudtalesError(
-            f"host {host.name}: `{LINK_COMMAND}` failed: {links_res.why}"
-        )
+        raise CloudtalesError(f"host {host.name}: `{LINK_COMMAND}` failed: {links_res.why}")
     links = parse_ip_link(links_res.stdout, f"{host.name}: {LINK_COMMAND}")
     source = f"{host.name}:{bond}"
     for link in links:
@@ -86,7 +85,7 @@ async def run(ctx: CheckContext, params: BondStateParams) -> CheckResult:
         raise CloudtalesError("bond_state: no hosts to check")
     outcomes = await gather_all(_one(ctx, h, params) for h in ctx.hosts)
     merged = merge_outcomes(outcomes, BOND_OUTCOMES)
-    return CheckResult(merged.key, merged.summary, dict(merged.facts), list(merged.evidence))
+    return merged
 
 
 register(

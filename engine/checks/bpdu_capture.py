@@ -22,16 +22,17 @@ from dataclasses import dataclass, field
 
 from engine.analyzers.stp import Bpdu, iter_bpdus
 from engine.analyzers.summary import describe
-from engine.checks.base import CheckContext, CheckParams, CheckResult, CheckType, LiveLine
+from engine.checks.base import CheckContext, CheckParams, CheckType, LiveLine
 from engine.checks.concurrent_capture import raise_lost_points
 from engine.checks.gather import gather_all
 from engine.checks.registry import register
-from engine.detectors.base import Outcome, merge_outcomes
+from engine.detectors.base import merge_outcomes
 from engine.detectors.stp import CAPTURE_OUTCOMES, detect_bpdu_capture
 from engine.errors import CloudtalesError
 from engine.parsers.iplink import LinkInfo, parse_ip_link
 from engine.parsers.pcap import PVST_MAC, STP_MAC, Frame, PcapStream
 from engine.remote.inventory import Host
+from engine.results import CheckResult
 
 LINK_COMMAND = "ip -j -d link show"
 BPDU_FILTER = f"ether dst {STP_MAC} or ether dst {PVST_MAC}"
@@ -144,7 +145,7 @@ async def _collect(ctx: CheckContext, points: list[_Point], params: BpduCaptureP
     raise_lost_points(ctx, points, tasks, params.max_frames)
 
 
-async def _one(ctx: CheckContext, host: Host, params: BpduCaptureParams) -> Outcome:
+async def _one(ctx: CheckContext, host: Host, params: BpduCaptureParams) -> CheckResult:
     res = await ctx.runner.run(host, LINK_COMMAND, timeout=ctx.timeout)
     if not res.ok:
         raise CloudtalesError(f"host {host.name}: `{LINK_COMMAND}` failed: {res.why}")
@@ -154,8 +155,8 @@ async def _one(ctx: CheckContext, host: Host, params: BpduCaptureParams) -> Outc
     host_macs = {link.address: link.ifname for link in links if link.address}
     if not chosen:
         out = detect_bpdu_capture(host.name, {}, [], host_macs)
-        return Outcome(
-            out.key,
+        return CheckResult(
+            out.outcome,
             f"{host.name}: {uplink} has no carrier and no tap device is up: nothing to capture",
             {**out.facts, "capture_mode": "none"},
         )
@@ -165,8 +166,8 @@ async def _one(ctx: CheckContext, host: Host, params: BpduCaptureParams) -> Outc
     guests = [p.iface for p in points if p.direction == "in"]
     out = detect_bpdu_capture(host.name, bpdus, guests, host_macs)
     why = f"{uplink} has no carrier: " if mode == "taps" else ""
-    return Outcome(
-        out.key,
+    return CheckResult(
+        out.outcome,
         f"{why}{out.summary}",
         {**out.facts, "capture_mode": mode},
         out.evidence,
@@ -178,7 +179,7 @@ async def run(ctx: CheckContext, params: BpduCaptureParams) -> CheckResult:
         raise CloudtalesError("bpdu_capture: no hosts to capture on")
     outcomes = await gather_all(_one(ctx, h, params) for h in ctx.hosts)
     merged = merge_outcomes(outcomes, CAPTURE_OUTCOMES)
-    return CheckResult(merged.key, merged.summary, dict(merged.facts), list(merged.evidence))
+    return merged
 
 
 register(

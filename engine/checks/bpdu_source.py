@@ -18,16 +18,17 @@ from __future__ import annotations
 import asyncio
 import re
 
-from engine.checks.base import CheckContext, CheckParams, CheckResult, CheckType, LiveLine
+from engine.checks.base import CheckContext, CheckParams, CheckType, LiveLine
 from engine.checks.gather import gather_all
 from engine.checks.registry import register
-from engine.detectors.base import Outcome, merge_outcomes
+from engine.detectors.base import merge_outcomes
 from engine.detectors.stp import SOURCE_OUTCOMES, resolve_bpdu_sources
 from engine.errors import CloudtalesError
 from engine.parsers.bridge_fdb import FdbEntry, parse_bridge_fdb
 from engine.parsers.libvirt_interfaces import DomainInfo, parse_domain_xml, split_head_output
 from engine.remote.inventory import Host
 from engine.remote.libvirt_client import domain_xmls
+from engine.results import CheckResult
 
 FDB_COMMAND = "bridge -j fdb show"
 MAX_XML_BYTES = 262144
@@ -71,7 +72,7 @@ async def read_fdb(ctx: CheckContext, host: Host) -> list[FdbEntry]:
     return parse_bridge_fdb(res.stdout, f"{host.name}: {FDB_COMMAND}")
 
 
-async def _one(ctx: CheckContext, host: Host, params: BpduSourceParams) -> Outcome:
+async def _one(ctx: CheckContext, host: Host, params: BpduSourceParams) -> CheckResult:
     macs = params.macs if isinstance(params.macs, list) else []
     seen_on = params.seen_on if isinstance(params.seen_on, dict) else {}
     uri = str(host.vars.get(params.uri_var) or "")
@@ -110,7 +111,7 @@ async def run(ctx: CheckContext, params: BpduSourceParams) -> CheckResult:
         raise CloudtalesError("bpdu_source: no compute hosts to look on")
     outcomes = await gather_all(_one(ctx, h, params) for h in ctx.hosts)
     merged = merge_outcomes(outcomes, SOURCE_OUTCOMES)
-    return CheckResult(merged.key, merged.summary, dict(merged.facts), list(merged.evidence))
+    return merged
 
 
 register(

@@ -14,7 +14,7 @@ import shlex
 from engine.analyzers.correlate import correlate
 from engine.analyzers.summary import anomaly, describe
 from engine.analyzers.vlan import analyze_vlan
-from engine.checks.base import CheckContext, CheckParams, CheckResult, CheckType, Evidence, LiveLine
+from engine.checks.base import CheckContext, CheckParams, CheckType, LiveLine
 from engine.checks.concurrent_capture import (
     CapturePoint,
     all_armed,
@@ -26,6 +26,7 @@ from engine.checks.gather import gather_all
 from engine.checks.registry import register
 from engine.errors import CloudtalesError
 from engine.parsers.ethtool import ethtool_command, parse_ethtool_features, vlan_offload_warning
+from engine.results import CheckResult, Evidence
 
 CAPTURE_OUTCOMES = ("stacked", "single", "untagged", "no_frames")
 

@@ -13,7 +13,7 @@ from pathlib import PurePosixPath
 
 from pydantic import Field
 
-from engine.checks.base import CheckContext, CheckParams, CheckResult, CheckType, LiveLine
+from engine.checks.base import CheckContext, CheckParams, CheckType, LiveLine
 from engine.checks.gather import gather_all
 from engine.checks.registry import register
 from engine.detectors.console import (
@@ -30,6 +30,7 @@ from engine.parsers.find_sizes import (
     parse_find_sizes,
 )
 from engine.remote.inventory import Host
+from engine.results import CheckResult
 
 DOMAIN_MARK = "__CT_DOMAIN__"
 TAIL_MARK = "__CT_TAIL__"
@@ -74,9 +75,7 @@ async def _sizes(ctx: CheckContext, host: Host, params: ConsoleLogParams) -> lis
     cmd = find_sizes_command(root, "console.log", max_files=params.max_files)
     res = await ctx.runner.run(host, cmd, timeout=ctx.timeout)
     if not res.ok:
-        raise CloudtalesError(
-            f"host {host.name}: find under {root} failed: {res.why}"
-        )
+        raise CloudtalesError(f"host {host.name}: find under {root} failed: {res.why}")
     if res.stdout.strip() == NO_DIR_MARKER:
         raise CloudtalesError(
             f"host {host.name}: no directory {root} (set the host var {params.path_var!r} "
@@ -99,9 +98,7 @@ async def _peek(ctx: CheckContext, log: ConsoleLog, params: ConsoleLogParams) ->
     host = ctx.inventory.host(log.host)
     res = await ctx.runner.run(host, peek_command(log.path, params.tail_bytes), timeout=ctx.timeout)
     if not res.ok:
-        raise CloudtalesError(
-            f"host {log.host}: cannot read the tail of {log.path}: {res.why}"
-        )
+        raise CloudtalesError(f"host {log.host}: cannot read the tail of {log.path}: {res.why}")
     tail = parse_peek(res.stdout, log.size, params.tail_bytes)
     for line in tail.text.replace("\x00", "").splitlines()[-5:]:
         ctx.emit(LiveLine(f"{log.host}:tail {log.path}", line[:200]))
@@ -121,7 +118,7 @@ async def run(ctx: CheckContext, params: ConsoleLogParams) -> CheckResult:
     tails = {(log.host, log.path): tail for log, tail in zip(largest.values(), peeks, strict=True)}
     searched = [f"{h.name}:{_root(h, params)}" for h in ctx.hosts]
     out = judge_console_logs(logs, params.huge_bytes, tails, searched)
-    return out.result()
+    return out
 
 
 register(

@@ -7,13 +7,14 @@ command per host: the DHCP client processes of the host's own network namespace
 
 from __future__ import annotations
 
-from engine.checks.base import CheckContext, CheckParams, CheckResult, CheckType, LiveLine
+from engine.checks.base import CheckContext, CheckParams, CheckType, LiveLine
 from engine.checks.gather import gather_all
 from engine.checks.registry import register
-from engine.detectors.base import Outcome, worst_of
+from engine.detectors.base import worst_of
 from engine.detectors.dhcp import DHCP_CLIENT_OUTCOMES, judge_dhcp_client
 from engine.errors import CloudtalesError
 from engine.parsers.dhcp_client import client_report_command, parse_client_report
+from engine.results import CheckResult
 
 
 class DhcpClientParams(CheckParams):
@@ -21,7 +22,7 @@ class DhcpClientParams(CheckParams):
     iface_var: str = "dhcp_iface"
 
 
-async def _one(ctx: CheckContext, host_name: str, params: DhcpClientParams) -> Outcome:
+async def _one(ctx: CheckContext, host_name: str, params: DhcpClientParams) -> CheckResult:
     host = ctx.inventory.host(host_name)
     iface = params.iface or host.vars.get(params.iface_var) or host.vars.get("capture_iface")
     if not iface:
@@ -44,7 +45,7 @@ async def _one(ctx: CheckContext, host_name: str, params: DhcpClientParams) -> O
 
 async def run(ctx: CheckContext, params: DhcpClientParams) -> CheckResult:
     outcomes = await gather_all(_one(ctx, h.name, params) for h in ctx.hosts)
-    return worst_of(outcomes, DHCP_CLIENT_OUTCOMES).result()
+    return worst_of(outcomes, DHCP_CLIENT_OUTCOMES)
 
 
 register(

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 
 from engine.analyzers.dhcp import BROADCAST, DhcpEvent, decode_dhcp
-from engine.checks.base import CheckContext, CheckParams, CheckResult, CheckType, LiveLine
+from engine.checks.base import CheckContext, CheckParams, CheckType, LiveLine
 from engine.checks.concurrent_capture import CapturePoint, CaptureSpec, capture_until
 from engine.checks.registry import register
 from engine.detectors.dhcp import (
@@ -26,6 +26,7 @@ from engine.detectors.dhcp import (
 )
 from engine.errors import CloudtalesError
 from engine.parsers.pcap import Frame
+from engine.results import CheckResult
 
 DHCP_FILTER = "udp and (port 67 or port 68)"
 
@@ -98,7 +99,7 @@ async def run(ctx: CheckContext, params: DhcpCaptureParams) -> CheckResult:
         if final.correlation.packets
         else []
     )
-    return CheckResult(out.key, out.summary, facts, list(out.evidence), tables)
+    return CheckResult(out.outcome, out.summary, facts, list(out.evidence), tables)
 
 
 register(

@@ -17,7 +17,7 @@ import shlex
 
 from pydantic import Field
 
-from engine.checks.base import CheckContext, CheckParams, CheckResult, CheckType, LiveLine
+from engine.checks.base import CheckContext, CheckParams, CheckType, LiveLine
 from engine.checks.gather import gather_all
 from engine.checks.nova_conf import read_nova_conf
 from engine.checks.registry import register
@@ -34,6 +34,7 @@ from engine.detectors.imagecache import (
 )
 from engine.errors import CloudtalesError
 from engine.remote.inventory import Host
+from engine.results import CheckResult
 
 DEFAULT_LOG = "/var/log/nova/nova-compute.log"
 DEFAULT_CONF = "/etc/nova/nova.conf"
@@ -81,7 +82,7 @@ async def run_log(ctx: CheckContext, params: ImageCacheLogParams) -> CheckResult
     facts = dict(outcome.facts)
     facts["not_searched"] = problems
     summary = outcome.summary + (f" (not searched: {'; '.join(problems)})" if problems else "")
-    return CheckResult(outcome.key, summary, facts, list(outcome.evidence))
+    return CheckResult(outcome.outcome, summary, facts, list(outcome.evidence))
 
 
 register(
@@ -119,7 +120,7 @@ async def _settings(ctx: CheckContext, host: Host, path: str | None) -> ImageCac
 async def run_options(ctx: CheckContext, params: ImageCacheOptionsParams) -> CheckResult:
     settings = await gather_all(_settings(ctx, h, params.path) for h in ctx.hosts)
     outcome = classify_cache_options(settings)
-    return outcome.result()
+    return outcome
 
 
 register(

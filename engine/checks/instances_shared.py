@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import shlex
 
-from engine.checks.base import CheckContext, CheckParams, CheckResult, CheckType, LiveLine
+from engine.checks.base import CheckContext, CheckParams, CheckType, LiveLine
 from engine.checks.gather import gather_all
 from engine.checks.registry import register
 from engine.detectors.imagecache import SHARED_OUTCOMES, PathView, classify_instances_path
@@ -29,6 +29,7 @@ from engine.parsers.mounts import (
     parse_storage_users,
 )
 from engine.remote.inventory import Host
+from engine.results import CheckResult
 
 MAX_MOUNTINFO_BYTES = 1 << 20
 MAX_REGISTRY_BYTES = 1 << 16
@@ -53,9 +54,7 @@ async def _view(ctx: CheckContext, host: Host, path: str) -> PathView:
     if not st.ok:
         raise CloudtalesError(f"host {host.name}: cannot stat {path}: {st.why}")
     if not mi.ok:
-        raise CloudtalesError(
-            f"host {host.name}: cannot read /proc/self/mountinfo: {mi.why}"
-        )
+        raise CloudtalesError(f"host {host.name}: cannot read /proc/self/mountinfo: {mi.why}")
     identity = parse_path_identity(st.stdout, f"{host.name}: {stat_cmd}")
     mount = mount_at(
         parse_mountinfo(mi.stdout, f"{host.name}:/proc/self/mountinfo"), identity.mount_point
@@ -78,7 +77,7 @@ async def _view(ctx: CheckContext, host: Host, path: str) -> PathView:
 async def run(ctx: CheckContext, params: InstancesSharedParams) -> CheckResult:
     views = await gather_all(_view(ctx, h, params.path) for h in ctx.hosts)
     outcome = classify_instances_path(views)
-    return outcome.result()
+    return outcome
 
 
 register(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import shlex
 
-from engine.checks.base import CheckContext, CheckParams, CheckResult, CheckType, LiveLine
+from engine.checks.base import CheckContext, CheckParams, CheckType, LiveLine
 from engine.checks.registry import register
 from engine.detectors.dhcp import LEASE_OUTCOMES, judge_lease
 from engine.parsers.dnsmasq_conf import (
@@ -21,6 +21,7 @@ from engine.parsers.dnsmasq_conf import (
     parse_dnsmasq_conf,
 )
 from engine.remote.inventory import Host
+from engine.results import CheckResult
 
 MAX_CONF_BYTES = 256 * 1024
 PROCESSES = (
@@ -76,7 +77,7 @@ async def run(ctx: CheckContext, params: LeaseTimeParams) -> CheckResult:
     if not configs:
         ctx.emit(LiveLine(f"{host.name}:dnsmasq", "no dnsmasq running here", "no dnsmasq"))
     out = judge_lease(host.name, merged, params.short_seconds)
-    return out.result()
+    return out
 
 
 register(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from engine.checks.base import CheckContext, CheckParams, CheckResult, CheckType, LiveLine
+from engine.checks.base import CheckContext, CheckParams, CheckType, LiveLine
 from engine.checks.gather import gather_all
 from engine.checks.registry import register
 from engine.detectors.disks import LIBVIRT_OUTCOMES, STATE_NAMES, HostDomains, summarize_domains
@@ -21,6 +21,7 @@ from engine.errors import CloudtalesError
 from engine.parsers.libvirt_xml import Domain, parse_domain_xml
 from engine.remote.inventory import Host
 from engine.remote.libvirt_client import domain_xmls
+from engine.results import CheckResult
 
 URI_VAR = "libvirt_uri"
 
@@ -68,7 +69,7 @@ async def _one(ctx: CheckContext, host: Host, wanted: list[str]) -> HostDomains:
 async def run(ctx: CheckContext, params: LibvirtDisksParams) -> CheckResult:
     views = await gather_all(_one(ctx, h, params.domains) for h in ctx.hosts)
     outcome = summarize_domains(views)
-    return outcome.result()
+    return outcome
 
 
 register(

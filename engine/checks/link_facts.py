@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from engine.checks.base import CheckContext, CheckParams, CheckResult, CheckType, LiveLine
+from engine.checks.base import CheckContext, CheckParams, CheckType, LiveLine
 from engine.checks.gather import gather_all
 from engine.checks.registry import register
-from engine.detectors.base import Outcome, worst_of
+from engine.detectors.base import worst_of
 from engine.detectors.vlan import LINK_OUTCOMES, detect_vlan_stacking
 from engine.errors import CloudtalesError
 from engine.parsers.iplink import parse_ip_link
+from engine.results import CheckResult
 
 COMMAND = "ip -j -d link show"
 
@@ -19,7 +20,7 @@ class LinkFactsParams(CheckParams):
     pass
 
 
-async def _one(ctx: CheckContext, host_name: str) -> Outcome:
+async def _one(ctx: CheckContext, host_name: str) -> CheckResult:
     host = ctx.inventory.host(host_name)
     res = await ctx.runner.run(host, COMMAND, timeout=ctx.timeout)
     if not res.ok:
@@ -46,7 +47,7 @@ async def run(ctx: CheckContext, params: LinkFactsParams) -> CheckResult:
     worst = worst_of(outcomes, LINK_OUTCOMES)
     devices = [d for o in outcomes for d in o.facts.get("vlan_devices", []) or []]  # type: ignore[union-attr]
     stacked = [d for o in outcomes for d in o.facts.get("stacked_devices", []) or []]  # type: ignore[union-attr]
-    return replace(worst, facts={"vlan_devices": devices, "stacked_devices": stacked}).result()
+    return replace(worst, facts={"vlan_devices": devices, "stacked_devices": stacked})
 
 
 register(

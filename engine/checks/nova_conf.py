@@ -5,13 +5,14 @@ from __future__ import annotations
 import shlex
 from dataclasses import replace
 
-from engine.checks.base import CheckContext, CheckParams, CheckResult, CheckType, LiveLine
+from engine.checks.base import CheckContext, CheckParams, CheckType, LiveLine
 from engine.checks.gather import gather_all
 from engine.checks.registry import register
-from engine.detectors.base import Outcome, worst_of
+from engine.detectors.base import worst_of
 from engine.detectors.vlan import VLAN_IFACE_OUTCOMES, classify_vlan_interface
 from engine.errors import CloudtalesError
 from engine.parsers.nova_conf import NovaConf, parse_nova_conf
+from engine.results import CheckResult
 
 MAX_CONF_BYTES = 1 << 20
 
@@ -35,7 +36,7 @@ async def read_nova_conf(ctx: CheckContext, host_name: str, path: str) -> NovaCo
 async def run(ctx: CheckContext, params: VlanInterfaceParams) -> CheckResult:
     devices = params.vlan_devices if isinstance(params.vlan_devices, list) else []
 
-    async def one(name: str) -> Outcome:
+    async def one(name: str) -> CheckResult:
         conf = await read_nova_conf(ctx, name, params.path)
         value = conf.get("DEFAULT", "vlan_interface")
         outcome = classify_vlan_interface(name, conf.source, value, devices)
@@ -43,7 +44,7 @@ async def run(ctx: CheckContext, params: VlanInterfaceParams) -> CheckResult:
             LiveLine(
                 f"{name}:nova.conf",
                 f"vlan_interface={value}",
-                "tenant VLANs stack on a VLAN" if outcome.key == "is_vlan_device" else None,
+                "tenant VLANs stack on a VLAN" if outcome.outcome == "is_vlan_device" else None,
             )
         )
         return outcome
@@ -54,7 +55,7 @@ async def run(ctx: CheckContext, params: VlanInterfaceParams) -> CheckResult:
         "vlan_interface": worst.facts.get("vlan_interface"),
         "hosts": [o.summary for o in outcomes],
     }
-    return replace(worst, facts=facts).result()
+    return replace(worst, facts=facts)
 
 
 register(

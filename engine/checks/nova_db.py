@@ -14,7 +14,7 @@ import shlex
 
 from pydantic import Field
 
-from engine.checks.base import CheckContext, CheckParams, CheckResult, CheckType, LiveLine
+from engine.checks.base import CheckContext, CheckParams, CheckType, LiveLine
 from engine.checks.registry import register
 from engine.detectors.db import (
     DB_OUTCOMES,
@@ -33,6 +33,7 @@ from engine.parsers.nova_conf import parse_nova_conf
 from engine.remote.inventory import Host
 from engine.remote.runner import Runner
 from engine.remote.sql import Scalar, SqlSession, open_session
+from engine.results import CheckResult
 
 MAX_CONF_BYTES = 1 << 20
 SHADOW_TABLES = tuple(f"shadow_{t}" for t in TABLES)
@@ -175,10 +176,10 @@ async def run(ctx: CheckContext, params: NovaDbRowsParams) -> CheckResult:
             LiveLine(
                 label,
                 t.one_line(),
-                "soft-deleted rows pile up" if outcome.key == "bloated" and t.deleted else None,
+                "soft-deleted rows pile up" if outcome.outcome == "bloated" and t.deleted else None,
             )
         )
-    return outcome.result()
+    return outcome
 
 
 register(

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from engine.checks.base import CheckContext, CheckParams, CheckResult, CheckType, LiveLine
+from engine.checks.base import CheckContext, CheckParams, CheckType, LiveLine
 from engine.checks.registry import register
 from engine.detectors.mtu import PMTU_OUTCOMES, judge_path_mtu
 from engine.parsers.ping import ICMP_IP_OVERHEAD, Sweep, parse_probe_line, sweep_script
+from engine.results import CheckResult
 
 
 class PathMtuParams(CheckParams):
@@ -33,7 +34,7 @@ async def run(ctx: CheckContext, params: PathMtuParams) -> CheckResult:
             )
         )
     out = judge_path_mtu(host.name, params.target, Sweep(tuple(probes)), params.expected_mtu)
-    return out.result()
+    return out
 
 
 register(

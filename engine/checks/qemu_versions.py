@@ -7,10 +7,11 @@ qemu at all is reported as such (``not_installed``), not guessed.
 
 from __future__ import annotations
 
-from engine.checks.base import CheckContext, CheckParams, CheckResult, CheckType, LiveLine
+from engine.checks.base import CheckContext, CheckParams, CheckType, LiveLine
 from engine.checks.registry import register
 from engine.detectors.hypervisor import QEMU_OUTCOMES, judge_qemu_versions
 from engine.parsers.qemu_version import parse_versions, versions_command
+from engine.results import CheckResult
 
 
 class QemuVersionsParams(CheckParams):
@@ -28,7 +29,7 @@ async def run(ctx: CheckContext, params: QemuVersionsParams) -> CheckResult:
     if not report.has_qemu:
         ctx.emit(LiveLine(f"{host.name}:qemu", "no qemu binary or package", "no qemu found"))
     out = judge_qemu_versions(host.name, report)
-    return out.result()
+    return out
 
 
 register(

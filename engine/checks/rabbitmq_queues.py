@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from engine.checks.base import CheckContext, CheckParams, CheckResult, CheckType, LiveLine
+from engine.checks.base import CheckContext, CheckParams, CheckType, LiveLine
 from engine.checks.gather import gather_all
 from engine.checks.registry import register
-from engine.detectors.base import Outcome, worst_of
+from engine.detectors.base import worst_of
 from engine.detectors.console import QUEUE_OUTCOMES, judge_queues, rabbit_unavailable
 from engine.errors import CloudtalesError
 from engine.parsers.find_sizes import human_bytes
@@ -24,6 +24,7 @@ from engine.parsers.rabbitmqctl import (
     split_command_output,
 )
 from engine.remote.inventory import Host
+from engine.results import CheckResult
 
 
 class RabbitQueuesParams(CheckParams):
@@ -34,7 +35,7 @@ class RabbitQueuesParams(CheckParams):
     max_bytes: int = Field(default=2 * 1024 * 1024, gt=0, le=64 * 1024 * 1024)
 
 
-async def _one(ctx: CheckContext, host: Host, params: RabbitQueuesParams) -> Outcome:
+async def _one(ctx: CheckContext, host: Host, params: RabbitQueuesParams) -> CheckResult:
     cmd = list_queues_command(params.rabbitmqctl, params.vhost, params.max_bytes)
     res = await ctx.runner.run(host, cmd, timeout=ctx.timeout)
     if not res.ok:
@@ -70,7 +71,7 @@ async def _one(ctx: CheckContext, host: Host, params: RabbitQueuesParams) -> Out
 
 async def run(ctx: CheckContext, params: RabbitQueuesParams) -> CheckResult:
     outcomes = await gather_all(_one(ctx, h, params) for h in ctx.hosts)
-    return worst_of(outcomes, QUEUE_OUTCOMES).result()
+    return worst_of(outcomes, QUEUE_OUTCOMES)
 
 
 register(

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import shlex
 
-from engine.checks.base import CheckContext, CheckParams, CheckResult, CheckType, LiveLine
+from engine.checks.base import CheckContext, CheckParams, CheckType, LiveLine
 from engine.checks.gather import gather_all
 from engine.checks.registry import register
-from engine.detectors.base import Outcome, merge_outcomes
+from engine.detectors.base import merge_outcomes
 from engine.detectors.stp import SWITCH_LOG_OUTCOMES, detect_switch_log
 from engine.errors import CloudtalesError
 from engine.parsers.switch_log import parse_switch_log
 from engine.remote.inventory import Host
+from engine.results import CheckResult
 
 
 class SwitchLogParams(CheckParams):
@@ -30,7 +31,7 @@ def tail_command(path: str, lines: int, max_bytes: int) -> str:
     return f"tail -n {int(lines)} -- {shlex.quote(path)} | tail -c {int(max_bytes)}"
 
 
-async def _one(ctx: CheckContext, host: Host, params: SwitchLogParams) -> Outcome:
+async def _one(ctx: CheckContext, host: Host, params: SwitchLogParams) -> CheckResult:
     path = str(host.vars.get(params.log_var) or params.default_path)
     # `set -o pipefail` is not POSIX: test the file first, so a missing log is an error
     cmd = f"test -r {shlex.quote(path)} && " + tail_command(path, params.lines, params.max_bytes)
@@ -58,7 +59,7 @@ async def run(ctx: CheckContext, params: SwitchLogParams) -> CheckResult:
         raise CloudtalesError("switch_log: no switches to read")
     outcomes = await gather_all(_one(ctx, h, params) for h in ctx.hosts)
     merged = merge_outcomes(outcomes, SWITCH_LOG_OUTCOMES)
-    return CheckResult(merged.key, merged.summary, dict(merged.facts), list(merged.evidence))
+    return merged
 
 
 register(

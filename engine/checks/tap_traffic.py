@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import shlex
 
-from engine.checks.base import CheckContext, CheckParams, CheckResult, CheckType, LiveLine
+from engine.checks.base import CheckContext, CheckParams, CheckType, LiveLine
 from engine.checks.registry import register
 from engine.detectors.hypervisor import TAP_OUTCOMES, judge_tap
 from engine.errors import CloudtalesError
 from engine.parsers.iplink import parse_ip_link
+from engine.results import CheckResult
 
 SEPARATOR = "--- cloudtales sample ---"
 
@@ -49,10 +50,10 @@ async def run(ctx: CheckContext, params: TapTrafficParams) -> CheckResult:
             f"{host.name}:ip -s link",
             f"{iface}: TX dropped {out.facts['tx_dropped']} "
             f"(+{out.facts['tx_dropped_delta']} in {params.interval:g} s)",
-            "frames for the guest dropped" if out.key == "drops_now" else None,
+            "frames for the guest dropped" if out.outcome == "drops_now" else None,
         )
     )
-    return out.result()
+    return out
 
 
 register(

@@ -7,9 +7,8 @@ makes the log ``slow``.
 
 from __future__ import annotations
 
-from engine.checks.base import Evidence, FactValue
-from engine.detectors.base import Outcome
 from engine.parsers.nova_api_log import ApiLog, rank_actions
+from engine.results import CheckResult, Evidence, FactValue
 
 API_TIMING_OUTCOMES = ("slow", "normal", "no_requests")
 TOP = 5
@@ -17,12 +16,12 @@ TOP = 5
 
 def classify_api_timing(
     host: str, source: str, log: ApiLog, slow_seconds: float, truncated: bool = False
-) -> Outcome:
+) -> CheckResult:
     ranked = rank_actions(log.requests)
     window = f"{log.requests[0].timestamp} .. {log.requests[-1].timestamp}" if log.requests else ""
     tail = " (the last part of the file)" if truncated else ""
     if not ranked:
-        return Outcome(
+        return CheckResult(
             "no_requests",
             f"{host}: no API requests in {source}{tail} ({log.lines} lines read)",
             {"requests": 0, "slow_requests": 0, "log": source},
@@ -44,7 +43,7 @@ def classify_api_timing(
     if slow:
         lines = [r.one_line() for r in slow[:TOP]]
         lines.append(f"request: {slow[0].method} {slow[0].target}")
-        return Outcome(
+        return CheckResult(
             "slow",
             f"{host}: {len(slow)} of {len(log.requests)} requests took {slow_seconds:g} s or "
             f"more; {top.action} up to {top.max_seconds:.1f} s",
@@ -54,7 +53,7 @@ def classify_api_timing(
                 Evidence(f"{source}: requests over {slow_seconds:g} s", "\n".join(lines), host),
             ),
         )
-    return Outcome(
+    return CheckResult(
         "normal",
         f"{host}: {len(log.requests)} requests, the slowest {top.action} in "
         f"{top.max_seconds:.1f} s (under {slow_seconds:g} s)",

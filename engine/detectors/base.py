@@ -1,39 +1,27 @@
-"""A detector's conclusion: a declared outcome key plus the evidence behind it."""
+"""Several hosts' conclusions as one: the most telling outcome, every summary and evidence."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import replace
 
-from engine.checks.base import CheckResult, Evidence, FactValue
-
-
-@dataclass(frozen=True)
-class Outcome:
-    key: str
-    summary: str
-    facts: Mapping[str, FactValue] = field(default_factory=dict)
-    evidence: tuple[Evidence, ...] = ()
-
-    def result(self) -> CheckResult:
-        """The check result this outcome concludes (a check that adds nothing of its own)."""
-        return CheckResult(self.key, self.summary, dict(self.facts), list(self.evidence))
+from engine.results import CheckResult, FactValue
 
 
-def worst_of(outcomes: Sequence[Outcome], order: Sequence[str]) -> Outcome:
+def worst_of(outcomes: Sequence[CheckResult], order: Sequence[str]) -> CheckResult:
     """Several hosts' outcomes as one: the most telling key (earliest in ``order``) with
     its facts, every host's summary and every host's evidence."""
     rank = {k: i for i, k in enumerate(order)}
-    worst = min(outcomes, key=lambda o: rank[o.key])
-    return Outcome(
-        worst.key,
+    worst = min(outcomes, key=lambda o: rank[o.outcome])
+    return CheckResult(
+        worst.outcome,
         "; ".join(o.summary for o in outcomes),
         worst.facts,
         tuple(e for o in outcomes for e in o.evidence),
     )
 
 
-def merge_outcomes(outcomes: Sequence[Outcome], order: Sequence[str]) -> Outcome:
+def merge_outcomes(outcomes: Sequence[CheckResult], order: Sequence[str]) -> CheckResult:
     """``worst_of``, with every host's facts: lists joined, counts summed."""
     facts: dict[str, FactValue] = {}
     for o in outcomes:

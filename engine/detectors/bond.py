@@ -11,10 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from engine.checks.base import Evidence, FactValue
-from engine.detectors.base import Outcome
 from engine.parsers.iplink import LinkInfo
 from engine.parsers.proc_bonding import BondStatus
+from engine.results import CheckResult, Evidence, FactValue
 
 BOND_OUTCOMES = ("all_slaves_down", "some_slaves_down", "bond_admin_down", "bond_up", "no_bond")
 
@@ -85,12 +84,12 @@ def detect_bond(
     links: Sequence[LinkInfo],
     status: BondStatus | None,
     status_note: str | None = None,
-) -> Outcome:
+) -> CheckResult:
     """``status_note`` says why the status file could not be read, if it could not."""
     by_name = {link.ifname: link for link in links}
     link = by_name.get(bond)
     if link is None:
-        return Outcome(
+        return CheckResult(
             "no_bond",
             f"{host}: no link named {bond}",
             {"bond": bond, "links": sorted(by_name)},
@@ -133,7 +132,7 @@ def detect_bond(
     }
     evidence = (Evidence(f"{bond} and its members", "\n".join(lines), host),)
     if members and len(down) == len(members):
-        return Outcome(
+        return CheckResult(
             "all_slaves_down",
             f"{host}: {bond} is {link.operstate}: every member lost its link "
             f"({', '.join(down)})" + (f"; {', '.join(others_up)} still up" if others_up else ""),
@@ -141,14 +140,14 @@ def detect_bond(
             evidence,
         )
     if down:
-        return Outcome(
+        return CheckResult(
             "some_slaves_down",
             f"{host}: {bond} degraded: {', '.join(down)} without link",
             facts,
             evidence,
         )
     if "UP" not in link.flags or not link.carrier:
-        return Outcome(
+        return CheckResult(
             "bond_admin_down",
             f"{host}: {bond} is {link.operstate} although its members have link"
             if members
@@ -157,13 +156,13 @@ def detect_bond(
             evidence,
         )
     if not members:  # a plain device named like the bond: up, but no member to judge
-        return Outcome(
+        return CheckResult(
             "bond_up",
             f"{host}: {bond} is up, a {link.kind or 'device'} with no members to check",
             facts,
             evidence,
         )
-    return Outcome(
+    return CheckResult(
         "bond_up",
         f"{host}: {bond} is up, all {len(members)} member(s) with link"
         + (f", active {status.active_slave}" if status and status.active_slave else ""),

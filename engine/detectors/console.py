@@ -11,11 +11,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from engine.checks.base import Evidence, FactValue
-from engine.detectors.base import Outcome
 from engine.parsers.api_access_log import ApiLog, ApiRequest
 from engine.parsers.find_sizes import human_bytes
 from engine.parsers.rabbitmqctl import QueueStat
+from engine.results import CheckResult, Evidence, FactValue
 
 CONSOLE_LOG_OUTCOMES = ("huge_log", "normal", "no_logs")
 CONSOLE_RATE_OUTCOMES = ("console_flood", "console_normal", "no_console_requests")
@@ -101,12 +100,12 @@ def judge_console_logs(
     huge_bytes: int,
     tails: Mapping[tuple[str, str], ConsoleTail],
     searched: Sequence[str],
-) -> Outcome:
+) -> CheckResult:
     """``huge_log`` when any console.log reaches ``huge_bytes`` (apparent size: what nova
     would read and ship); ``tails`` maps (host, path) to a bounded look at a big one."""
     where = ", ".join(searched) or "nowhere"
     if not logs:
-        return Outcome("no_logs", f"no console.log under {where}", {"console_logs": 0})
+        return CheckResult("no_logs", f"no console.log under {where}", {"console_logs": 0})
     ordered = sorted(logs, key=lambda log: log.size, reverse=True)
     biggest = ordered[0]
     tail = tails.get((biggest.host, biggest.path))
@@ -124,7 +123,7 @@ def judge_console_logs(
     }
     evidence = [Evidence("find -printf '%s %b %p' (largest first)", _size_table(ordered))]
     if not huge:
-        return Outcome(
+        return CheckResult(
             "normal",
             f"{len(logs)} console.log file(s), the largest {human_bytes(biggest.size)} "
             f"({biggest.host}:{biggest.path}), under {human_bytes(huge_bytes)}",
@@ -153,7 +152,7 @@ def judge_console_logs(
                     biggest.host,
                 )
             )
-    return Outcome(
+    return CheckResult(
         "huge_log",
         f"{biggest.host}: {biggest.path} is {human_bytes(biggest.size)} "
         f"({biggest.size} bytes), instance {named}",
@@ -191,7 +190,9 @@ def _rates(requests: Sequence[ApiRequest], minutes: float) -> list[InstanceRate]
     return sorted(rates, key=lambda r: (r.requests, r.bytes), reverse=True)
 
 
-def judge_console_requests(logs: Sequence[ApiLog], per_minute: float, min_requests: int) -> Outcome:
+def judge_console_requests(
+    logs: Sequence[ApiLog], per_minute: float, min_requests: int
+) -> CheckResult:
     """``console_flood`` when one instance's console is fetched at least ``per_minute``
     times a minute (and ``min_requests`` times) over the window the logs cover."""
     requests = [r for log in logs for r in log.requests]
@@ -211,7 +212,7 @@ def judge_console_requests(logs: Sequence[ApiLog], per_minute: float, min_reques
     }
     span = f"the last {window / 60:.1f} min of nova-api logs"
     if not console:
-        return Outcome(
+        return CheckResult(
             "no_console_requests",
             f"no os-getConsoleOutput requests in {span} ({len(requests)} requests)",
             facts,
@@ -245,25 +246,25 @@ def judge_console_requests(logs: Sequence[ApiLog], per_minute: float, min_reques
         f"{top.per_minute:.1f}/min, {human_bytes(top.bytes)} returned{unsure}"
     )
     if top.requests >= min_requests and top.per_minute >= per_minute:
-        return Outcome("console_flood", what, facts, evidence)
-    return Outcome("console_normal", f"{what}: a normal rate", facts, evidence)
+        return CheckResult("console_flood", what, facts, evidence)
+    return CheckResult("console_normal", f"{what}: a normal rate", facts, evidence)
 
 
 # ---------------------------------------------------------------- RabbitMQ queues
 
 
-def rabbit_unavailable(key: str, host: str, said: str) -> Outcome:
+def rabbit_unavailable(key: str, host: str, said: str) -> CheckResult:
     assert key in ("rabbit_down", "no_rabbitmq")
     if key == "no_rabbitmq":
         summary = f"{host}: rabbitmqctl not found (no RabbitMQ on this host)"
     else:
         summary = f"{host}: RabbitMQ node not answering: {said}"
-    return Outcome(key, summary, {"queues": None, "rabbitmq_error": said or None})
+    return CheckResult(key, summary, {"queues": None, "rabbitmq_error": said or None})
 
 
 def judge_queues(
     host: str, queues: Sequence[QueueStat], big_message_bytes: int, backlog_messages: int
-) -> Outcome:
+) -> CheckResult:
     """``large_messages`` when a queue holds messages averaging ``big_message_bytes`` or
     more (RPC replies carrying whole files); ``backlog`` when one holds
     ``backlog_messages`` or more."""
@@ -291,7 +292,7 @@ def judge_queues(
     evidence = (Evidence("rabbitmqctl list_queues name messages message_bytes", table, host),)
     if big:
         q = big[0]
-        return Outcome(
+        return CheckResult(
             "large_messages",
             f"{host}: {q.name} holds {q.messages} messages, {human_bytes(q.message_bytes or 0)} "
             f"({human_bytes(q.bytes_per_message or 0)} each)",
@@ -300,10 +301,10 @@ def judge_queues(
         )
     if deep:
         q = deep[0]
-        return Outcome(
+        return CheckResult(
             "backlog", f"{host}: {q.name} has a backlog of {q.messages} messages", facts, evidence
         )
-    return Outcome(
+    return CheckResult(
         "normal",
         f"{host}: {len(queues)} queues, {facts['total_messages']} messages, "
         f"{human_bytes(total_bytes)} in all",

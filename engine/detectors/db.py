@@ -13,8 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from engine.checks.base import Evidence, FactValue
-from engine.detectors.base import Outcome
+from engine.results import CheckResult, Evidence, FactValue
 
 DB_OUTCOMES = ("bloated", "clean")
 INSTANCES = "instances"
@@ -80,7 +79,7 @@ def archive_plan(snap: NovaDbSnapshot) -> dict[str, FactValue]:
     }
 
 
-def detect_deleted_rows(host: str, snap: NovaDbSnapshot, min_deleted_rows: int) -> Outcome:
+def detect_deleted_rows(host: str, snap: NovaDbSnapshot, min_deleted_rows: int) -> CheckResult:
     inst = snap.table(INSTANCES)
     sysmeta = snap.table(SYSTEM_METADATA)
     meta = snap.table(METADATA)
@@ -127,7 +126,7 @@ def detect_deleted_rows(host: str, snap: NovaDbSnapshot, min_deleted_rows: int) 
         evidence.append(Evidence("EC2 client-token lookup (EXPLAIN)", snap.client_token_scan, host))
     never = " (shadow tables empty: never archived)" if not shadow_rows else ""
     if deleted_rows >= min_deleted_rows:
-        return Outcome(
+        return CheckResult(
             "bloated",
             f"{host}: {deleted_rows:,} soft-deleted rows ({inst.deleted:,} instances, "
             f"{sysmeta.deleted:,} system metadata){never}; {facts['archive_rows']:,} "
@@ -135,7 +134,7 @@ def detect_deleted_rows(host: str, snap: NovaDbSnapshot, min_deleted_rows: int) 
             facts,
             tuple(evidence),
         )
-    return Outcome(
+    return CheckResult(
         "clean",
         f"{host}: {deleted_rows:,} soft-deleted rows of {total_rows:,} "
         f"(under {min_deleted_rows:,})",

@@ -1,6 +1,6 @@
 """DHCP detectors: where a conversation breaks, whether the client survived, the lease.
 
-Pure functions over decoded captures and parsed command output -> Outcome.
+Pure functions over decoded captures and parsed command output -> CheckResult.
 """
 
 from __future__ import annotations
@@ -10,11 +10,10 @@ from dataclasses import dataclass
 
 from engine.analyzers.correlate import Correlation, PacketTrace, correlate
 from engine.analyzers.dhcp import DhcpConversation, conversations, delivery_lines
-from engine.checks.base import Evidence, FactValue
-from engine.detectors.base import Outcome
 from engine.parsers.dhcp_client import ClientReport
 from engine.parsers.dnsmasq_conf import DnsmasqConfig
 from engine.parsers.pcap import Frame
+from engine.results import CheckResult, Evidence, FactValue
 
 DHCP_CAPTURE_OUTCOMES = (
     "replies_lost",
@@ -97,7 +96,7 @@ def _kinds(kinds: Mapping[str, int]) -> str:
     return ", ".join(f"{k} x{n}" for k, n in sorted(kinds.items())) or "none"
 
 
-def judge_dhcp_conversation(picture: DhcpPicture, min_lost: int, client_quiet: bool) -> Outcome:
+def judge_dhcp_conversation(picture: DhcpPicture, min_lost: int, client_quiet: bool) -> CheckResult:
     c, s = picture.client, picture.server
     requests, replies = picture.requests, picture.replies
     lost, delivered = picture.lost_replies, picture.delivered_replies
@@ -126,7 +125,7 @@ def judge_dhcp_conversation(picture: DhcpPicture, min_lost: int, client_quiet: b
             Evidence("same packet at each point", "\n".join(picture.correlation.lines()))
         )
     if not requests and not replies:
-        return Outcome("no_dhcp", f"no DHCP traffic at {c} or {s}", facts, tuple(evidence))
+        return CheckResult("no_dhcp", f"no DHCP traffic at {c} or {s}", facts, tuple(evidence))
     if len(lost) >= max(1, min_lost) or (lost and not delivered):
         gave_up = "; the client rebroadcast to 255.255.255.255" if broadcasts else ""
         gave_up += " and then went quiet (gave up)" if client_quiet else ""
@@ -134,32 +133,32 @@ def judge_dhcp_conversation(picture: DhcpPicture, min_lost: int, client_quiet: b
             f"{s} sent {facts['server_replies']} DHCP replies ({_kinds(sent_kinds)}), "
             f"{c} received {facts['replies_received']}{gave_up}"
         )
-        return Outcome("replies_lost", summary, facts, tuple(evidence))
+        return CheckResult("replies_lost", summary, facts, tuple(evidence))
     if delivered:
-        return Outcome(
+        return CheckResult(
             "replies_delivered",
             f"{len(delivered)} DHCP replies ({_kinds(got_kinds)}) reached {c}",
             facts,
             tuple(evidence),
         )
     if facts["requests_received"] and not replies:
-        return Outcome(
+        return CheckResult(
             "no_server_reply",
             f"{s} received {facts['requests_received']} DHCP requests and answered none",
             facts,
             tuple(evidence),
         )
     if picture.lost_requests:
-        return Outcome(
+        return CheckResult(
             "requests_lost",
             f"{c} sent {facts['requests_sent']} DHCP requests, {s} received none",
             facts,
             tuple(evidence),
         )
-    return Outcome("no_dhcp", f"no DHCP exchange between {c} and {s}", facts, tuple(evidence))
+    return CheckResult("no_dhcp", f"no DHCP exchange between {c} and {s}", facts, tuple(evidence))
 
 
-def judge_dhcp_client(host: str, iface: str, report: ClientReport) -> Outcome:
+def judge_dhcp_client(host: str, iface: str, report: ClientReport) -> CheckResult:
     """Is a DHCP client running for ``iface``, and does ``iface`` hold an IPv4 address?"""
     clients = report.clients_for(iface)
     facts: dict[str, FactValue] = {
@@ -177,16 +176,16 @@ def judge_dhcp_client(host: str, iface: str, report: ClientReport) -> Outcome:
         summary = f"{host}: no DHCP client is running for {iface}" + (
             f"; {iface} has no IPv4 address" if not report.addresses else ""
         )
-        return Outcome("client_gone", summary, facts, evidence)
+        return CheckResult("client_gone", summary, facts, evidence)
     if not report.addresses:
-        return Outcome(
+        return CheckResult(
             "no_address",
             f"{host}: {clients[0].name} runs (pid {clients[0].pid}) "
             f"but {iface} has no IPv4 address",
             facts,
             evidence,
         )
-    return Outcome(
+    return CheckResult(
         "bound",
         f"{host}: {clients[0].name} runs (pid {clients[0].pid}); {iface} has "
         f"{', '.join(report.addresses)}",
@@ -195,7 +194,7 @@ def judge_dhcp_client(host: str, iface: str, report: ClientReport) -> Outcome:
     )
 
 
-def judge_lease(host: str, config: DnsmasqConfig, short_seconds: int) -> Outcome:
+def judge_lease(host: str, config: DnsmasqConfig, short_seconds: int) -> CheckResult:
     """The lease the DHCP server grants, and how often that makes every instance renew."""
     lease = config.lease_seconds()
     facts: dict[str, FactValue] = {
@@ -208,10 +207,10 @@ def judge_lease(host: str, config: DnsmasqConfig, short_seconds: int) -> Outcome
     lines += [f"{src}: {line}" for src, line in config.notes]
     evidence = (Evidence("dnsmasq DHCP settings", "\n".join(lines) or "none found", host),)
     if lease is None:
-        return Outcome("unknown", f"{host}: no dnsmasq DHCP range found", facts, evidence)
+        return CheckResult("unknown", f"{host}: no dnsmasq DHCP range found", facts, evidence)
     renew = config.renewal_seconds()
     every = f"every instance renews every {renew} s" if renew else "no renewals (infinite)"
     text = "infinite" if lease < 0 else f"{lease} s"
     if 0 <= lease <= short_seconds:
-        return Outcome("short", f"{host}: dnsmasq leases last {text}: {every}", facts, evidence)
-    return Outcome("long", f"{host}: dnsmasq leases last {text}: {every}", facts, evidence)
+        return CheckResult("short", f"{host}: dnsmasq leases last {text}: {every}", facts, evidence)
+    return CheckResult("long", f"{host}: dnsmasq leases last {text}: {every}", facts, evidence)

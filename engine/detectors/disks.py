@@ -8,9 +8,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from engine.checks.base import Evidence, FactValue
-from engine.detectors.base import Outcome
 from engine.parsers.libvirt_xml import Domain
+from engine.results import CheckResult, Evidence, FactValue
 
 LIBVIRT_OUTCOMES = ("file_disks", "no_file_disks")
 BACKING_OUTCOMES = ("backing_missing", "disk_missing", "chain_intact")
@@ -57,7 +56,7 @@ def disk_records(views: Sequence[HostDomains]) -> list[dict[str, object]]:
     ]
 
 
-def summarize_domains(views: Sequence[HostDomains]) -> Outcome:
+def summarize_domains(views: Sequence[HostDomains]) -> CheckResult:
     records = disk_records(views)
     parts, evidence = [], []
     for v in views:
@@ -83,7 +82,7 @@ def summarize_domains(views: Sequence[HostDomains]) -> Outcome:
         "disks": records,
     }
     key = "file_disks" if records else "no_file_disks"
-    return Outcome(key, "; ".join(parts), facts, tuple(evidence))
+    return CheckResult(key, "; ".join(parts), facts, tuple(evidence))
 
 
 # ------------------------------------------------------------------ backing chains
@@ -112,7 +111,7 @@ class DiskChain:
         return " <- ".join(p + ("" if p in self.existing else " (MISSING)") for p in self.layers)
 
 
-def classify_backing_chains(chains: Sequence[DiskChain]) -> Outcome:
+def classify_backing_chains(chains: Sequence[DiskChain]) -> CheckResult:
     # a chain whose disk itself is gone says nothing about its backing files
     disk_gone = [c for c in chains if c.path in c.missing]
     backing_gone = [c for c in chains if c.missing and c.path not in c.missing]
@@ -140,17 +139,17 @@ def classify_backing_chains(chains: Sequence[DiskChain]) -> Outcome:
     if backing_gone:
         names = ", ".join(missing_files)
         who = ", ".join(c.label for c in backing_gone)
-        return Outcome(
+        return CheckResult(
             "backing_missing", f"backing file {names} is missing ({who})", facts, evidence
         )
     if disk_gone:
-        return Outcome(
+        return CheckResult(
             "disk_missing",
             "disk file missing: " + ", ".join(f"{c.label} {c.path}" for c in disk_gone),
             facts,
             evidence,
         )
-    return Outcome(
+    return CheckResult(
         "chain_intact",
         f"all {len(chains)} disk chain(s) complete: every backing file exists",
         facts,

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.checks.base import Evidence, FactValue
-from engine.detectors.base import Outcome
 from engine.parsers.iplink import LinkInfo
 from engine.parsers.qemu_version import VersionReport
+from engine.results import CheckResult, Evidence, FactValue
 
 TAP_OUTCOMES = ("drops_now", "drops_before", "no_drops")
 QEMU_OUTCOMES = ("known_bad", "not_listed", "not_installed")
@@ -58,7 +57,9 @@ def _tx(link: LinkInfo, key: str) -> int:
     return int(link.stats.get(f"tx_{key}", 0))
 
 
-def judge_tap(host: str, iface: str, before: LinkInfo, after: LinkInfo, seconds: float) -> Outcome:
+def judge_tap(
+    host: str, iface: str, before: LinkInfo, after: LinkInfo, seconds: float
+) -> CheckResult:
     """Two samples of ``ip -s -j link`` on a guest's tap, ``seconds`` apart."""
     dropped, delta = _tx(after, "dropped"), _tx(after, "dropped") - _tx(before, "dropped")
     sent = _tx(after, "packets") - _tx(before, "packets")
@@ -84,7 +85,7 @@ def judge_tap(host: str, iface: str, before: LinkInfo, after: LinkInfo, seconds:
     evidence = (Evidence(f"ip -s link show {iface} (TX = towards the guest)", table, host),)
     if delta > 0:
         share = delta / (delta + sent) if delta + sent else 1.0
-        return Outcome(
+        return CheckResult(
             "drops_now",
             f"{host}: {iface} dropped {delta} frames for the guest in {seconds:g} s "
             f"({share:.0%} of the {facts['offered_packets_per_s']} frames/s offered, "
@@ -94,14 +95,14 @@ def judge_tap(host: str, iface: str, before: LinkInfo, after: LinkInfo, seconds:
             evidence,
         )
     if dropped > 0:
-        return Outcome(
+        return CheckResult(
             "drops_before",
             f"{host}: {iface} has dropped {dropped} frames for the guest (none in the last "
             f"{seconds:g} s)",
             facts,
             evidence,
         )
-    return Outcome(
+    return CheckResult(
         "no_drops",
         f"{host}: {iface} delivers to the guest without drops ({rate / 1e6:.1f} MB/s)",
         facts,
@@ -121,7 +122,7 @@ def _matches(entry: KnownBad, report: VersionReport) -> str | None:
     return None
 
 
-def judge_qemu_versions(host: str, report: VersionReport) -> Outcome:
+def judge_qemu_versions(host: str, report: VersionReport) -> CheckResult:
     found = [f"{b.name}: {b.line}" for b in report.binaries.values()]
     found += [f"package {name} {version}" for name, version in report.packages.items()]
     hits = [(entry, m) for entry in KNOWN_BAD if (m := _matches(entry, report)) is not None]
@@ -141,20 +142,20 @@ def judge_qemu_versions(host: str, report: VersionReport) -> Outcome:
     kernel = f" (kernel {report.kernel})" if report.kernel else ""
     if hits:
         entry, what = hits[0]
-        return Outcome(
+        return CheckResult(
             "known_bad",
             f"{host}: {what} is known to lose bridged networking under load ({entry.bug})",
             facts,
             evidence,
         )
     if not report.has_qemu:
-        return Outcome(
+        return CheckResult(
             "not_installed",
             f"{host}: no qemu/kvm binary or package found{kernel}: versions cannot be compared",
             facts,
             evidence,
         )
-    return Outcome(
+    return CheckResult(
         "not_listed",
         f"{host}: {found[0]} is not in the known-bad table{kernel}",
         facts,

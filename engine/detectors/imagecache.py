@@ -1,7 +1,7 @@
 """Disappearing Images detectors: nova's image cache manager removing base files,
 its options, and whether the instances path is shared between computes.
 
-Pure functions over parsed data; each returns an ``Outcome`` with its evidence.
+Pure functions over parsed data; each returns an ``CheckResult`` with its evidence.
 """
 
 from __future__ import annotations
@@ -11,11 +11,10 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from engine.checks.base import Evidence, FactValue
-from engine.detectors.base import Outcome
 from engine.errors import CloudtalesError
 from engine.parsers.mounts import MountEntry, PathIdentity
 from engine.parsers.nova_conf import NovaConf
+from engine.results import CheckResult, Evidence, FactValue
 
 REMOVAL_OUTCOMES = ("removed_by_imagecache", "no_removal_logged")
 SHARED_OUTCOMES = ("shared", "not_shared")
@@ -61,7 +60,7 @@ def parse_removal_line(host: str, line: str) -> Removal | None:
 
 def classify_removals(
     removals: Sequence[Removal], files: Sequence[str], searched: Sequence[str]
-) -> Outcome:
+) -> CheckResult:
     wanted = [r for r in removals if not files or r.file in files]
     facts: dict[str, FactValue] = {
         "removals": [f"{r.host}: {r.line}" for r in wanted],
@@ -69,7 +68,7 @@ def classify_removals(
     }
     if not wanted:
         what = ", ".join(files) if files else "any base file"
-        return Outcome(
+        return CheckResult(
             "no_removal_logged",
             f"no log line removes {what} (searched {', '.join(searched) or 'nothing'})",
             facts,
@@ -83,7 +82,7 @@ def classify_removals(
         Evidence("nova-compute log: Removing base file", "\n".join(lines), host)
         for host, lines in by_host.items()
     )
-    return Outcome(
+    return CheckResult(
         "removed_by_imagecache",
         f"{last.remover}'s image cache manager removed {last.file} at {last.when or '?'}",
         facts,
@@ -140,7 +139,7 @@ class PathView:
     clock: float  # the compute's clock, to age the registry
 
 
-def classify_instances_path(views: Sequence[PathView]) -> Outcome:
+def classify_instances_path(views: Sequence[PathView]) -> CheckResult:
     reasons: list[str] = []
     sharing: set[str] = set()
     for v in views:
@@ -182,10 +181,10 @@ def classify_instances_path(views: Sequence[PathView]) -> Outcome:
     if users_lines:
         evidence.append(Evidence("nova storage registry (compute_nodes)", "\n".join(users_lines)))
     if reasons:
-        return Outcome(
+        return CheckResult(
             "shared", "instances path shared: " + "; ".join(reasons), facts, tuple(evidence)
         )
-    return Outcome(
+    return CheckResult(
         "not_shared",
         "each compute has its own instances path: " + "; ".join(mounts),
         facts,
@@ -324,7 +323,7 @@ def _cache_key(s: ImageCacheSettings) -> str:
     return f"{s.cache_dir}@{s.host}" if s.per_host and "$" in s.subdirectory_name else s.cache_dir
 
 
-def classify_cache_options(settings: Sequence[ImageCacheSettings]) -> Outcome:
+def classify_cache_options(settings: Sequence[ImageCacheSettings]) -> CheckResult:
     facts = {
         "settings": [s.describe() for s in settings],
         "cache_dirs": [f"{s.host}: {s.cache_dir}" for s in settings],
@@ -334,7 +333,7 @@ def classify_cache_options(settings: Sequence[ImageCacheSettings]) -> Outcome:
     evidence = tuple(Evidence(s.source, s.describe(), s.host) for s in settings)
     removers = [s for s in settings if s.removes]
     if not removers:
-        return Outcome(
+        return CheckResult(
             "removal_disabled",
             "no compute removes unused base files: " + "; ".join(s.describe() for s in settings),
             facts,
@@ -348,14 +347,14 @@ def classify_cache_options(settings: Sequence[ImageCacheSettings]) -> Outcome:
     ]
     if shared:
         who = ", ".join(s.host for s in shared)
-        return Outcome(
+        return CheckResult(
             "removes_from_shared_cache",
             f"{who} remove unused base files from {shared[0].cache_dir}, "
             f"a cache directory name every compute uses",
             facts,
             evidence,
         )
-    return Outcome(
+    return CheckResult(
         "per_host_cache",
         "each compute removes only from its own cache directory: "
         + ", ".join(f"{s.host} {s.cache_dir}" for s in removers),

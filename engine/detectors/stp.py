@@ -14,11 +14,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from engine.analyzers.stp import Bpdu
-from engine.checks.base import Evidence, FactValue
-from engine.detectors.base import Outcome
 from engine.parsers.bridge_fdb import FdbEntry
 from engine.parsers.libvirt_interfaces import DomainInfo
 from engine.parsers.switch_log import SwitchEvent
+from engine.results import CheckResult, Evidence, FactValue
 
 SWITCH_LOG_OUTCOMES = ("bpduguard", "errdisabled_other", "link_down", "clean")
 CAPTURE_OUTCOMES = ("guest_bpdus", "host_bpdus", "no_bpdus")
@@ -63,7 +62,7 @@ def port_states(events: Sequence[SwitchEvent]) -> dict[str, PortState]:
     return ports
 
 
-def detect_switch_log(switch: str, events: Sequence[SwitchEvent]) -> Outcome:
+def detect_switch_log(switch: str, events: Sequence[SwitchEvent]) -> CheckResult:
     ports = port_states(events)
     guarded = [p for p in ports.values() if p.state == "errdisabled" and p.cause == "bpduguard"]
     other = [p for p in ports.values() if p.state == "errdisabled" and p.cause != "bpduguard"]
@@ -85,7 +84,7 @@ def detect_switch_log(switch: str, events: Sequence[SwitchEvent]) -> Outcome:
     }
     evidence = (Evidence(f"{switch}: log", "\n".join(lines[-12:]), switch),) if lines else ()
     if guarded:
-        return Outcome(
+        return CheckResult(
             "bpduguard",
             f"{switch}: BPDU guard err-disabled {', '.join(p.port for p in guarded)}"
             + (f" (BPDUs from {', '.join(macs)})" if macs else ""),
@@ -93,17 +92,17 @@ def detect_switch_log(switch: str, events: Sequence[SwitchEvent]) -> Outcome:
             evidence,
         )
     if other:
-        return Outcome(
+        return CheckResult(
             "errdisabled_other",
             f"{switch}: err-disabled {', '.join(f'{p.port} ({p.cause})' for p in other)}",
             facts,
             evidence,
         )
     if down:
-        return Outcome(
+        return CheckResult(
             "link_down", f"{switch}: {', '.join(p.port for p in down)} down", facts, evidence
         )
-    return Outcome("clean", f"{switch}: no err-disabled or down ports in the log", facts)
+    return CheckResult("clean", f"{switch}: no err-disabled or down ports in the log", facts)
 
 
 # ---------------------------------------------------------------- captures
@@ -118,7 +117,7 @@ def detect_bpdu_capture(
     bpdus: Mapping[str, Sequence[Bpdu]],
     guest_ifaces: Sequence[str],
     host_macs: Mapping[str, str],
-) -> Outcome:
+) -> CheckResult:
     """``bpdus``: capture point (interface) -> BPDUs sent towards the switch there.
     ``guest_ifaces``: the points that face a guest (tap devices). ``host_macs``: the
     compute's own MAC -> interface, to tell its own bridges from guests."""
@@ -154,7 +153,7 @@ def detect_bpdu_capture(
     if guests:
         where = sorted(i for i, macs in by_iface.items() if set(macs) & set(guests))
         tag = [" (OpenStack MAC)" if is_openstack_mac(m) else "" for m in guests]
-        return Outcome(
+        return CheckResult(
             "guest_bpdus",
             f"{host}: {total} BPDU(s) ({kind_text}) from "
             + ", ".join(m + t for m, t in zip(guests, tag, strict=True))
@@ -163,7 +162,7 @@ def detect_bpdu_capture(
             evidence,
         )
     if hosts:
-        return Outcome(
+        return CheckResult(
             "host_bpdus",
             f"{host}: the host's own bridge sends BPDUs ({kind_text}) from "
             + ", ".join(host_bridges),
@@ -171,7 +170,7 @@ def detect_bpdu_capture(
             evidence,
         )
     points = ", ".join(sorted(bpdus)) or "nothing"
-    return Outcome("no_bpdus", f"{host}: no BPDUs sent on {points}", facts, evidence)
+    return CheckResult("no_bpdus", f"{host}: no BPDUs sent on {points}", facts, evidence)
 
 
 # ---------------------------------------------------------------- identity
@@ -242,7 +241,7 @@ def resolve_bpdu_sources(
     domains: Sequence[DomainInfo],
     domain_source: str,
     uplinks: Sequence[str] = (),
-) -> Outcome:
+) -> CheckResult:
     matches = match_sources(macs, seen_on, fdb, domains, uplinks)
     named = [m for m in matches if m.domain is not None]
     lines = []
@@ -286,7 +285,7 @@ def resolve_bpdu_sources(
     }
     evidence = (Evidence("BPDU source -> instance", "\n".join(lines), host),) if lines else ()
     if doms:
-        return Outcome(
+        return CheckResult(
             "instance_found",
             f"{host}: BPDUs come from instance {facts['instance']} "
             f"({facts['instance_domain']}, uuid {facts['instance_uuid']}) "
@@ -295,14 +294,14 @@ def resolve_bpdu_sources(
             evidence,
         )
     if facts["tap"]:
-        return Outcome(
+        return CheckResult(
             "tap_only",
             f"{host}: BPDUs come in on {facts['tap']}, but no libvirt domain "
             f"({len(domains)} known) owns it",
             facts,
             evidence,
         )
-    return Outcome(
+    return CheckResult(
         "unknown_source",
         f"{host}: no port or domain owns {facts['mac'] or 'the BPDU sources'}",
         facts,

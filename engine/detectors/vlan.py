@@ -6,9 +6,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from engine.checks.base import Evidence
-from engine.detectors.base import Outcome
 from engine.parsers.iplink import LinkInfo
+from engine.results import CheckResult, Evidence
 
 LINK_OUTCOMES = ("vlan_on_vlan", "vlan_on_base", "no_vlan_devices")
 VLAN_IFACE_OUTCOMES = ("is_vlan_device", "is_base_device", "unset")
@@ -16,7 +15,7 @@ VLAN_IFACE_OUTCOMES = ("is_vlan_device", "is_base_device", "unset")
 _VLAN_NAME = re.compile(r"^(vlan\d+|.+\.\d+)$")
 
 
-def detect_vlan_stacking(host: str, links: Sequence[LinkInfo]) -> Outcome:
+def detect_vlan_stacking(host: str, links: Sequence[LinkInfo]) -> CheckResult:
     vlans = [link for link in links if link.is_vlan]
     by_name = {link.ifname: link for link in links}
     stacked = [v for v in vlans if v.parent in by_name and by_name[v.parent].is_vlan]
@@ -31,7 +30,7 @@ def detect_vlan_stacking(host: str, links: Sequence[LinkInfo]) -> Outcome:
             + (f", master {v.master}" if v.master else "")
             for v in stacked
         )
-        return Outcome(
+        return CheckResult(
             "vlan_on_vlan",
             f"{host}: {stacked[0].label} is a VLAN on a VLAN",
             facts,
@@ -39,13 +38,13 @@ def detect_vlan_stacking(host: str, links: Sequence[LinkInfo]) -> Outcome:
         )
     if vlans:
         lines = "\n".join(f"{v.label}: VLAN {v.vlan_id}" for v in vlans)
-        return Outcome(
+        return CheckResult(
             "vlan_on_base",
             f"{host}: {len(vlans)} VLAN device(s), none stacked",
             facts,
             (Evidence("ip -d link: VLAN devices", lines, host),),
         )
-    return Outcome(
+    return CheckResult(
         "no_vlan_devices", f"{host}: no kernel VLAN devices (tags may be added elsewhere)", facts
     )
 
@@ -56,24 +55,24 @@ def looks_like_vlan(name: str) -> bool:
 
 def classify_vlan_interface(
     host: str, source: str, value: str | None, vlan_devices: Sequence[str] = ()
-) -> Outcome:
+) -> CheckResult:
     """nova-network VlanManager creates tenant VLANs on ``vlan_interface``: it must be the
     base NIC or bond; a VLAN device there stacks every tenant tag on top of another tag."""
     known = {d.split("@", 1)[0] for d in vlan_devices}
     if not value:
-        return Outcome(
+        return CheckResult(
             "unset", f"{host}: vlan_interface is not set in {source}", {"vlan_interface": None}
         )
     facts = {"vlan_interface": value}
     line = Evidence(f"{source}", f"vlan_interface={value}", host)
     if value in known or looks_like_vlan(value):
         why = "a VLAN device on this host" if value in known else "named like a VLAN device"
-        return Outcome(
+        return CheckResult(
             "is_vlan_device",
             f"{host}: vlan_interface={value} is {why}; tenant VLANs stack on it",
             facts,
             (line,),
         )
-    return Outcome(
+    return CheckResult(
         "is_base_device", f"{host}: vlan_interface={value} (a base device)", facts, (line,)
     )

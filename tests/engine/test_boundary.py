@@ -80,3 +80,27 @@ def test_non_ui_subcommands_do_not_import_textual(argv: list[str]) -> None:
         cwd=REPO,
     ).stdout
     assert json.loads(out) == []
+
+
+_LAYER_PROBE = """
+import importlib, json, sys
+importlib.import_module(sys.argv[1])
+above = ("engine.checks", "engine.remote")
+print(json.dumps(sorted(m for m in sys.modules if m.startswith(above))))
+"""
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["engine.results", *(m for m in ENGINE_MODULES if m.startswith("engine.detectors."))],
+)
+def test_results_and_detectors_stay_below_checks_and_transports(module: str) -> None:
+    """Result types sit at the bottom; a detector is a pure function of parsed data."""
+    out = subprocess.run(
+        [sys.executable, "-c", _LAYER_PROBE, module],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
+    ).stdout
+    assert json.loads(out) == []

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.checks.base import CheckContext, FactValue, LiveLine
+from engine.checks.base import CheckContext, LiveLine
 from engine.checks.registry import get_check_type
 from engine.detectors.console import (
     ConsoleLog,
@@ -33,6 +33,7 @@ from engine.parsers.rabbitmqctl import (
 )
 from engine.remote.inventory import Inventory
 from engine.remote.replay import Recording, ReplayRunner
+from engine.results import FactValue
 from labs import console_flood
 
 BROKEN = console_flood.BROKEN
@@ -197,16 +198,16 @@ def test_lab_api_log_floods_only_when_faulty() -> None:
     now = datetime(2013, 11, 5, 14, 0, 0)
     faulty = parse_api_log(console_flood.nova_api_log(now, healthy=False), "f")
     out = judge_console_requests([faulty], per_minute=6, min_requests=10)
-    assert out.key == "console_flood"
+    assert out.outcome == "console_flood"
     assert out.facts["top_instance"] == BROKEN.uuid
     assert number(out.facts["top_instance_per_minute"]) > 12  # a refresh every 2-4 s
     assert number(out.facts["boot_median_seconds"]) > 20
     healthy = parse_api_log(console_flood.nova_api_log(now, healthy=True), "h")
     calm = judge_console_requests([healthy], per_minute=6, min_requests=10)
-    assert calm.key == "console_normal"
+    assert calm.outcome == "console_normal"
     assert number(calm.facts["boot_median_seconds"]) < 2
     none = judge_console_requests([parse_api_log("", "e")], per_minute=6, min_requests=10)
-    assert none.key == "no_console_requests"
+    assert none.outcome == "no_console_requests"
 
 
 # ---------------------------------------------------------------- console.log detector
@@ -228,7 +229,7 @@ def test_judge_console_logs_names_instance_file_and_size() -> None:
     ]
     tail = ConsoleTail("instance-00000e05", BROKEN.uuid, console_flood.failure_spew(65536))
     out = judge_console_logs(logs, 100 << 20, {("cc12", BIG): tail}, ["cc12:" + INSTANCES])
-    assert out.key == "huge_log"
+    assert out.outcome == "huge_log"
     assert out.facts["biggest_path"] == BIG
     assert out.facts["biggest_bytes"] == GIB_5_5
     assert out.facts["instance"] == BROKEN.uuid
@@ -238,7 +239,7 @@ def test_judge_console_logs_names_instance_file_and_size() -> None:
     assert "instance-00000e05" in out.summary
     assert "sparse" in out.evidence[0].text
     normal = judge_console_logs(logs[:1], 100 << 20, {}, ["cc12:" + INSTANCES])
-    assert normal.key == "normal"
+    assert normal.outcome == "normal"
     assert judge_console_logs([], 1, {}, ["cc11:/x"]).summary == "no console.log under cc11:/x"
 
 
@@ -255,12 +256,12 @@ def test_old_layout_takes_the_uuid_from_libvirt_xml() -> None:
 def test_judge_queues() -> None:
     queues = parse_list_queues(LIST_QUEUES, "ctl")
     big = judge_queues("controller", queues, 1 << 20, 1000)
-    assert big.key == "large_messages"
+    assert big.outcome == "large_messages"
     assert big.facts["biggest_queue"] == "reply_5f2d8c1e9a7b4e3f8d6c0b1a2e4f7c9d"
     assert "24 messages, 98.8 MiB (4.1 MiB each)" in big.summary
-    assert judge_queues("controller", queues, 1 << 30, 10).key == "backlog"
-    assert judge_queues("controller", queues, 1 << 30, 1000).key == "normal"
-    assert judge_queues("controller", [], 1, 1).key == "normal"
+    assert judge_queues("controller", queues, 1 << 30, 10).outcome == "backlog"
+    assert judge_queues("controller", queues, 1 << 30, 1000).outcome == "normal"
+    assert judge_queues("controller", [], 1, 1).outcome == "normal"
 
 
 # ---------------------------------------------------------------- check types (replayed)

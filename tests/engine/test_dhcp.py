@@ -233,7 +233,7 @@ def test_detector_replies_lost_then_delivered() -> None:
     assert not settled(pic, 2, client_quiet=False)
     assert settled(pic, 2, client_quiet=True)
     out = judge_dhcp_conversation(pic, 2, client_quiet=True)
-    assert out.key == "replies_lost"
+    assert out.outcome == "replies_lost"
     assert out.summary == (
         "controller sent 5 DHCP replies (ACK x4, OFFER x1), instance received 0; the client "
         "rebroadcast to 255.255.255.255 and then went quiet (gave up)"
@@ -254,7 +254,7 @@ def test_detector_replies_lost_then_delivered() -> None:
     )  # fmt: skip
     assert settled(good, 2, client_quiet=False)
     out = judge_dhcp_conversation(good, 2, client_quiet=False)
-    assert (out.key, out.summary) == (
+    assert (out.outcome, out.summary) == (
         "replies_delivered",
         "1 DHCP replies (ACK x1) reached instance",
     )
@@ -263,15 +263,15 @@ def test_detector_replies_lost_then_delivered() -> None:
 def test_detector_other_outcomes() -> None:
     req = dhcp_bytes("request")
     empty = dhcp_picture({"i": [], "c": []}, "i", "c")
-    assert judge_dhcp_conversation(empty, 2, True).key == "no_dhcp"
+    assert judge_dhcp_conversation(empty, 2, True).outcome == "no_dhcp"
     unanswered = dhcp_picture({"i": [frame(req, 1.0)], "c": [frame(req, 1.001)]}, "i", "c")
     out = judge_dhcp_conversation(unanswered, 2, True)
-    assert (out.key, out.summary) == (
+    assert (out.outcome, out.summary) == (
         "no_server_reply",
         "c received 1 DHCP requests and answered none",
     )
     lost = dhcp_picture({"i": [frame(req, 1.0)], "c": []}, "i", "c")
-    assert judge_dhcp_conversation(lost, 2, True).key == "requests_lost"
+    assert judge_dhcp_conversation(lost, 2, True).outcome == "requests_lost"
 
 
 # ---------------------------------------------------------------- DHCP client
@@ -288,14 +288,14 @@ def test_client_report_and_detector() -> None:
     assert [p.pid for p in report.clients_for("eth0")] == [42]
     assert report.addresses == ("10.0.0.5/24",)
     out = judge_dhcp_client("instance", "eth0", report)
-    assert out.key == "bound"
+    assert out.outcome == "bound"
     assert out.summary == "instance: dhclient runs (pid 42); eth0 has 10.0.0.5/24"
     gone = parse_client_report("addr []\n", "instance")
     out = judge_dhcp_client("instance", "eth0", gone)
-    assert (out.key, out.facts["client_running"]) == ("client_gone", False)
+    assert (out.outcome, out.facts["client_running"]) == ("client_gone", False)
     assert out.summary == "instance: no DHCP client is running for eth0; eth0 has no IPv4 address"
     alive = parse_client_report("proc 7 /sbin/dhclient\naddr []\n", "i")  # all interfaces
-    assert judge_dhcp_client("i", "eth0", alive).key == "no_address"
+    assert judge_dhcp_client("i", "eth0", alive).outcome == "no_address"
     missing = parse_client_report('addr Device "eth9" does not exist.\n', "i")
     assert not missing.iface_present
     with pytest.raises(CloudtalesError, match="no address report"):
@@ -327,13 +327,13 @@ def test_dnsmasq_time_and_ranges() -> None:
     assert parse_dnsmasq_conf("dhcp-range=10.0.0.10,10.0.0.50,5s\n", "f").lease_seconds() == 120
     assert parse_dnsmasq_conf("dhcp-range=a,b,infinite\n", "f").lease_seconds() == -1
     out = judge_lease("controller", merged, 3600)
-    assert (out.key, out.summary) == (
+    assert (out.outcome, out.summary) == (
         "short",
         "controller: dnsmasq leases last 120 s: every instance renews every 6 s",
     )
     week = parse_dnsmasq_conf("dhcp-range=10.0.0.10,10.0.0.50,1w\n", "f")
-    assert judge_lease("c", week, 3600).key == "long"
-    assert judge_lease("c", parse_dnsmasq_conf("", "f"), 3600).key == "unknown"
+    assert judge_lease("c", week, 3600).outcome == "long"
+    assert judge_lease("c", parse_dnsmasq_conf("", "f"), 3600).outcome == "unknown"
 
 
 # ---------------------------------------------------------------- cloudtales analyze

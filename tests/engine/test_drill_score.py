@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 import engine.drill_score
-from engine.checks.base import CheckResult
 from engine.drill_score import (
     FAULT_INJECTED,
     HINT,
@@ -24,6 +23,7 @@ from engine.drill_score import (
 )
 from engine.journal import Event
 from engine.playbook.graph import PlaybookGraph, load_valid_graph
+from engine.results import CheckResult
 from engine.walker import Walker
 
 SYMPTOM = "ssh-freezes-on-large-output"

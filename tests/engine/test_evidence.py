@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from engine.checks.base import CheckResult
 from engine.playbook.evidence import fill, parse_requirement
 from engine.playbook.graph import PlaybookGraph, load_valid_graph
+from engine.results import CheckResult
 from engine.walker import Walker
 
 SYMPTOM = "ssh-freezes-on-large-output"

@@ -33,7 +33,7 @@ def tap(packets: int, size: int, dropped: int) -> LinkInfo:
 
 def test_tap_drops_now_before_and_none() -> None:
     out = judge_tap("compute", "tap0", tap(100, 150_000, 10), tap(100, 150_000, 7210), 2.0)
-    assert out.key == "drops_now"
+    assert out.outcome == "drops_now"
     assert out.summary == (
         "compute: tap0 dropped 7200 frames for the guest in 2 s (100% of the 3600 frames/s "
         "offered, 0.0 MB/s delivered): the guest is not taking frames off its tap"
@@ -43,9 +43,9 @@ def test_tap_drops_now_before_and_none() -> None:
     assert out.facts["master"] == "br100"
     assert "TX dropped" in out.evidence[0].text
     before = judge_tap("compute", "tap0", tap(100, 1000, 10), tap(100, 1000, 10), 2.0)
-    assert before.key == "drops_before"
+    assert before.outcome == "drops_before"
     healthy = judge_tap("compute", "tap0", tap(0, 0, 0), tap(7000, 10_000_000, 0), 2.0)
-    assert (healthy.key, healthy.facts["to_guest_bytes_per_s"]) == ("no_drops", 5_000_000)
+    assert (healthy.outcome, healthy.facts["to_guest_bytes_per_s"]) == ("no_drops", 5_000_000)
     assert healthy.facts["offered_packets_per_s"] == 3500
 
 
@@ -55,7 +55,7 @@ def test_qemu_versions_known_bad_not_listed_not_installed() -> None:
         "pkg qemu-kvm|1.0+noroms-0ubuntu13|ii \nkernel 3.2.0-29-generic\n"
     )
     out = judge_qemu_versions("compute", bad)
-    assert out.key == "known_bad"
+    assert out.outcome == "known_bad"
     assert out.summary == (
         "compute: package qemu-kvm 1.0+noroms-0ubuntu13 is known to lose bridged networking "
         "under load (LP #997978)"
@@ -63,17 +63,17 @@ def test_qemu_versions_known_bad_not_listed_not_installed() -> None:
     assert out.facts["bug_links"] == [LP_997978]
     assert out.facts["kernel"] == "3.2.0-29-generic"
     binary_only = parse_versions("bin kvm: QEMU emulator version 1.0 (qemu-kvm-1.0)\n")
-    assert judge_qemu_versions("c", binary_only).key == "known_bad"
+    assert judge_qemu_versions("c", binary_only).outcome == "known_bad"
     modern = parse_versions(
         "bin qemu-system-x86_64: QEMU emulator version 7.2.11 (Debian 1:7.2+dfsg-7+deb12u6)\n"
         "pkg qemu-system-x86|1:7.2+dfsg-7+deb12u6|ii \npkg qemu-kvm||un \nkernel 6.1.0-18-amd64\n"
     )
     assert modern.packages == {"qemu-system-x86": "1:7.2+dfsg-7+deb12u6"}
     out = judge_qemu_versions("compute", modern)
-    assert out.key == "not_listed"
+    assert out.outcome == "not_listed"
     assert out.summary.startswith("compute: qemu-system-x86_64: QEMU emulator version 7.2.11")
     none = judge_qemu_versions("compute", parse_versions("kernel 6.18.44\n"))
-    assert (none.key, none.facts["qemu"]) == ("not_installed", [])
+    assert (none.outcome, none.facts["qemu"]) == ("not_installed", [])
     assert none.summary == (
         "compute: no qemu/kvm binary or package found (kernel 6.18.44): versions cannot be compared"
     )

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from engine.checks.base import CheckContext, CheckResult
+from engine.checks.base import CheckContext
 from engine.checks.registry import get_check_type
 from engine.detectors.disks import classify_backing_chains
 from engine.detectors.imagecache import (
@@ -39,6 +39,7 @@ from engine.remote.inventory import Host, Inventory
 from engine.remote.local import LocalRunner
 from engine.remote.replay import Recording, ReplayRunner
 from engine.remote.runner import Runner
+from engine.results import CheckResult
 
 IMAGE_ID = "c7e3a9d1-58b4-4f06-8d2e-9a1b3c5d7e2f"
 SHA = hashlib.sha1(IMAGE_ID.encode()).hexdigest()
@@ -265,16 +266,16 @@ def test_malformed_nova_conf_is_one_line() -> None:
 
 def test_cache_option_outcomes() -> None:
     shared = [settings(h, "[DEFAULT]\nremove_unused_base_images=True\n") for h in ("c1", "c2")]
-    assert classify_cache_options(shared).key == "removes_from_shared_cache"
+    assert classify_cache_options(shared).outcome == "removes_from_shared_cache"
     # $my_ip unset: the name is not expanded, but it still differs per host
     per_host = [
         settings(h, "[DEFAULT]\nimage_cache_subdirectory_name=_base_$my_ip\n") for h in ("c1", "c2")
     ]
     out = classify_cache_options(per_host)
-    assert out.key == "per_host_cache", out.summary
+    assert out.outcome == "per_host_cache", out.summary
     off = [settings(h, "[image_cache]\nremove_unused_base_images=False\n") for h in ("c1", "c2")]
-    assert classify_cache_options(off).key == "removal_disabled"
-    assert classify_cache_options(shared[:1]).key == "removes_from_shared_cache"
+    assert classify_cache_options(off).outcome == "removal_disabled"
+    assert classify_cache_options(shared[:1]).outcome == "removes_from_shared_cache"
 
 
 def test_removal_lines_nova_central_syslog_and_newer_releases() -> None:
@@ -299,9 +300,9 @@ def test_removal_lines_nova_central_syslog_and_newer_releases() -> None:
     assert r3.file == base
     assert parse_removal_line("c1", "INFO Active base files: " + base) is None
     out = classify_removals([r1, r3], [base], ["c1"])
-    assert out.key == "removed_by_imagecache"
+    assert out.outcome == "removed_by_imagecache"
     assert out.facts["removed_at"] == "2024-05-01 08:00:00.5"
-    assert classify_removals([r2], [base], ["c1"]).key == "no_removal_logged"
+    assert classify_removals([r2], [base], ["c1"]).outcome == "no_removal_logged"
 
 
 # ------------------------------------------------------------------ shared instances path
@@ -319,23 +320,23 @@ TMPFS_LINE = "30 1 0:47 / /var/lib/nova/instances rw shared:11 - tmpfs ctdi-nfs:
 
 def test_shared_path_outcomes() -> None:
     nfs = classify_instances_path([view("c1", NFS_LINE, 9), view("c2", NFS_LINE, 9)])
-    assert nfs.key == "shared"
+    assert nfs.outcome == "shared"
     assert "nfs4" in nfs.summary
     same_remote = classify_instances_path([view("c1", TMPFS_LINE, 1), view("c2", TMPFS_LINE, 1)])
-    assert same_remote.key == "shared"
+    assert same_remote.outcome == "shared"
     assert same_remote.facts["shared_by"] == ["c1", "c2"]
     # two local disks may well have the same inode on the same device name: not shared
     local = classify_instances_path([view("c1", LOCAL_LINE, 2), view("c2", LOCAL_LINE, 2)])
-    assert local.key == "not_shared"
+    assert local.outcome == "not_shared"
     registry = classify_instances_path(
         [view("c1", LOCAL_LINE, 2, {"c1": 1000.0, "c2": 1000.0 - 50 * 3600})]
     )
-    assert registry.key == "shared"
+    assert registry.outcome == "shared"
     assert "c2 50.0 h ago" in str(registry.facts["storage_users"])
 
 
 def test_backing_outcomes_without_disks_of_interest() -> None:
-    assert classify_backing_chains([]).key == "chain_intact"
+    assert classify_backing_chains([]).outcome == "chain_intact"
 
 
 # ------------------------------------------------------------------ checks, for real

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from engine.checks.base import CheckResult
 from engine.errors import CloudtalesError
 from engine.journal import Journal, read_events
 from engine.journal_follow import LIVE, Follower, JournalTail, LiveSampler
 from engine.playbook.graph import PlaybookGraph, load_valid_graph
+from engine.results import CheckResult
 from engine.walker import Walker
 
 SYMPTOM = "ssh-freezes-on-large-output"

@@ -100,20 +100,20 @@ def test_rank_puts_the_slowest_action_first_with_counts_and_medians() -> None:
 
 def test_havana_log_is_slow_grizzly_log_is_normal() -> None:
     slow = classify_api_timing("controller", "controller:nova-api.log", parse_api_log(HAVANA), 30)
-    assert slow.key == "slow"
+    assert slow.outcome == "slow"
     assert slow.facts["slowest_action"] == "RunInstances"
     assert slow.facts["slowest_seconds"] == 138.6
     assert slow.facts["slow_requests"] == 1
     assert "RunInstances up to 138.6 s" in slow.summary
     assert any("Signature=[redacted]" in e.text for e in slow.evidence)
     normal = classify_api_timing("controller", "c:log", parse_api_log(GRIZZLY), 30)
-    assert normal.key == "normal"
+    assert normal.outcome == "normal"
     assert normal.facts["slowest_seconds"] == 3.9
 
 
 def test_no_access_lines_is_its_own_outcome() -> None:
     out = classify_api_timing("controller", "c:log", parse_api_log("\n".join(NOISE)), 30, True)
-    assert out.key == "no_requests"
+    assert out.outcome == "no_requests"
     assert "the last part of the file" in out.summary
     assert out.facts["requests"] == 0
 

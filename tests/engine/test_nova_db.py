@@ -155,7 +155,7 @@ def snapshot(deleted: int, sysmeta_deleted: int, shadow: int = 0) -> NovaDbSnaps
 
 def test_the_tales_database_is_bloated_with_an_archive_plan() -> None:
     out = detect_deleted_rows("controller", snapshot(300_000, 1_000_000), 100_000)
-    assert out.key == "bloated"
+    assert out.outcome == "bloated"
     f = out.facts
     assert (f["instances_deleted"], f["instances_errored"], f["instances_live"]) == (
         300_000,
@@ -181,7 +181,7 @@ def test_the_tales_database_is_bloated_with_an_archive_plan() -> None:
 
 def test_a_small_database_is_clean_and_purge_counts_the_shadow_tables() -> None:
     out = detect_deleted_rows("controller", snapshot(40, 160, shadow=400), 100_000)
-    assert out.key == "clean"
+    assert out.outcome == "clean"
     assert out.facts["shadow_rows"] == 400
     assert out.facts["purge_rows"] == out.facts["archive_rows"] + 200
     assert "under 100,000" in out.summary

@@ -11,8 +11,8 @@ from scapy.packet import Raw
 
 from engine.analyzers.correlate import FRAME_BYTES, correlate
 from engine.analyzers.packet_detail import decode_row, hexdump
-from engine.checks.base import ResultTable
 from engine.parsers.pcap import Frame, decode_frame
+from engine.results import ResultTable
 
 A, B, C = "outside:eth0", "compute:bond0", "controller:bond0"
 

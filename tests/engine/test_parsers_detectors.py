@@ -60,15 +60,15 @@ IP_LINK = json.dumps(
 def test_ip_link_vlan_on_vlan() -> None:
     links = parse_ip_link(IP_LINK)
     out = detect_vlan_stacking("compute", links)
-    assert out.key == "vlan_on_vlan"
+    assert out.outcome == "vlan_on_vlan"
     assert out.facts["stacked_devices"] == ["vlan100@vlan20"]
     assert "VLAN 100 on vlan20 (itself VLAN 20), master br100" in out.evidence[0].text
 
 
 def test_ip_link_healthy_and_empty() -> None:
     healthy = IP_LINK.replace('"link": "vlan20"', '"link": "bond0"')
-    assert detect_vlan_stacking("c", parse_ip_link(healthy)).key == "vlan_on_base"
-    assert detect_vlan_stacking("c", parse_ip_link("[]")).key == "no_vlan_devices"
+    assert detect_vlan_stacking("c", parse_ip_link(healthy)).outcome == "vlan_on_base"
+    assert detect_vlan_stacking("c", parse_ip_link("[]")).outcome == "no_vlan_devices"
 
 
 @pytest.mark.parametrize(
@@ -110,7 +110,7 @@ def test_nova_conf_options_and_errors() -> None:
     ],
 )
 def test_vlan_interface_classification(value: str | None, devices: list[str], key: str) -> None:
-    assert classify_vlan_interface("compute", "nova.conf", value, devices).key == key
+    assert classify_vlan_interface("compute", "nova.conf", value, devices).outcome == key
 
 
 def test_path_mtu_judgement() -> None:
@@ -133,23 +133,26 @@ def test_path_mtu_judgement() -> None:
         ]
     )
     out = judge_path_mtu("outside", "10.0.100.5", sweep, 1500)
-    assert out.key == "reduced"
+    assert out.outcome == "reduced"
     assert out.facts["path_mtu"] == 1496
     assert out.facts["shortfall"] == 4
     assert "exactly one 802.1Q tag" in out.summary
-    assert judge_path_mtu("o", "t", parse_sweep(["1472 ok"]), 1500).key == "full"
-    assert judge_path_mtu("o", "t", parse_sweep(["1472 fail", "0 fail"]), 1500).key == "unreachable"
-    assert judge_path_mtu("o", "t", parse_sweep([]), 1500).key == "unreachable"
+    assert judge_path_mtu("o", "t", parse_sweep(["1472 ok"]), 1500).outcome == "full"
+    assert (
+        judge_path_mtu("o", "t", parse_sweep(["1472 fail", "0 fail"]), 1500).outcome
+        == "unreachable"
+    )
+    assert judge_path_mtu("o", "t", parse_sweep([]), 1500).outcome == "unreachable"
 
 
 def test_worst_of_keeps_the_most_telling_key_its_facts_and_everything_said() -> None:
-    from engine.checks.base import Evidence
-    from engine.detectors.base import Outcome, worst_of
+    from engine.detectors.base import worst_of
+    from engine.results import CheckResult, Evidence
 
-    ok = Outcome("bound", "a: bound", {"host": "a"}, (Evidence("a", "x"),))
-    bad = Outcome("client_gone", "b: gone", {"host": "b"}, (Evidence("b", "y"),))
+    ok = CheckResult("bound", "a: bound", {"host": "a"}, (Evidence("a", "x"),))
+    bad = CheckResult("client_gone", "b: gone", {"host": "b"}, (Evidence("b", "y"),))
     merged = worst_of([ok, bad], ("client_gone", "no_address", "bound"))
-    assert (merged.key, merged.summary, dict(merged.facts)) == (
+    assert (merged.outcome, merged.summary, dict(merged.facts)) == (
         "client_gone",
         "a: bound; b: gone",
         {"host": "b"},

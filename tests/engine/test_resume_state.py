@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 import engine.journal
-from engine.checks.base import CheckResult, ResultTable
 from engine.drill_score import (
     HINT,
     DrillAttempt,
@@ -30,6 +29,7 @@ from engine.journal_follow import LIVE
 from engine.playbook.graph import PlaybookGraph, load_valid_graph
 from engine.remote.inventory import Inventory
 from engine.remote.replay import ReplayRunner
+from engine.results import CheckResult, ResultTable
 from engine.resume_state import PANE_LINES, restore
 from engine.session import Session
 from engine.walker import Walker

@@ -316,7 +316,7 @@ def test_real_bond_with_both_slaves_down() -> None:
         )
     )
     out = detect_bond("nc1", "bond0", links, None)
-    assert out.key == "all_slaves_down"
+    assert out.outcome == "all_slaves_down"
     assert out.facts["slaves_down"] == ["eth0", "eth1"]
     assert out.facts["other_links_up"] == ["eth2"]
     assert (
@@ -328,7 +328,7 @@ def test_stand_in_members_come_from_the_status_file() -> None:
     links = parse_ip_link(ip_link(link("bond0", linkinfo={"info_kind": "tun"}), link("eth0"),
                                   link("eth1", carrier=False)))  # fmt: skip
     out = detect_bond("nc1", "bond0", links, parse_proc_bonding(ACTIVE_BACKUP))
-    assert out.key == "some_slaves_down"
+    assert out.outcome == "some_slaves_down"
     assert out.facts["bond_kind"] == "tun"
     assert "tun standing in for a bond" in out.evidence[0].text
     ok = detect_bond(
@@ -337,15 +337,15 @@ def test_stand_in_members_come_from_the_status_file() -> None:
         links[:2],
         parse_proc_bonding(ACTIVE_BACKUP.split("\n\nSlave Interface: eth1")[0]),
     )
-    assert (ok.key, ok.facts["active_slave"]) == ("bond_up", "eth0")
+    assert (ok.outcome, ok.facts["active_slave"]) == ("bond_up", "eth0")
 
 
 def test_bond_admin_down_and_no_bond() -> None:
     links = parse_ip_link(ip_link(link("bond0", up=False, carrier=False),
                                   link("eth0", master="bond0")))  # fmt: skip
-    assert detect_bond("h", "bond0", links, None).key == "bond_admin_down"
+    assert detect_bond("h", "bond0", links, None).outcome == "bond_admin_down"
     missing = detect_bond("h", "bond1", links, None)
-    assert (missing.key, missing.summary) == ("no_bond", "h: no link named bond1")
+    assert (missing.outcome, missing.summary) == ("no_bond", "h: no link named bond1")
 
 
 # ---------------------------------------------------------------- switch logs
@@ -373,7 +373,7 @@ def test_the_tales_log_says_bpdu_guard_with_the_guest_mac() -> None:
     assert events[0].tag == "%SPANTREE-4-BLOCK_BPDUGUARD"
     assert (events[1].interface, events[1].cause) == ("Port-Channel35", "bpduguard")
     out = detect_switch_log("sw1", events)
-    assert out.key == "bpduguard"
+    assert out.outcome == "bpduguard"
     assert out.facts["bpduguard_macs"] == [GUEST]
     assert out.facts["errdisabled_ports"] == ["sw1 Port-Channel35 (bpduguard)"]
     assert out.facts["down_ports"] == ["sw1 Ethernet35"]
@@ -402,11 +402,11 @@ def test_recovery_clears_the_port_and_other_causes_are_told_apart() -> None:
         "Feb 15 02:10:00 SW-1 Ebra: %LINEPROTO-5-UPDOWN: Line protocol on Interface "
         "Ethernet35 (Server35), changed state to up\n"
     )
-    assert detect_switch_log("sw1", parse_switch_log(recovered)).key == "clean"
+    assert detect_switch_log("sw1", parse_switch_log(recovered)).outcome == "clean"
     flap = parse_switch_log("%PM-4-ERR_DISABLE: link-flap error detected on Gi1/0/2, putting "
                             "Gi1/0/2 in err-disable state")  # fmt: skip
     out = detect_switch_log("sw9", flap)
-    assert (out.key, out.facts["errdisabled_ports"]) == (
+    assert (out.outcome, out.facts["errdisabled_ports"]) == (
         "errdisabled_other", ["sw9 Gi1/0/2 (link-flap)"],
     )  # fmt: skip
     ios_recover = parse_switch_log(
@@ -415,17 +415,17 @@ def test_recovery_clears_the_port_and_other_causes_are_told_apart() -> None:
         "%LINK-3-UPDOWN: Interface Gi1/0/1, changed state to up\n"
     )
     assert ios_recover[2].kind == "recovery"
-    assert detect_switch_log("sw9", ios_recover).key == "clean"
+    assert detect_switch_log("sw9", ios_recover).outcome == "clean"
 
 
 def test_garbage_logs_are_not_errors() -> None:
     assert parse_switch_log("\x00\xff binary\n" + "x" * 100000 + "\nno percent here\n") == []
-    assert detect_switch_log("sw", []).key == "clean"
+    assert detect_switch_log("sw", []).outcome == "clean"
     merged = merge_outcomes(
         [detect_switch_log("sw1", parse_switch_log(TALE_LOG)), detect_switch_log("sw2", [])],
         ("bpduguard", "errdisabled_other", "link_down", "clean"),
     )
-    assert merged.key == "bpduguard"
+    assert merged.outcome == "bpduguard"
     assert merged.facts["events"] == 6
 
 
@@ -438,17 +438,20 @@ def bpdus(*pkts: Packet) -> list[Bpdu]:
 
 def test_capture_detector_tells_guests_from_the_host() -> None:
     on_tap = detect_bpdu_capture("c", {"tap1": bpdus(stp(), stp())}, ["tap1"], {})
-    assert on_tap.key == "guest_bpdus"
+    assert on_tap.outcome == "guest_bpdus"
     assert on_tap.facts["source_macs"] == [GUEST]
     assert on_tap.facts["by_iface"] == {"tap1": [GUEST]}
     assert "(OpenStack MAC) on tap1" in on_tap.summary
     uplink = detect_bpdu_capture("c", {"bond0": bpdus(stp())}, [], {"00:1b:21:35:10:00": "bond0"})
-    assert uplink.key == "guest_bpdus"  # a MAC the host does not own, leaving the uplink
+    assert uplink.outcome == "guest_bpdus"  # a MAC the host does not own, leaving the uplink
     own = detect_bpdu_capture("c", {"bond0": bpdus(stp(src="00:1b:21:35:10:00"))}, [],
                               {"00:1b:21:35:10:00": "br100"})  # fmt: skip
-    assert (own.key, own.facts["host_bridge_macs"]) == ("host_bpdus", ["00:1b:21:35:10:00 (br100)"])
+    assert (own.outcome, own.facts["host_bridge_macs"]) == (
+        "host_bpdus",
+        ["00:1b:21:35:10:00 (br100)"],
+    )
     none = detect_bpdu_capture("c", {"bond0": []}, [], {})
-    assert (none.key, none.summary) == ("no_bpdus", "c: no BPDUs sent on bond0")
+    assert (none.outcome, none.summary) == ("no_bpdus", "c: no BPDUs sent on bond0")
 
 
 DOMAIN = """<domain type='kvm'><name>instance-00000023</name>
@@ -471,7 +474,7 @@ def test_identity_runs_from_mac_to_instance() -> None:
     assert len(dom.nics) == 1  # the interface without a MAC is skipped
     out = resolve_bpdu_sources("compute", "server35", [GUEST], {"tap3f2a9c1e-7b": [GUEST]},
                                parse_bridge_fdb(FDB), [dom], "test", ["bond0"])  # fmt: skip
-    assert out.key == "instance_found"
+    assert out.outcome == "instance_found"
     assert (out.facts["instance"], out.facts["instance_owner"]) == (
         "centos-test",
         "valentine/cupid",
@@ -483,12 +486,12 @@ def test_identity_runs_from_mac_to_instance() -> None:
 def test_identity_without_a_domain_or_port() -> None:
     fdb = parse_bridge_fdb(FDB)
     orphan = resolve_bpdu_sources("c", "c", [GUEST], {}, fdb, [], "none")
-    assert (orphan.key, orphan.facts["tap"], orphan.facts["instance"]) == (
+    assert (orphan.outcome, orphan.facts["tap"], orphan.facts["instance"]) == (
         "tap_only", "tap3f2a9c1e-7b", None,
     )  # fmt: skip
     remote = resolve_bpdu_sources("c", "c", [SWITCH], {}, fdb, [], "none", ["bond0"])
-    assert remote.key == "unknown_source"
-    assert resolve_bpdu_sources("c", "c", [], {}, fdb, [], "none").key == "unknown_source"
+    assert remote.outcome == "unknown_source"
+    assert resolve_bpdu_sources("c", "c", [], {}, fdb, [], "none").outcome == "unknown_source"
 
 
 def test_a_guest_bridge_mac_resolves_through_its_port() -> None:
@@ -496,7 +499,7 @@ def test_a_guest_bridge_mac_resolves_through_its_port() -> None:
     other_mac = "fa:16:3e:00:00:99"  # a bridge inside the guest with a MAC of its own
     fdb = parse_bridge_fdb(f'[{{"mac":"{other_mac}","ifname":"tap3f2a9c1e-7b","master":"br100"}}]')
     out = resolve_bpdu_sources("c", "c", [other_mac], {}, fdb, [dom], "x")
-    assert (out.key, out.facts["instance"]) == ("instance_found", "centos-test")
+    assert (out.outcome, out.facts["instance"]) == ("instance_found", "centos-test")
 
 
 @pytest.mark.parametrize(

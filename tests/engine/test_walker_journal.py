@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from engine.checks.base import CheckResult, Evidence
 from engine.errors import CloudtalesError
 from engine.journal import Journal, read_events
 from engine.playbook.graph import PlaybookGraph, load_valid_graph
 from engine.report import render_report
+from engine.results import CheckResult, Evidence
 from engine.walker import Walker
 
 SYMPTOM = "ssh-freezes-on-large-output"
@@ -155,7 +155,7 @@ def test_journal_survives_kill_9(tmp_path: Path) -> None:
         from engine.playbook.graph import load_valid_graph
         from engine.journal import Journal
         from engine.walker import Walker
-        from engine.checks.base import CheckResult
+        from engine.results import CheckResult
         j = Journal({str(path)!r})
         w = Walker.start(load_valid_graph(), {SYMPTOM!r}, j)
         w.record_result("pmtu-outside-instance", CheckResult("reduced", "1496"))

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.checks.base import CheckContext, CheckResult, LiveLine
+from engine.checks.base import CheckContext, LiveLine
 from engine.checks.registry import get_check_type
 from engine.errors import CloudtalesError
 from engine.journal import read_events
@@ -29,6 +29,7 @@ from engine.remote.inventory import Inventory, load_inventory
 from engine.remote.runner import Runner
 from engine.remote.sql import SqlSession, open_session
 from engine.report import render_report
+from engine.results import CheckResult
 from engine.session import Session
 from labs import netns
 from labs.havana import CONTROLLER, CONTROLLER_NS, MGMT_BRIDGE, NS_PREFIX, ROOT_PREFIX, HavanaLab

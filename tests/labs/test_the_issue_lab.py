@@ -15,11 +15,12 @@ from typing import Any
 
 import pytest
 
-from engine.checks.base import CheckContext, CheckResult
+from engine.checks.base import CheckContext
 from engine.checks.registry import get_check_type
 from engine.errors import CloudtalesError
 from engine.remote.factory import make_runner
 from engine.remote.inventory import load_inventory
+from engine.results import CheckResult
 from labs import netns
 from labs.base import Lab
 from labs.qemu_bridge_bug_emulator import read_state

@@ -33,7 +33,7 @@ REPO = Path(__file__).resolve().parents[2]
 WRITER = textwrap.dedent(
     """
     import sys
-    from engine.checks.base import CheckResult, Evidence
+    from engine.results import CheckResult, Evidence
     from engine.journal import Journal
     from engine.playbook.graph import load_valid_graph
     from engine.walker import Walker

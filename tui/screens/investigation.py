@@ -23,12 +23,13 @@ from textual.binding import Binding
 from textual.widgets import Footer, Header
 from textual.worker import Worker, WorkerState
 
-from engine.checks.base import FactValue, LiveLine, ResultTable
+from engine.checks.base import LiveLine
 from engine.drill_score import HINT, DrillAttempt, clock, hint, score
 from engine.errors import CloudtalesError
 from engine.executor import StepReport, hosts_for, step
 from engine.journal import HEARTBEAT, HEARTBEAT_EVERY, RESUMED
 from engine.journal_follow import LIVE, LiveSampler
+from engine.results import FactValue, ResultTable
 from engine.resume_state import restore
 from engine.session import Session
 from tui.messages import PaneCommandEnded, PaneFlushed, WalkUpdated

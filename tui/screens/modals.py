@@ -16,8 +16,8 @@ from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
 from textual.widgets import Input, Label, Select, Static
 
-from engine.checks.base import FactValue
 from engine.remote.host_vars import safe_command
+from engine.results import FactValue
 
 CANCEL: list[BindingType] = [Binding("escape", "cancel", "Cancel")]
 

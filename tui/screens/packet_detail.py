@@ -20,7 +20,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from engine.analyzers.packet_detail import PacketDetail, PointView, decode_row, hexdump
-from engine.checks.base import ResultTable
+from engine.results import ResultTable
 from tui.screens.help import NO_PANE, elsewhere
 from tui.widgets.notice_bar import NoticeBar
 

@@ -18,7 +18,7 @@ from textual.events import Resize
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from engine.checks.base import ResultTable
+from engine.results import ResultTable
 from tui.screens.help import NO_PANE, elsewhere
 from tui.screens.modals import FilterModal
 from tui.screens.packet_detail import PacketDetailScreen

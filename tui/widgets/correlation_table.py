@@ -17,7 +17,7 @@ from rich.text import Text
 from textual.widgets import DataTable
 
 from engine.analyzers.correlate import Correlation
-from engine.checks.base import ResultTable
+from engine.results import ResultTable
 
 LOST_STYLE = "bold red"
 CHANGED_STYLE = "yellow"
