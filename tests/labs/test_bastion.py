@@ -325,22 +325,24 @@ checks:
     type: link_facts
     hosts: [compute]
     on: {vlan_on_vlan: bh-nova, vlan_on_base: bh-nova, no_vlan_devices: bh-nova}
-    fallback: bh-unreached
+    fallback: inconclusive
   - id: bh-nova
     title: nova.conf vlan_interface
     why: where tenant VLANs go
     type: vlan_interface
     hosts: [compute]
     params: {path: "{hosts.nc01.nova_conf}", vlan_devices: "{facts.bh-links.vlan_devices}"}
-    on: {is_vlan_device: bh-stacked, is_base_device: bh-unreached, unset: bh-unreached}
-    fallback: bh-unreached
+    on: {is_vlan_device: bh-stacked, is_base_device: bh-base, unset: bh-base}
+    fallback: inconclusive
 diagnoses:
   - id: bh-stacked
-    title: vlan_interface names a VLAN device
+    title: "vlan_interface names a VLAN device ({facts.bh-nova.vlan_interface})"
     explanation: read through the jump host
-  - id: bh-unreached
-    title: the checks did not get through
-    explanation: something failed
+    requires: [bh-nova.outcome=is_vlan_device, bh-nova.vlan_interface]
+  - id: bh-base
+    title: vlan_interface names no VLAN device
+    explanation: read through the jump host
+    requires: [bh-nova.outcome=is_base_device|unset]
 """
 
 
