@@ -89,6 +89,7 @@ class CloudtalesBase(App[None]):
         super().__init__()
         self.read_only = read_only
         self.ansi = ansi  # the CLI passes sixteen_colours(); tests and screenshots do not
+        self.notices_sent = 0
         if ansi:  # the terminal's own 16 colours, not a truecolor palette squeezed in
             self.theme = ANSI_THEME
 
@@ -152,6 +153,7 @@ class CloudtalesBase(App[None]):
     ) -> None:
         """In the current screen's notice bar, above the footer (a toast would cover the
         newest lines of a pane); a dialog, which has no bar, gets Textual's toast."""
+        self.notices_sent += 1
         bars = self.screen.query(NoticeBar) if self.screen_stack else None
         if not bars:
             super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)

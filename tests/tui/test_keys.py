@@ -36,15 +36,13 @@ Reopen = Callable[[], Awaitable[Screen[Any]]]
 def signature(app: CloudtalesApp) -> tuple[object, ...]:
     """What a key can change that the operator sees or the journal keeps."""
     screen = app.screen
-    notices = sum(len(bar.notices) for s in app.screen_stack for bar in s.query(NoticeBar))
     panes = tuple((p.source, p.lines, p.region) for p in screen.query(LivePane))
     events = len(app.session.walker.events) if getattr(app, "session", None) else 0
     return (
         tuple(id(s) for s in app.screen_stack),
         id(screen.focused),
         screen.maximized,
-        notices,
-        len(app._notifications),
+        app.notices_sent,  # every notice, shown in a bar or (over a dialog) as a toast
         panes,
         events,
         getattr(screen, "wrap", None),

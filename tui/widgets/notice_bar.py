@@ -44,11 +44,13 @@ class NoticeBar(Static):
     def __init__(self, id: str = "notices") -> None:
         super().__init__(id=id, markup=False)
         self.notices: list[Notice] = []
+        self.shown = 0  # notices ever shown here (those on screen expire)
 
     def show(
         self, text: str, title: str = "", severity: str = "information", timeout: float = 5.0
     ) -> None:
         self.notices.append(Notice(text, title, severity, time.monotonic() + timeout))
+        self.shown += 1
         self.set_timer(timeout + 0.05, self._expire, name="notice expiry")
         self.refresh_notices()
 
