@@ -33,6 +33,15 @@ NAMES = {
     "open_pane": "pane: open...",
     "close_pane": "pane: close focused",
     "zoom": "view: zoom the focused pane",
+    "wrap": "pane: wrap long lines (or scroll)",
+    "filter": "view: filter (only lines or rows with a text)",
+    "next_pane": "pane: next / previous",
+    "packets": "view: packet table",
+    "detail": "packet: decode at every capture point",
+    "hex": "packet: show the bytes",
+    "page": "packets: next / previous capture points",
+    "next_table": "packets: next / previous table",
+    "next_point": "packet: next / previous capture point",
     "diagnosis": "view: diagnosis",
     "help": "view: keys (help)",
     "close": "view: close",
@@ -40,7 +49,7 @@ NAMES = {
     "choose": "symptom: start",
     "quit": "app: quit",
 }
-HIDDEN = {"command_palette", "help_quit"}
+HIDDEN = {"command_palette", "help_quit", "interrupt"}
 
 
 @dataclass(frozen=True)
