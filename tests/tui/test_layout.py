@@ -152,3 +152,36 @@ def test_start_up_imports_no_scapy() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+async def test_slash_filters_a_pane_and_the_packet_rows_and_w_wraps(
+    graph: PlaybookGraph, inventory: Inventory, runner: ReplayRunner, tmp_path: Path
+) -> None:
+    from tui.screens.packets import PacketTablesScreen
+
+    app = drill_app(graph, inventory, runner, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await reach(app, pilot, "investigation")
+        screen = app.screen
+        pane = screen.current_pane()  # type: ignore[attr-defined]
+        await pilot.press("slash", *"10.0.100.5 >", "enter")
+        await pilot.pause()
+        shown = list(pane.log_widget.shown)
+        assert shown
+        assert all("10.0.100.5 >" in line for line in shown)
+        assert len(shown) < len(pane.log_widget.lines)
+        await pilot.press("slash", "enter")  # empty: every line again
+        await pilot.pause()
+        assert len(pane.log_widget.shown) == len(pane.log_widget.lines)
+        await pilot.press("w")
+        await pilot.pause()
+        assert all(p.log_widget.wrap for p in screen.query(LivePane))
+        await pilot.press("t", "slash", *"reply", "enter")
+        await pilot.pause()
+        packets = app.screen
+        assert isinstance(packets, PacketTablesScreen)
+        table = packets.current()
+        assert table is not None
+        rows = [table.get_row_at(n)[0].plain for n in range(table.row_count)]
+        assert rows
+        assert all("10.0.100.5 > 203.0.113.10" in r for r in rows)  # the replies only
