@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict
 from engine.remote.inventory import Host, Inventory
 from engine.remote.runner import Runner
 from engine.results import CheckResult, FactValue
+from engine.sources.live import LiveSources, Sources
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,12 @@ class CheckContext:
     facts: Mapping[str, FactValue]
     timeout: float
     emit: Callable[[LiveLine], None] = lambda line: None
+    provider: Sources | None = None  # named data sources; None: live over ``runner``
+
+    @property
+    def sources(self) -> Sources:
+        """Data by source name and parameters (``engine.sources``), never by command."""
+        return self.provider if self.provider is not None else LiveSources(self.runner)
 
 
 RunFn = Callable[[CheckContext, Any], Awaitable[CheckResult]]

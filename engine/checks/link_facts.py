@@ -13,8 +13,6 @@ from engine.errors import CloudtalesError
 from engine.parsers.iplink import parse_ip_link
 from engine.results import CheckResult
 
-COMMAND = "ip -j -d link show"
-
 
 class LinkFactsParams(CheckParams):
     pass
@@ -22,10 +20,14 @@ class LinkFactsParams(CheckParams):
 
 async def _one(ctx: CheckContext, host_name: str) -> CheckResult:
     host = ctx.inventory.host(host_name)
-    res = await ctx.runner.run(host, COMMAND, timeout=ctx.timeout)
+    res = await ctx.sources.read(host, "ip_link", timeout=ctx.timeout)
     if not res.ok:
-        raise CloudtalesError(f"host {host_name}: `{COMMAND}` failed: {res.why}")
-    links = parse_ip_link(res.stdout, f"{host_name}: {COMMAND}")
+        raise CloudtalesError(
+            f"host {host_name}: `{res.command}` failed: {res.why}",
+            host=host_name,
+            command=res.command,
+        )
+    links = parse_ip_link(res.stdout, f"{host_name}: {res.command}")
     for link in links:
         ctx.emit(
             LiveLine(

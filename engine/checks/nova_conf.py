@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
 from dataclasses import replace
 
 from engine.checks.base import CheckContext, CheckParams, CheckType, LiveLine
@@ -14,8 +13,6 @@ from engine.errors import CloudtalesError
 from engine.parsers.nova_conf import NovaConf, parse_nova_conf
 from engine.results import CheckResult
 
-MAX_CONF_BYTES = 1 << 20
-
 
 class VlanInterfaceParams(CheckParams):
     path: str = "/etc/nova/nova.conf"
@@ -25,11 +22,11 @@ class VlanInterfaceParams(CheckParams):
 async def read_nova_conf(ctx: CheckContext, host_name: str, path: str) -> NovaConf:
     """The remote nova.conf, bounded to 1 MiB, parsed with configparser."""
     host = ctx.inventory.host(host_name)
-    res = await ctx.runner.run(
-        host, f"head -c {MAX_CONF_BYTES} {shlex.quote(path)}", timeout=ctx.timeout
-    )
+    res = await ctx.sources.read(host, "nova_conf", timeout=ctx.timeout, path=path)
     if not res.ok:
-        raise CloudtalesError(f"host {host_name}: cannot read {path}: {res.why}")
+        raise CloudtalesError(
+            f"host {host_name}: cannot read {path}: {res.why}", host=host_name, command=res.command
+        )
     return parse_nova_conf(res.stdout, f"{host_name}:{path}")
 
 

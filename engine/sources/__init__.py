@@ -1,0 +1,1 @@
+"""Named data sources with interchangeable providers (live, recording, sosreport)."""

@@ -1,0 +1,90 @@
+"""Network sources: links, bonds, bridges, NIC features, captures."""
+
+from __future__ import annotations
+
+import shlex
+
+from engine.parsers.ethtool import ethtool_command
+from engine.sources.registry import register
+from engine.sources.spec import AbsPath, Iface, NoParams, Source, SourceParams
+
+EXTRAS = "sos_commands/sos_extras/cloudtales/"
+
+
+class IfaceParams(SourceParams):
+    iface: Iface
+
+
+class BondingParams(SourceParams):
+    bond: Iface = "bond0"
+    path: AbsPath | None = None  # a lab keeps its status file elsewhere
+
+
+def _bonding(p: BondingParams) -> str:
+    path = p.path or f"/proc/net/bonding/{p.bond}"
+    return f"head -c 65536 {shlex.quote(path)}"
+
+
+class CaptureParams(SourceParams):
+    iface: Iface
+    snaplen: int = 256
+    count: int = 100
+    filter: str = ""
+
+
+def _capture(p: CaptureParams) -> str:
+    bpf = f" {shlex.quote(p.filter)}" if p.filter else ""
+    return f"tcpdump -U -w - -n -s {p.snaplen} -c {p.count} -i {shlex.quote(p.iface)}{bpf}"
+
+
+register(
+    Source(
+        "ip_link",
+        "Links with details (ip -j -d link show)",
+        live=lambda _p: "ip -j -d link show",
+        params=NoParams,
+        sos=(EXTRAS + "ip_-j_-d_link_show",),
+        parser="engine.parsers.iplink.parse_ip_link",
+    )
+)
+register(
+    Source(
+        "proc_net_bonding",
+        "A bond's status (/proc/net/bonding/BOND)",
+        live=_bonding,
+        params=BondingParams,
+        sos=("proc/net/bonding/*", "sos_commands/sos_extras/cloudtales/*bond*"),
+        parser="engine.parsers.proc_bonding.parse_proc_bonding",
+    )
+)
+register(
+    Source(
+        "bridge_fdb",
+        "Bridge forwarding database (bridge -j fdb show)",
+        live=lambda _p: "bridge -j fdb show",
+        sos=(EXTRAS + "bridge_-j_fdb_show",),
+        parser="engine.checks.bpdu_source",
+    )
+)
+register(
+    Source(
+        "ethtool_features",
+        "A NIC's offload features (ethtool -k IFACE)",
+        live=lambda p: ethtool_command(p.iface),
+        params=IfaceParams,
+        sos=("sos_commands/networking/ethtool_-k_*",),
+        parser="engine.parsers.ethtool.parse_ethtool_features",
+    )
+)
+register(
+    Source(
+        "capture",
+        "Packets on an interface (tcpdump -w -), pcap bytes",
+        live=_capture,
+        params=CaptureParams,
+        kind="bytes",
+        offline=False,
+        sos_note="a capture happens now: no sosreport holds it",
+        parser="engine.parsers.pcap",
+    )
+)

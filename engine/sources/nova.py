@@ -1,0 +1,82 @@
+"""Nova sources: configuration, logs, the instances directory, the database."""
+
+from __future__ import annotations
+
+import shlex
+
+from engine.parsers.find_sizes import find_sizes_command
+from engine.sources.registry import register
+from engine.sources.spec import AbsPath, Source, SourceParams
+
+EXTRAS = "sos_commands/sos_extras/cloudtales/"
+MAX_CONF_BYTES = 1 << 20
+
+
+class ConfParams(SourceParams):
+    path: AbsPath = "/etc/nova/nova.conf"
+
+
+class LogTailParams(SourceParams):
+    path: AbsPath = "/var/log/nova/nova-compute.log"
+    max_bytes: int = 1 << 20
+
+
+class InstancesParams(SourceParams):
+    root: AbsPath = "/var/lib/nova/instances"
+
+
+class DbCountsParams(SourceParams):
+    database: str = "nova"
+
+
+register(
+    Source(
+        "nova_conf",
+        "nova.conf, bounded to 1 MiB",
+        live=lambda p: f"head -c {MAX_CONF_BYTES} {shlex.quote(p.path)}",
+        params=ConfParams,
+        sos=("etc/nova/nova.conf",),
+        parser="engine.parsers.nova_conf.parse_nova_conf",
+    )
+)
+register(
+    Source(
+        "nova_compute_log_tail",
+        "The tail of a nova log",
+        live=lambda p: f"tail -c {int(p.max_bytes)} {shlex.quote(p.path)}",
+        params=LogTailParams,
+        sos=("var/log/nova/nova-compute.log*", "var/log/nova/nova-api.log*"),
+        parser="engine.parsers.nova_api_log",
+    )
+)
+register(
+    Source(
+        "instances_listing",
+        "ls -lR of the instances directory",
+        live=lambda p: f"ls -lR --time-style=full-iso {shlex.quote(p.root)}",
+        params=InstancesParams,
+        sos=(EXTRAS + "cloudtales-instances-listing",),
+        parser="engine.checks.instances_shared",
+    )
+)
+register(
+    Source(
+        "console_log_sizes",
+        "Sizes of every console.log under the instances directory",
+        live=lambda p: find_sizes_command(p.root, "console.log"),
+        params=InstancesParams,
+        sos=(EXTRAS + "cloudtales-console-sizes",),
+        parser="engine.parsers.find_sizes",
+    )
+)
+register(
+    Source(
+        "nova_db_counts",
+        "Row counts in nova's database (SQL over a tunnel, not a shell command)",
+        live=lambda p: f"mysql {shlex.quote(p.database)} -e 'SELECT COUNT(*) ...'",
+        params=DbCountsParams,
+        offline=False,
+        sos_note="an SQL count asks the running database: sos' mysql plugin holds no counts",
+        parser="engine.checks.nova_db",
+    )
+)
