@@ -1,0 +1,113 @@
+"""Named data sources: the registry's promises, and the recorded provider against the
+recordings of a real lab run (double-vlan-faulty), converted through the source recorder."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from engine.checks import link_facts, nova_conf
+from engine.checks.base import CheckContext
+from engine.errors import CloudtalesError
+from engine.remote.inventory import load_inventory
+from engine.remote.replay import ReplayRunner, load_recordings
+from engine.sources import registry
+from engine.sources.live import LiveSources
+from engine.sources.recorded import RecordedSources, SourceRecorder, load_answers
+
+REHEARSAL = Path(__file__).parents[1] / "rehearsals" / "double-vlan-faulty"
+
+
+def test_every_source_declares_live_offline_and_sos() -> None:
+    sources = registry.all_sources()
+    assert {"ip_link", "nova_conf", "capture", "nova_db_counts"} <= set(sources)
+    for s in sources.values():
+        fields = s.params.model_fields
+        example = {k: "eth0" for k, f in fields.items() if f.is_required()}
+        assert s.live(s.params(**example)).strip(), s.name
+        assert isinstance(s.offline, bool)
+        if s.offline:
+            assert s.sos, f"{s.name}: offline but no sosreport path"
+        else:
+            assert not s.sos, f"{s.name}: cannot exist offline yet has sosreport paths"
+            assert s.sos_note, f"{s.name}: say why no sosreport holds it"
+    assert not sources["capture"].offline
+    assert not sources["nova_db_counts"].offline
+
+
+def test_a_bad_interface_is_one_line_naming_source_and_field() -> None:
+    with pytest.raises(CloudtalesError) as err:
+        registry.get("ethtool_features").command({"iface": "eth0 touch x"})
+    assert str(err.value) == (
+        "source ethtool_features: parameter iface: Value error, 'eth0 …' is not an interface name"
+    )
+
+
+class NoNetwork:
+    """A runner whose every method raises: whatever touches it would open a connection."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(f"runner.{name} used: an offline walk opened a connection")
+
+
+def _ctx(runner: Any, provider: Any) -> CheckContext:
+    inventory = load_inventory(REHEARSAL / "inventory.yaml")
+    return CheckContext(runner, inventory, [inventory.host("compute")], {}, 20.0, provider=provider)
+
+
+async def _walk(ctx: CheckContext) -> tuple[str, str]:
+    links = await link_facts.run(ctx, link_facts.LinkFactsParams())
+    devices = links.facts["vlan_devices"]
+    conf = await nova_conf.run(
+        ctx, nova_conf.VlanInterfaceParams(path="/etc/nova/nova.conf", vlan_devices=devices)
+    )
+    return links.outcome, conf.outcome
+
+
+@pytest.fixture
+def recorded(tmp_path: Path) -> Path:
+    """The rehearsal's command recordings, replayed through LiveSources while the
+    source recorder writes answers keyed by source name and parameters."""
+    entries = yaml.safe_load((REHEARSAL / "recordings.yaml").read_text())
+    replay = ReplayRunner(load_recordings(entries, REHEARSAL))
+    recorder = SourceRecorder(LiveSources(replay))
+    assert asyncio.run(_walk(_ctx(replay, recorder))) == ("no_vlan_devices", "is_vlan_device")
+    out = tmp_path / "sources.yaml"
+    recorder.save(out)
+    return out
+
+
+def test_recorded_walk_opens_no_connection(recorded: Path) -> None:
+    answers = load_answers(recorded)
+    assert [(a.host, a.source, a.params) for a in answers] == [
+        ("compute", "ip_link", ""),
+        ("compute", "nova_conf", "path=/etc/nova/nova.conf"),
+    ]
+    ctx = _ctx(NoNetwork(), RecordedSources(answers))
+    assert asyncio.run(_walk(ctx)) == ("no_vlan_devices", "is_vlan_device")
+
+
+def test_new_live_flags_do_not_break_recordings(
+    recorded: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ip_link = registry.get("ip_link")
+    flagged = dataclasses.replace(ip_link, live=lambda _p: "ip -j -d -s link show")
+    monkeypatch.setitem(registry._SOURCES, "ip_link", flagged)
+    assert registry.get("ip_link").command({}) == "ip -j -d -s link show"
+    ctx = _ctx(NoNetwork(), RecordedSources(load_answers(recorded)))
+    assert asyncio.run(_walk(ctx)) == ("no_vlan_devices", "is_vlan_device")
+
+
+def test_other_params_miss_with_one_line(recorded: Path) -> None:
+    ctx = _ctx(NoNetwork(), RecordedSources(load_answers(recorded)))
+    params = nova_conf.VlanInterfaceParams(path="/etc/nova/nova-compute.conf")
+    with pytest.raises(CloudtalesError) as err:
+        asyncio.run(nova_conf.run(ctx, params))
+    assert str(err.value) == (
+        "no recording of source nova_conf(path=/etc/nova/nova-compute.conf) on host compute"
+    )
