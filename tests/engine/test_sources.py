@@ -63,6 +63,7 @@ def _ctx(runner: Any, provider: Any) -> CheckContext:
 async def _walk(ctx: CheckContext) -> tuple[str, str]:
     links = await link_facts.run(ctx, link_facts.LinkFactsParams())
     devices = links.facts["vlan_devices"]
+    assert isinstance(devices, list)
     conf = await nova_conf.run(
         ctx, nova_conf.VlanInterfaceParams(path="/etc/nova/nova.conf", vlan_devices=devices)
     )
