@@ -9,8 +9,6 @@ from the host var ``uplink`` (default ``bond0``); the status file from the host 
 
 from __future__ import annotations
 
-import shlex
-
 from engine.checks.base import CheckContext, CheckParams, CheckType, LiveLine
 from engine.checks.gather import gather_all
 from engine.checks.registry import register
@@ -21,9 +19,6 @@ from engine.parsers.iplink import parse_ip_link
 from engine.parsers.proc_bonding import BondStatus, parse_proc_bonding
 from engine.remote.inventory import Host
 from engine.results import CheckResult
-
-LINK_COMMAND = "ip -j -d link show"
-MAX_STATUS_BYTES = 65536
 
 
 class BondStateParams(CheckParams):
@@ -44,9 +39,7 @@ async def read_status(
     ctx: CheckContext, host: Host, path: str
 ) -> tuple[BondStatus | None, str | None]:
     """The parsed status file, or (None, why not) when it is absent."""
-    res = await ctx.runner.run(
-        host, f"head -c {MAX_STATUS_BYTES} -- {shlex.quote(path)}", timeout=ctx.timeout
-    )
+    res = await ctx.sources.read(host, "proc_net_bonding", timeout=ctx.timeout, path=path)
     if not res.ok:
         said = res.stderr.strip().splitlines()[-1:] or [f"exit status {res.exit_status}"]
         return None, f"{path}: not readable ({said[0][:160]})"
@@ -59,12 +52,16 @@ async def read_status(
 async def _one(ctx: CheckContext, host: Host, params: BondStateParams) -> CheckResult:
     bond = bond_name(host, params)
     links_res, (status, note) = await gather_all(
-        ctx.runner.run(host, LINK_COMMAND, timeout=ctx.timeout),
+        ctx.sources.read(host, "ip_link", timeout=ctx.timeout),
         read_status(ctx, host, status_path(host, bond, params.status_var)),
     )
     if not links_res.ok:
-        raise CloudtalesError(f"host {host.name}: `{LINK_COMMAND}` failed: {links_res.why}")
-    links = parse_ip_link(links_res.stdout, f"{host.name}: {LINK_COMMAND}")
+        raise CloudtalesError(
+            f"host {host.name}: `{links_res.command}` failed: {links_res.why}",
+            host=host.name,
+            command=links_res.command,
+        )
+    links = parse_ip_link(links_res.stdout, f"{host.name}: {links_res.command}")
     source = f"{host.name}:{bond}"
     for link in links:
         if link.ifname == bond:

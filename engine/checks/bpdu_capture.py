@@ -34,7 +34,6 @@ from engine.parsers.pcap import PVST_MAC, STP_MAC, Frame, PcapStream
 from engine.remote.inventory import Host
 from engine.results import CheckResult
 
-LINK_COMMAND = "ip -j -d link show"
 BPDU_FILTER = f"ether dst {STP_MAC} or ether dst {PVST_MAC}"
 
 
@@ -146,10 +145,14 @@ async def _collect(ctx: CheckContext, points: list[_Point], params: BpduCaptureP
 
 
 async def _one(ctx: CheckContext, host: Host, params: BpduCaptureParams) -> CheckResult:
-    res = await ctx.runner.run(host, LINK_COMMAND, timeout=ctx.timeout)
+    res = await ctx.sources.read(host, "ip_link", timeout=ctx.timeout)
     if not res.ok:
-        raise CloudtalesError(f"host {host.name}: `{LINK_COMMAND}` failed: {res.why}")
-    links = parse_ip_link(res.stdout, f"{host.name}: {LINK_COMMAND}")
+        raise CloudtalesError(
+            f"host {host.name}: `{res.command}` failed: {res.why}",
+            host=host.name,
+            command=res.command,
+        )
+    links = parse_ip_link(res.stdout, f"{host.name}: {res.command}")
     uplink = str(host.vars.get(params.uplink_var) or "bond0")
     mode, chosen = choose_points(links, uplink, params.tap_patterns, params.max_points)
     host_macs = {link.address: link.ifname for link in links if link.address}

@@ -30,7 +30,6 @@ from engine.remote.inventory import Host
 from engine.remote.libvirt_client import domain_xmls
 from engine.results import CheckResult
 
-FDB_COMMAND = "bridge -j fdb show"
 MAX_XML_BYTES = 262144
 _SAFE_GLOB = re.compile(r"^[A-Za-z0-9_./*?\[\]-]+$")  # globbing, but nothing else for the shell
 
@@ -66,10 +65,14 @@ async def domains_from_files(ctx: CheckContext, host: Host, pattern: str) -> lis
 
 
 async def read_fdb(ctx: CheckContext, host: Host) -> list[FdbEntry]:
-    res = await ctx.runner.run(host, FDB_COMMAND, timeout=ctx.timeout)
+    res = await ctx.sources.read(host, "bridge_fdb", timeout=ctx.timeout)
     if not res.ok:
-        raise CloudtalesError(f"host {host.name}: `{FDB_COMMAND}` failed: {res.why}")
-    return parse_bridge_fdb(res.stdout, f"{host.name}: {FDB_COMMAND}")
+        raise CloudtalesError(
+            f"host {host.name}: `{res.command}` failed: {res.why}",
+            host=host.name,
+            command=res.command,
+        )
+    return parse_bridge_fdb(res.stdout, f"{host.name}: {res.command}")
 
 
 async def _one(ctx: CheckContext, host: Host, params: BpduSourceParams) -> CheckResult:

@@ -25,7 +25,7 @@ from engine.checks.concurrent_capture import (
 from engine.checks.gather import gather_all
 from engine.checks.registry import register
 from engine.errors import CloudtalesError
-from engine.parsers.ethtool import ethtool_command, parse_ethtool_features, vlan_offload_warning
+from engine.parsers.ethtool import parse_ethtool_features, vlan_offload_warning
 from engine.results import CheckResult, Evidence
 
 CAPTURE_OUTCOMES = ("stacked", "single", "untagged", "no_frames")
@@ -126,7 +126,7 @@ async def run(ctx: CheckContext, params: VlanCaptureParams) -> CheckResult:
 async def _offload_warning(ctx: CheckContext, point: CapturePoint) -> str | None:
     """``ethtool -k``: VLAN offload can hide tags from tcpdump (read-only; best effort)."""
     try:
-        res = await ctx.runner.run(point.host, ethtool_command(point.iface), timeout=10)
+        res = await ctx.sources.read(point.host, "ethtool_features", timeout=10, iface=point.iface)
         warning = vlan_offload_warning(point.label, parse_ethtool_features(res.stdout))
     except CloudtalesError:  # no ethtool there, a virtual device without features
         return None

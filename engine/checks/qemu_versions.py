@@ -10,7 +10,7 @@ from __future__ import annotations
 from engine.checks.base import CheckContext, CheckParams, CheckType, LiveLine
 from engine.checks.registry import register
 from engine.detectors.hypervisor import QEMU_OUTCOMES, judge_qemu_versions
-from engine.parsers.qemu_version import parse_versions, versions_command
+from engine.parsers.qemu_version import parse_versions
 from engine.results import CheckResult
 
 
@@ -20,7 +20,7 @@ class QemuVersionsParams(CheckParams):
 
 async def run(ctx: CheckContext, params: QemuVersionsParams) -> CheckResult:
     host = ctx.hosts[0]
-    res = await ctx.runner.run(host, versions_command(), timeout=ctx.timeout)
+    res = await ctx.sources.read(host, "qemu_versions", timeout=ctx.timeout)
     report = parse_versions(res.stdout)
     for b in report.binaries.values():
         ctx.emit(LiveLine(f"{host.name}:qemu", f"{b.name}: {b.line}"))

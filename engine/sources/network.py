@@ -16,13 +16,11 @@ class IfaceParams(SourceParams):
 
 
 class BondingParams(SourceParams):
-    bond: Iface = "bond0"
-    path: AbsPath | None = None  # a lab keeps its status file elsewhere
+    path: AbsPath = "/proc/net/bonding/bond0"  # a lab keeps its status file elsewhere
 
 
 def _bonding(p: BondingParams) -> str:
-    path = p.path or f"/proc/net/bonding/{p.bond}"
-    return f"head -c 65536 {shlex.quote(path)}"
+    return f"head -c 65536 -- {shlex.quote(p.path)}"
 
 
 class CaptureParams(SourceParams):
