@@ -6,8 +6,6 @@ rate is measured over the time span that window covers.
 
 from __future__ import annotations
 
-import shlex
-
 from pydantic import Field
 
 from engine.checks.base import CheckContext, CheckParams, CheckType, LiveLine
@@ -39,8 +37,8 @@ def _path(host: Host, params: ApiRequestsParams) -> str:
 
 async def _read(ctx: CheckContext, host: Host, params: ApiRequestsParams) -> ApiLog:
     path = _path(host, params)
-    res = await ctx.runner.run(
-        host, f"tail -c {int(params.tail_bytes)} {shlex.quote(path)}", timeout=ctx.timeout
+    res = await ctx.sources.read(
+        host, "nova_compute_log_tail", timeout=ctx.timeout, path=path, max_bytes=params.tail_bytes
     )
     if not res.ok:
         raise CloudtalesError(f"host {host.name}: cannot read {path}: {res.why}")

@@ -15,7 +15,7 @@ from engine.checks.registry import register
 from engine.detectors.api_timing import API_TIMING_OUTCOMES, classify_api_timing
 from engine.detectors.base import worst_of
 from engine.errors import CloudtalesError
-from engine.parsers.nova_api_log import parse_api_log, split_tail, tail_command
+from engine.parsers.nova_api_log import parse_api_log, split_tail
 from engine.results import CheckResult
 
 
@@ -28,8 +28,12 @@ class ApiTimingParams(CheckParams):
 async def run(ctx: CheckContext, params: ApiTimingParams) -> CheckResult:
     async def one(name: str) -> CheckResult:
         host = ctx.inventory.host(name)
-        res = await ctx.runner.run(
-            host, tail_command(params.path, params.max_bytes), timeout=ctx.timeout
+        res = await ctx.sources.read(
+            host,
+            "nova_api_access_lines",
+            timeout=ctx.timeout,
+            path=params.path,
+            max_bytes=params.max_bytes,
         )
         if not res.ok:
             said = res.stderr.strip().splitlines()[-1:] or [f"exit status {res.exit_status}"]

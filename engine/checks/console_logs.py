@@ -25,7 +25,6 @@ from engine.detectors.console import (
 from engine.errors import CloudtalesError
 from engine.parsers.find_sizes import (
     NO_DIR_MARKER,
-    find_sizes_command,
     human_bytes,
     parse_find_sizes,
 )
@@ -72,8 +71,9 @@ def parse_peek(stdout: str, size: int, tail_bytes: int) -> ConsoleTail:
 
 async def _sizes(ctx: CheckContext, host: Host, params: ConsoleLogParams) -> list[ConsoleLog]:
     root = _root(host, params)
-    cmd = find_sizes_command(root, "console.log", max_files=params.max_files)
-    res = await ctx.runner.run(host, cmd, timeout=ctx.timeout)
+    res = await ctx.sources.read(
+        host, "console_log_sizes", timeout=ctx.timeout, root=root, max_files=params.max_files
+    )
     if not res.ok:
         raise CloudtalesError(f"host {host.name}: find under {root} failed: {res.why}")
     if res.stdout.strip() == NO_DIR_MARKER:

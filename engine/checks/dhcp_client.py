@@ -13,7 +13,7 @@ from engine.checks.registry import register
 from engine.detectors.base import worst_of
 from engine.detectors.dhcp import DHCP_CLIENT_OUTCOMES, judge_dhcp_client
 from engine.errors import CloudtalesError
-from engine.parsers.dhcp_client import client_report_command, parse_client_report
+from engine.parsers.dhcp_client import parse_client_report
 from engine.results import CheckResult
 
 
@@ -27,7 +27,7 @@ async def _one(ctx: CheckContext, host_name: str, params: DhcpClientParams) -> C
     iface = params.iface or host.vars.get(params.iface_var) or host.vars.get("capture_iface")
     if not iface:
         raise CloudtalesError(f"host {host_name}: no iface given and no {params.iface_var} var")
-    res = await ctx.runner.run(host, client_report_command(str(iface)), timeout=ctx.timeout)
+    res = await ctx.sources.read(host, "dhcp_client_report", timeout=ctx.timeout, iface=str(iface))
     report = parse_client_report(res.stdout, f"host {host_name}: DHCP client report")
     if not report.iface_present:
         raise CloudtalesError(f"host {host_name}: no interface {iface}")

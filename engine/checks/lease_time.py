@@ -9,8 +9,6 @@ plus any ``paths`` given, each bounded to 256 KiB.
 
 from __future__ import annotations
 
-import shlex
-
 from engine.checks.base import CheckContext, CheckParams, CheckType, LiveLine
 from engine.checks.registry import register
 from engine.detectors.dhcp import LEASE_OUTCOMES, judge_lease
@@ -22,15 +20,10 @@ from engine.parsers.dnsmasq_conf import (
 )
 from engine.remote.inventory import Host
 from engine.results import CheckResult
+from engine.sources.services import DNSMASQ_PROCESSES
 
 MAX_CONF_BYTES = 256 * 1024
-PROCESSES = (
-    "self=$(readlink /proc/self/ns/net); "
-    "for p in $(pgrep -x dnsmasq 2>/dev/null); do "
-    '[ "$(readlink /proc/$p/ns/net 2>/dev/null)" = "$self" ] || continue; '
-    "echo \"proc $p\"; tr '\\0' '\\n' < /proc/$p/cmdline 2>/dev/null | sed 's/^/arg /'; "
-    "done"
-)
+PROCESSES = DNSMASQ_PROCESSES  # kept for labs/sosreport_plans.py
 
 
 class LeaseTimeParams(CheckParams):
@@ -51,15 +44,13 @@ def parse_processes(text: str) -> dict[int, list[str]]:
 
 
 async def _read(ctx: CheckContext, host: Host, path: str) -> str | None:
-    res = await ctx.runner.run(
-        host, f"head -c {MAX_CONF_BYTES} {shlex.quote(path)}", timeout=ctx.timeout
-    )
+    res = await ctx.sources.read(host, "dnsmasq_config", timeout=ctx.timeout, path=path)
     return res.stdout if res.ok else None
 
 
 async def run(ctx: CheckContext, params: LeaseTimeParams) -> CheckResult:
     host = ctx.hosts[0]
-    res = await ctx.runner.run(host, PROCESSES, timeout=ctx.timeout)
+    res = await ctx.sources.read(host, "dnsmasq_processes", timeout=ctx.timeout)
     configs: list[DnsmasqConfig] = []
     for pid, argv in parse_processes(res.stdout).items():
         cfg = parse_dnsmasq_args(argv, f"dnsmasq pid {pid} command line")

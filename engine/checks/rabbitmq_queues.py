@@ -18,7 +18,6 @@ from engine.errors import CloudtalesError
 from engine.parsers.find_sizes import human_bytes
 from engine.parsers.rabbitmqctl import (
     first_error_line,
-    list_queues_command,
     node_down,
     parse_list_queues,
     split_command_output,
@@ -36,8 +35,14 @@ class RabbitQueuesParams(CheckParams):
 
 
 async def _one(ctx: CheckContext, host: Host, params: RabbitQueuesParams) -> CheckResult:
-    cmd = list_queues_command(params.rabbitmqctl, params.vhost, params.max_bytes)
-    res = await ctx.runner.run(host, cmd, timeout=ctx.timeout)
+    res = await ctx.sources.read(
+        host,
+        "rabbitmq_queues",
+        timeout=ctx.timeout,
+        rabbitmqctl=params.rabbitmqctl,
+        vhost=params.vhost,
+        max_bytes=params.max_bytes,
+    )
     if not res.ok:
         raise CloudtalesError(
             f"host {host.name}: `rabbitmqctl list_queues` could not run: {res.why}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shlex
 
 from engine.parsers.find_sizes import find_sizes_command
+from engine.parsers.nova_api_log import tail_command
 from engine.sources.registry import register
 from engine.sources.spec import AbsPath, Source, SourceParams
 
@@ -23,6 +24,10 @@ class LogTailParams(SourceParams):
 
 class InstancesParams(SourceParams):
     root: AbsPath = "/var/lib/nova/instances"
+
+
+class SizesParams(InstancesParams):
+    max_files: int = 5000
 
 
 class DbCountsParams(SourceParams):
@@ -46,7 +51,17 @@ register(
         live=lambda p: f"tail -c {int(p.max_bytes)} {shlex.quote(p.path)}",
         params=LogTailParams,
         sos=("var/log/nova/nova-compute.log*", "var/log/nova/nova-api.log*"),
-        parser="engine.parsers.nova_api_log",
+        parser="engine.parsers.nova_api_log.parse_api_log",
+    )
+)
+register(
+    Source(
+        "nova_api_access_lines",
+        "nova-api.log's size, then its access lines within max_bytes of its end",
+        live=lambda p: tail_command(p.path, p.max_bytes),
+        params=LogTailParams,
+        sos=("var/log/nova/nova-api.log*",),
+        parser="engine.parsers.nova_api_log.split_tail",
     )
 )
 register(
@@ -63,8 +78,8 @@ register(
     Source(
         "console_log_sizes",
         "Sizes of every console.log under the instances directory",
-        live=lambda p: find_sizes_command(p.root, "console.log"),
-        params=InstancesParams,
+        live=lambda p: find_sizes_command(p.root, "console.log", max_files=p.max_files),
+        params=SizesParams,
         sos=(EXTRAS + "cloudtales-console-sizes",),
         parser="engine.parsers.find_sizes",
     )

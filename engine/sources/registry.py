@@ -19,16 +19,21 @@ def register(source: Source) -> Source:
     return source
 
 
+_discovered: list[bool] = []
+
+
 def _discover() -> None:
+    """Import every catalogue (a check may have imported one directly before)."""
     import engine.sources as pkg
 
+    _discovered.append(True)
     for info in pkgutil.iter_modules(pkg.__path__):
         if info.name in _CATALOGUES:
             importlib.import_module(f"engine.sources.{info.name}")
 
 
 def all_sources() -> dict[str, Source]:
-    if not _SOURCES:
+    if not _discovered:
         _discover()
     return dict(_SOURCES)
 
