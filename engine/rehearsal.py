@@ -33,7 +33,10 @@ from engine.playbook.evidence_lint import INCONCLUSIVE
 from engine.playbook.graph import PlaybookGraph
 from engine.remote.inventory import load_inventory
 from engine.remote.replay import ReplayRunner, load_recordings
+from engine.remote.runner import Runner
 from engine.results import FactValue
+from engine.sources.attach import SourcedRunner
+from engine.sources.recorded import SOURCES_FILE, RecordedSources, load_answers
 from engine.walker import Walker
 
 REHEARSAL_FILE = "rehearsal.yaml"
@@ -130,7 +133,13 @@ async def rehearse(graph: PlaybookGraph, spec: Rehearsal) -> RehearsalResult:
         recordings = load_recordings(entries or [], spec.recordings.parent)
     except ValueError as exc:
         raise CloudtalesError(f"{spec.recordings}: {exc}") from None
-    runner = ReplayRunner(recordings)
+    replay = ReplayRunner(recordings)
+    runner: Runner = replay
+    answers = spec.recordings.parent / SOURCES_FILE
+    recorded = RecordedSources([])
+    if answers.exists():  # named sources answer from sources.yaml, by name and params
+        recorded = RecordedSources(load_answers(answers), answers.parent)
+        runner = SourcedRunner(replay, recorded)
     with (
         tempfile.TemporaryDirectory(prefix="cloudtales-rehearsal-") as tmp,
         Journal(Path(tmp) / "journal.jsonl") as journal,
@@ -142,7 +151,7 @@ async def rehearse(graph: PlaybookGraph, spec: Rehearsal) -> RehearsalResult:
         path=walker.path,
         diagnosis=dia.id if dia else INCONCLUSIVE,
         facts=walker.facts,
-        commands=runner.commands(),
+        commands=recorded.asked + replay.commands(),  # sources asked, then commands
     )
 
 
@@ -151,7 +160,7 @@ def fresh_record_dir(directory: Path) -> None:
     if not directory.exists():
         return
     names = {p.name for p in directory.iterdir()}
-    ours = {REHEARSAL_FILE, "recordings.yaml", "inventory.yaml"}
+    ours = {REHEARSAL_FILE, "recordings.yaml", "inventory.yaml", SOURCES_FILE}
     strangers = [n for n in names if n not in ours and not n.startswith("stream-")]
     if strangers:
         raise CloudtalesError(

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict
 from engine.remote.inventory import Host, Inventory
 from engine.remote.runner import Runner
 from engine.results import CheckResult, FactValue
+from engine.sources.attach import SourcedRunner
 from engine.sources.live import LiveSources, Sources
 
 
@@ -47,7 +48,11 @@ class CheckContext:
     @property
     def sources(self) -> Sources:
         """Data by source name and parameters (``engine.sources``), never by command."""
-        return self.provider if self.provider is not None else LiveSources(self.runner)
+        if self.provider is not None:
+            return self.provider
+        if isinstance(self.runner, SourcedRunner):
+            return self.runner.sources
+        return LiveSources(self.runner)
 
 
 RunFn = Callable[[CheckContext, Any], Awaitable[CheckResult]]

@@ -23,6 +23,8 @@ from engine.sources.live import Sources, command_of
 from engine.sources.registry import get
 from engine.sources.spec import canonical
 
+SOURCES_FILE = "sources.yaml"  # beside a rehearsal's recordings.yaml
+
 
 class SourceAnswer(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -61,7 +63,11 @@ class RecordedSources:
     """Replays answers; never opens a connection (it has no runner at all)."""
 
     def __init__(self, answers: list[SourceAnswer], stream_dir: Path | None = None) -> None:
-        self.answers = {Key(a.host, a.source, a.params): a for a in answers}
+        self.answers: dict[Key, list[SourceAnswer]] = {}
+        for a in answers:  # the same read twice: answered in order, then the last again
+            self.answers.setdefault(Key(a.host, a.source, a.params), []).append(a)
+        self._next: dict[Key, int] = {}
+        self.asked: list[str] = []  # "ip_link()" / "nova_conf(path=...)", in order
         self.stream_dir = stream_dir
 
     def command(self, name: str, **params: Any) -> str:
@@ -69,12 +75,15 @@ class RecordedSources:
 
     def _answer(self, host: Host, name: str, params: dict[str, Any]) -> SourceAnswer:
         k = key(host.name, name, params)
+        self.asked.append(f"{name}({k.params})")
         found = self.answers.get(k)
-        if found is None:
+        if not found:
             raise CloudtalesError(
                 f"no recording of source {name}({k.params}) on host {host.name}", host=host.name
             )
-        return found
+        i = self._next.get(k, 0)
+        self._next[k] = i + 1
+        return found[min(i, len(found) - 1)]
 
     async def read(
         self, host: Host, name: str, timeout: float = 30.0, **params: Any

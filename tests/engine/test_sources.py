@@ -116,3 +116,51 @@ def test_other_params_miss_with_one_line(recorded: Path) -> None:
     assert str(err.value) == (
         "no recording of source nova_conf(path=/etc/nova/nova-compute.conf) on host compute"
     )
+
+
+def _rehearse_all() -> list[str]:
+    from engine.playbook.graph import load_valid_graph
+    from engine.rehearsal import load_rehearsal, rehearsal_dirs, rehearse
+
+    graph = load_valid_graph(None)
+    problems = []
+    for d in rehearsal_dirs(REHEARSAL.parent):
+        spec = load_rehearsal(d)
+        try:
+            problems += asyncio.run(rehearse(graph, spec)).mismatches(spec)
+        except CloudtalesError as err:
+            problems.append(f"{d.name}: {err}")
+    return problems
+
+
+def test_rehearsals_survive_new_flags_on_every_source(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, source in registry.all_sources().items():
+
+        def flagged(p: Any, live: Any = source.live) -> str:
+            return f"{live(p)} --a-new-flag"
+
+        monkeypatch.setitem(registry._SOURCES, name, dataclasses.replace(source, live=flagged))
+    assert registry.get("ip_link").command({}) == "ip -j -d link show --a-new-flag"
+    assert _rehearse_all() == []
+
+
+def test_other_bond_path_than_recorded_fails_in_one_line() -> None:
+    """valentines-healthy's converted sources: the recorded path answers, another one
+    (the parameters a check passes changed) is a miss naming source, params and host."""
+    from engine.checks import bond_state
+    from engine.sources.recorded import SOURCES_FILE
+
+    d = REHEARSAL.parent / "valentines-healthy"
+    inventory = load_inventory(d / "inventory.yaml")
+    host = inventory.host("compute")
+    provider = RecordedSources(load_answers(d / SOURCES_FILE))
+    ctx = CheckContext(NoNetwork(), inventory, [host], {}, 20.0, provider=provider)
+    recorded = "/run/cloudtales/labs/valentines/compute/proc-net-bonding/bond0"
+    status, note = asyncio.run(bond_state.read_status(ctx, host, recorded))
+    assert status is not None
+    assert note is None
+    with pytest.raises(CloudtalesError) as err:
+        asyncio.run(bond_state.read_status(ctx, host, "/proc/net/bonding/bond1"))
+    assert str(err.value) == (
+        "no recording of source proc_net_bonding(path=/proc/net/bonding/bond1) on host compute"
+    )

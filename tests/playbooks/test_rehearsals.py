@@ -108,6 +108,10 @@ async def test_no_ethtool_answer_means_no_offload_warning(
     kept = [e for e in entries if "ethtool" not in e["match"]]
     assert len(kept) == len(entries) - 3
     (dst / "recordings.yaml").write_text(yaml.safe_dump(kept))
+    answers = yaml.safe_load((dst / "sources.yaml").read_text())  # named-source answers
+    kept = [a for a in answers if a["source"] != "ethtool_features"]
+    assert len(kept) == len(answers) - 3
+    (dst / "sources.yaml").write_text(yaml.safe_dump(kept))
     result = await rehearse(graph, load_rehearsal(dst))
     assert result.facts["capture-path.vlan_offload_warnings"] == []
     assert result.diagnosis == "vlan-on-vlan"
