@@ -31,7 +31,6 @@ from engine.parsers.mounts import (
 from engine.remote.inventory import Host
 from engine.results import CheckResult
 
-MAX_MOUNTINFO_BYTES = 1 << 20
 MAX_REGISTRY_BYTES = 1 << 16
 REGISTRY = "compute_nodes"
 
@@ -44,11 +43,10 @@ async def _view(ctx: CheckContext, host: Host, path: str) -> PathView:
     q = shlex.quote(path)
     registry = shlex.quote(f"{path.rstrip('/')}/{REGISTRY}")
     stat_cmd = f"stat -L -c '{PATH_IDENTITY_FORMAT}' -- {q}"
-    mounts_cmd = f"head -c {MAX_MOUNTINFO_BYTES} /proc/self/mountinfo"
     registry_cmd = f"date +%s; head -c {MAX_REGISTRY_BYTES} -- {registry} 2>/dev/null || true"
     st, mi, reg = await gather_all(
         ctx.runner.run(host, stat_cmd, timeout=ctx.timeout),
-        ctx.runner.run(host, mounts_cmd, timeout=ctx.timeout),
+        ctx.sources.read(host, "mounts", timeout=ctx.timeout),
         ctx.runner.run(host, registry_cmd, timeout=ctx.timeout),
     )
     if not st.ok:

@@ -7,8 +7,6 @@ bash or a syslog server). Only the tail is read (``tail -n``, bounded in bytes).
 
 from __future__ import annotations
 
-import shlex
-
 from engine.checks.base import CheckContext, CheckParams, CheckType, LiveLine
 from engine.checks.gather import gather_all
 from engine.checks.registry import register
@@ -27,15 +25,16 @@ class SwitchLogParams(CheckParams):
     max_bytes: int = 262144
 
 
-def tail_command(path: str, lines: int, max_bytes: int) -> str:
-    return f"tail -n {int(lines)} -- {shlex.quote(path)} | tail -c {int(max_bytes)}"
-
-
 async def _one(ctx: CheckContext, host: Host, params: SwitchLogParams) -> CheckResult:
     path = str(host.vars.get(params.log_var) or params.default_path)
-    # `set -o pipefail` is not POSIX: test the file first, so a missing log is an error
-    cmd = f"test -r {shlex.quote(path)} && " + tail_command(path, params.lines, params.max_bytes)
-    res = await ctx.runner.run(host, cmd, timeout=ctx.timeout)
+    res = await ctx.sources.read(
+        host,
+        "switch_log_tail",
+        timeout=ctx.timeout,
+        path=path,
+        lines=params.lines,
+        max_bytes=params.max_bytes,
+    )
     if not res.ok:
         said = res.stderr.strip()[:200] or "no such file, or not readable"
         raise CloudtalesError(f"host {host.name}: cannot read {path}: {said}")

@@ -7,16 +7,15 @@ One remote command takes both samples ``interval`` seconds apart.
 
 from __future__ import annotations
 
-import shlex
-
 from engine.checks.base import CheckContext, CheckParams, CheckType, LiveLine
 from engine.checks.registry import register
 from engine.detectors.hypervisor import TAP_OUTCOMES, judge_tap
 from engine.errors import CloudtalesError
 from engine.parsers.iplink import parse_ip_link
 from engine.results import CheckResult
+from engine.sources.network import SAMPLE_SEPARATOR
 
-SEPARATOR = "--- cloudtales sample ---"
+SEPARATOR = SAMPLE_SEPARATOR
 
 
 class TapTrafficParams(CheckParams):
@@ -25,17 +24,14 @@ class TapTrafficParams(CheckParams):
     interval: float = 2.0
 
 
-def sample_command(iface: str, interval: float) -> str:
-    show = f"ip -s -j link show dev {shlex.quote(iface)}"
-    return f"{show} && sleep {interval:g} && echo '{SEPARATOR}' && {show}"
-
-
 async def run(ctx: CheckContext, params: TapTrafficParams) -> CheckResult:
     host = ctx.hosts[0]
     iface = params.iface or host.vars.get(params.iface_var)
     if not iface:
         raise CloudtalesError(f"host {host.name}: no iface given and no {params.iface_var} var")
-    res = await ctx.runner.run(host, sample_command(str(iface), params.interval), ctx.timeout)
+    res = await ctx.sources.read(
+        host, "link_stats_sample", ctx.timeout, iface=str(iface), interval=params.interval
+    )
     before_text, sep, after_text = res.stdout.partition(SEPARATOR)
     if not res.ok or not sep:
         said = res.stderr.strip().splitlines()[:1] or [f"exit status {res.exit_status}"]

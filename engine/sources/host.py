@@ -2,18 +2,49 @@
 
 from __future__ import annotations
 
+import shlex
+
 from engine.parsers.qemu_version import versions_command
 from engine.sources.registry import register
-from engine.sources.spec import Source
+from engine.sources.spec import AbsPath, Source, SourceParams
 
 EXTRAS = "sos_commands/sos_extras/cloudtales/"
+MAX_MOUNTINFO_BYTES = 1 << 20
+
+
+class LogTailParams(SourceParams):
+    path: AbsPath
+    lines: int = 5000
+    max_bytes: int = 262144
+
+
+def tail_command(path: str, lines: int, max_bytes: int) -> str:
+    return f"tail -n {int(lines)} -- {shlex.quote(path)} | tail -c {int(max_bytes)}"
+
+
+def _readable_tail(p: LogTailParams) -> str:
+    # `set -o pipefail` is not POSIX: test the file first, so a missing log is an error
+    return f"test -r {shlex.quote(p.path)} && " + tail_command(p.path, p.lines, p.max_bytes)
+
+
+register(
+    Source(
+        "switch_log_tail",
+        "The last lines of a (switch's) syslog, bounded",
+        live=_readable_tail,
+        params=LogTailParams,
+        offline=False,
+        sos_note="the tale's switches are EOS boxes without sos: `show logging` is live only",
+        parser="engine.parsers.switch_log.parse_switch_log",
+    )
+)
 
 
 register(
     Source(
         "mounts",
         "The mount table as ssh sessions see it",
-        live=lambda _p: "cat /proc/self/mountinfo",
+        live=lambda _p: f"head -c {MAX_MOUNTINFO_BYTES} /proc/self/mountinfo",
         sos=(EXTRAS + "cloudtales-mountinfo", "proc/self/mountinfo", "proc/mounts"),
         parser="engine.checks.instances_shared",
     )

@@ -74,6 +74,31 @@ register(
         parser="engine.parsers.ethtool.parse_ethtool_features",
     )
 )
+SAMPLE_SEPARATOR = "--- cloudtales sample ---"
+
+
+class SampleParams(SourceParams):
+    iface: Iface
+    interval: float = 2.0
+
+
+def sample_command(iface: str, interval: float) -> str:
+    """Two ``ip -s -j link show dev IFACE`` reads ``interval`` seconds apart."""
+    show = f"ip -s -j link show dev {shlex.quote(iface)}"
+    return f"{show} && sleep {interval:g} && echo '{SAMPLE_SEPARATOR}' && {show}"
+
+
+register(
+    Source(
+        "link_stats_sample",
+        "An interface's counters twice, INTERVAL seconds apart",
+        live=lambda p: sample_command(p.iface, p.interval),
+        params=SampleParams,
+        offline=False,
+        sos_note="a rate needs two reads now; sos holds one `ip -s -j link show`",
+        parser="engine.parsers.iplink.parse_ip_link",
+    )
+)
 register(
     Source(
         "capture",
