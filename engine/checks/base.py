@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict
 from engine.remote.inventory import Host, Inventory
 from engine.remote.runner import Runner
 from engine.results import CheckResult, FactValue
-from engine.sources.attach import SourcedRunner
+from engine.sources.attach import CarriesSources
 from engine.sources.live import LiveSources, Sources
 
 
@@ -50,7 +50,7 @@ class CheckContext:
         """Data by source name and parameters (``engine.sources``), never by command."""
         if self.provider is not None:
             return self.provider
-        if isinstance(self.runner, SourcedRunner):
+        if isinstance(self.runner, CarriesSources):
             return self.runner.sources
         return LiveSources(self.runner)
 

@@ -17,6 +17,8 @@ import yaml
 
 from engine.remote.inventory import Host
 from engine.remote.runner import CommandResult, Runner
+from engine.sources.live import LiveSources, Sources
+from engine.sources.recorded import SOURCES_FILE, SourceRecorder
 
 
 class RecordingRunner:
@@ -30,6 +32,13 @@ class RecordingRunner:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.entries: list[dict[str, Any]] = []
         self._streams = 0  # byte streams started: names their files (streams overlap)
+        self._sources = SourceRecorder(LiveSources(self), self.out_dir / SOURCES_FILE)
+
+    @property
+    def sources(self) -> Sources:
+        """Named sources run through this runner (so recordings.yaml has them too) and
+        are also kept by name and parameters in sources.yaml, what rehearsals replay."""
+        return self._sources
 
     def _match(self, command: str) -> str:
         return "^" + re.escape(command) + "$"

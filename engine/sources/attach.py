@@ -9,10 +9,19 @@ sweep) still replay from ``recordings.yaml`` through the inner runner.
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable
+from typing import Protocol, runtime_checkable
 
 from engine.remote.inventory import Host
 from engine.remote.runner import CommandResult, Runner
 from engine.sources.live import Sources
+
+
+@runtime_checkable
+class CarriesSources(Protocol):
+    """A runner that brings its own source provider (``SourcedRunner``, ``RecordingRunner``)."""
+
+    @property
+    def sources(self) -> Sources: ...
 
 
 class SourcedRunner:

@@ -112,8 +112,9 @@ class RecordedSources:
 class SourceRecorder:
     """Wraps a provider; every ``read`` answer is kept for ``save``."""
 
-    def __init__(self, inner: Sources) -> None:
+    def __init__(self, inner: Sources, path: Path | None = None) -> None:
         self.inner = inner
+        self.path = path  # given: saved after every answer (a session may end anywhere)
         self.answers: list[SourceAnswer] = []
 
     def command(self, name: str, **params: Any) -> str:
@@ -134,6 +135,8 @@ class SourceRecorder:
                 stderr=res.stderr,
             )
         )
+        if self.path is not None:
+            self.save(self.path)
         return res
 
     def stream_bytes(

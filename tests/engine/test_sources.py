@@ -164,3 +164,25 @@ def test_other_bond_path_than_recorded_fails_in_one_line() -> None:
     assert str(err.value) == (
         "no recording of source proc_net_bonding(path=/proc/net/bonding/bond1) on host compute"
     )
+
+
+def test_a_recorded_session_writes_sources_by_name(tmp_path: Path) -> None:
+    """drill --record's RecordingRunner, over the real local runner: the check's source
+    read lands in sources.yaml (by name) and in recordings.yaml (by command)."""
+    from engine.remote.inventory import Host
+    from engine.remote.local import LocalRunner
+    from engine.remote.recorder import RecordingRunner
+    from engine.sources.recorded import SOURCES_FILE
+
+    host = Host(name="here", transport="local")
+    runner = RecordingRunner(LocalRunner(), tmp_path)
+    ctx = CheckContext(runner, load_inventory(REHEARSAL / "inventory.yaml"), [host], {}, 20.0)
+    live = asyncio.run(ctx.sources.read(host, "ip_link"))
+    assert live.ok
+    assert '"ifname":"lo"' in live.stdout
+    answers = load_answers(tmp_path / SOURCES_FILE)
+    assert [(a.host, a.source, a.params) for a in answers] == [("here", "ip_link", "")]
+    replayed = asyncio.run(RecordedSources(answers).read(host, "ip_link"))
+    assert replayed.stdout == live.stdout
+    entries = yaml.safe_load((tmp_path / "recordings.yaml").read_text())
+    assert [e["match"] for e in entries] == [r"^ip\ \-j\ \-d\ link\ show$"]
