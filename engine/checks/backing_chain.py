@@ -12,8 +12,6 @@ says which of the files (qemu's chain plus libvirt's ``<backingStore>``) exist.
 
 from __future__ import annotations
 
-import shlex
-
 from pydantic import BaseModel, ConfigDict
 
 from engine.checks.base import CheckContext, CheckParams, CheckType, LiveLine
@@ -21,7 +19,7 @@ from engine.checks.gather import gather_all
 from engine.checks.registry import register
 from engine.detectors.disks import BACKING_OUTCOMES, DiskChain, classify_backing_chains
 from engine.errors import CloudtalesError
-from engine.parsers.mounts import FILE_STAT_FORMAT, parse_file_stats
+from engine.parsers.mounts import parse_file_stats
 from engine.parsers.qemu_img import missing_file_in_error, parse_qemu_img_info, resolve_backing
 from engine.remote.inventory import Host
 from engine.results import CheckResult
@@ -46,28 +44,21 @@ class BackingChainParams(CheckParams):
     disks: list[DiskRef] | str = []
 
 
-def _info_command(path: str, chain: bool) -> str:
-    flag = " --backing-chain" if chain else ""
-    return f"qemu-img info{flag} --output=json -U -- {shlex.quote(path)}"
-
-
 async def _walk(ctx: CheckContext, host: Host, path: str) -> tuple[list[str], str | None]:
     """Every layer qemu-img can name, top first, and its error when the chain is broken."""
-    cmd = _info_command(path, chain=True)
-    res = await ctx.runner.run(host, cmd, timeout=ctx.timeout)
+    res = await ctx.sources.read(host, "qemu_img_info", timeout=ctx.timeout, path=path, chain=True)
     if res.ok:
-        images = parse_qemu_img_info(res.stdout, f"{host.name}: {cmd}")
+        images = parse_qemu_img_info(res.stdout, f"{host.name}: {res.command}")
         layers = [path] + [resolve_backing(i.filename, i.backing) for i in images if i.backing]
         return layers, None
     error = " ".join(res.stderr.split())[:300] or f"exit status {res.exit_status}"
     layers = [path]
     current = path
     for _ in range(MAX_DEPTH):  # one image at a time, until a file cannot be opened
-        cmd = _info_command(current, chain=False)
-        one = await ctx.runner.run(host, cmd, timeout=ctx.timeout)
+        one = await ctx.sources.read(host, "qemu_img_info", timeout=ctx.timeout, path=current)
         if not one.ok:
             break
-        image = parse_qemu_img_info(one.stdout, f"{host.name}: {cmd}")[0]
+        image = parse_qemu_img_info(one.stdout, f"{host.name}: {one.command}")[0]
         if not image.backing:
             break
         current = resolve_backing(current, image.backing)
@@ -81,11 +72,11 @@ async def _walk(ctx: CheckContext, host: Host, path: str) -> tuple[list[str], st
 
 
 async def _stat(ctx: CheckContext, host: Host, paths: list[str]) -> frozenset[str]:
-    quoted = " ".join(shlex.quote(p) for p in paths)
-    cmd = f"stat -L -c '{FILE_STAT_FORMAT}' -- {quoted}"
-    res = await ctx.runner.run(host, cmd, timeout=ctx.timeout)
+    res = await ctx.sources.read(host, "file_stats", timeout=ctx.timeout, paths=tuple(paths))
     if not res.ok and not res.stdout and "No such file" not in res.stderr:
-        raise CloudtalesError(f"host {host.name}: `stat` failed: {res.why}")
+        raise CloudtalesError(
+            f"host {host.name}: `stat` failed: {res.why}", host=host.name, command=res.command
+        )
     return frozenset(parse_file_stats(res.stdout, f"{host.name}: stat"))
 
 

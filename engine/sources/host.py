@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 
+from engine.parsers.mounts import FILE_STAT_FORMAT
 from engine.parsers.qemu_version import versions_command
 from engine.sources.registry import register
 from engine.sources.spec import AbsPath, Source, SourceParams
@@ -27,6 +28,47 @@ def _readable_tail(p: LogTailParams) -> str:
     return f"test -r {shlex.quote(p.path)} && " + tail_command(p.path, p.lines, p.max_bytes)
 
 
+class ImageParams(SourceParams):
+    path: AbsPath
+    chain: bool = False  # --backing-chain: every layer qemu-img can open
+
+
+def qemu_img_info_command(path: str, chain: bool) -> str:
+    flag = " --backing-chain" if chain else ""
+    return f"qemu-img info{flag} --output=json -U -- {shlex.quote(path)}"
+
+
+class StatParams(SourceParams):
+    paths: tuple[AbsPath, ...]
+
+
+def _stat(p: StatParams) -> str:
+    quoted = " ".join(shlex.quote(path) for path in p.paths)
+    return f"stat -L -c '{FILE_STAT_FORMAT}' -- {quoted}"
+
+
+register(
+    Source(
+        "qemu_img_info",
+        "A disk image's qcow2 header(s), JSON",
+        live=lambda p: qemu_img_info_command(p.path, p.chain),
+        params=ImageParams,
+        sos=(EXTRAS + "cloudtales-disk-info",),
+        sos_note="the lab reports hold each instance disk's own header, not whole chains",
+        parser="engine.parsers.qemu_img.parse_qemu_img_info",
+    )
+)
+register(
+    Source(
+        "file_stats",
+        "Size, mtime, inode and name of files (stat -L)",
+        live=_stat,
+        params=StatParams,
+        offline=False,
+        sos_note="sos copies files, it does not stat arbitrary paths",
+        parser="engine.parsers.mounts.parse_file_stats",
+    )
+)
 register(
     Source(
         "switch_log_tail",
