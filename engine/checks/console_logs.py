@@ -8,8 +8,6 @@ end plus the instance's ids from the first 64 KiB of its libvirt.xml.
 from __future__ import annotations
 
 import re
-import shlex
-from pathlib import PurePosixPath
 
 from pydantic import Field
 
@@ -30,9 +28,8 @@ from engine.parsers.find_sizes import (
 )
 from engine.remote.inventory import Host
 from engine.results import CheckResult
+from engine.sources.nova import TAIL_MARK
 
-DOMAIN_MARK = "__CT_DOMAIN__"
-TAIL_MARK = "__CT_TAIL__"
 _DOMAIN_ID = re.compile(r"<(name|uuid)>\s*([^<\s]+)\s*</\1>")
 
 
@@ -49,16 +46,6 @@ class ConsoleLogParams(CheckParams):
 
 def _root(host: Host, params: ConsoleLogParams) -> str:
     return str(host.vars.get(params.path_var) or params.instances_path)
-
-
-def peek_command(path: str, tail_bytes: int) -> str:
-    """The domain ids from libvirt.xml (bounded) and the last ``tail_bytes`` of the log."""
-    xml = shlex.quote(str(PurePosixPath(path).parent / "libvirt.xml"))
-    return (
-        f"echo {DOMAIN_MARK}; head -c 65536 {xml} 2>/dev/null "
-        f"| grep -o -e '<name>[^<]*</name>' -e '<uuid>[^<]*</uuid>' | head -n 2; "
-        f"echo {TAIL_MARK}; tail -c {int(tail_bytes)} {shlex.quote(path)}"
-    )
 
 
 def parse_peek(stdout: str, size: int, tail_bytes: int) -> ConsoleTail:
@@ -96,7 +83,9 @@ async def _sizes(ctx: CheckContext, host: Host, params: ConsoleLogParams) -> lis
 
 async def _peek(ctx: CheckContext, log: ConsoleLog, params: ConsoleLogParams) -> ConsoleTail:
     host = ctx.inventory.host(log.host)
-    res = await ctx.runner.run(host, peek_command(log.path, params.tail_bytes), timeout=ctx.timeout)
+    res = await ctx.sources.read(
+        host, "console_log_peek", timeout=ctx.timeout, path=log.path, tail_bytes=params.tail_bytes
+    )
     if not res.ok:
         raise CloudtalesError(f"host {log.host}: cannot read the tail of {log.path}: {res.why}")
     tail = parse_peek(res.stdout, log.size, params.tail_bytes)

@@ -30,9 +30,7 @@ from engine.parsers.mounts import (
 )
 from engine.remote.inventory import Host
 from engine.results import CheckResult
-
-MAX_REGISTRY_BYTES = 1 << 16
-REGISTRY = "compute_nodes"
+from engine.sources.nova import REGISTRY
 
 
 class InstancesSharedParams(CheckParams):
@@ -41,13 +39,11 @@ class InstancesSharedParams(CheckParams):
 
 async def _view(ctx: CheckContext, host: Host, path: str) -> PathView:
     q = shlex.quote(path)
-    registry = shlex.quote(f"{path.rstrip('/')}/{REGISTRY}")
     stat_cmd = f"stat -L -c '{PATH_IDENTITY_FORMAT}' -- {q}"
-    registry_cmd = f"date +%s; head -c {MAX_REGISTRY_BYTES} -- {registry} 2>/dev/null || true"
     st, mi, reg = await gather_all(
         ctx.runner.run(host, stat_cmd, timeout=ctx.timeout),
         ctx.sources.read(host, "mounts", timeout=ctx.timeout),
-        ctx.runner.run(host, registry_cmd, timeout=ctx.timeout),
+        ctx.sources.read(host, "image_cache_registry", timeout=ctx.timeout, root=path),
     )
     if not st.ok:
         raise CloudtalesError(f"host {host.name}: cannot stat {path}: {st.why}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+from pathlib import PurePosixPath
 
 from engine.parsers.find_sizes import find_sizes_command
 from engine.parsers.nova_api_log import tail_command
@@ -28,6 +29,56 @@ class InstancesParams(SourceParams):
 
 class SizesParams(InstancesParams):
     max_files: int = 5000
+
+
+DOMAIN_MARK = "__CT_DOMAIN__"
+TAIL_MARK = "__CT_TAIL__"
+MAX_REGISTRY_BYTES = 1 << 16
+REGISTRY = "compute_nodes"
+
+
+class PeekParams(SourceParams):
+    path: AbsPath
+    tail_bytes: int = 65536
+
+
+def peek_command(path: str, tail_bytes: int) -> str:
+    """The domain ids from libvirt.xml (bounded) and the last ``tail_bytes`` of the log."""
+    xml = shlex.quote(str(PurePosixPath(path).parent / "libvirt.xml"))
+    return (
+        f"echo {DOMAIN_MARK}; head -c 65536 {xml} 2>/dev/null "
+        f"| grep -o -e '<name>[^<]*</name>' -e '<uuid>[^<]*</uuid>' | head -n 2; "
+        f"echo {TAIL_MARK}; tail -c {int(tail_bytes)} {shlex.quote(path)}"
+    )
+
+
+def _registry(p: InstancesParams) -> str:
+    registry = shlex.quote(f"{p.root.rstrip('/')}/{REGISTRY}")
+    return f"date +%s; head -c {MAX_REGISTRY_BYTES} -- {registry} 2>/dev/null || true"
+
+
+register(
+    Source(
+        "console_log_peek",
+        "An instance's domain name/uuid (libvirt.xml) and the tail of its console.log",
+        live=lambda p: peek_command(p.path, p.tail_bytes),
+        params=PeekParams,
+        sos=("var/lib/nova/instances/*/console.log", "var/lib/nova/instances/*/libvirt.xml"),
+        sos_note="only where sos_extras copied the instances directory",
+        parser="engine.checks.console_logs.parse_peek",
+    )
+)
+register(
+    Source(
+        "image_cache_registry",
+        "The clock, then the instances directory's compute_nodes registry",
+        live=_registry,
+        params=InstancesParams,
+        offline=False,
+        sos_note="the check compares the registry's times with the host's clock now",
+        parser="engine.parsers.mounts.parse_storage_users",
+    )
+)
 
 
 class DbCountsParams(SourceParams):
