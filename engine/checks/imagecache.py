@@ -13,8 +13,6 @@ releases or under their older ``[DEFAULT]`` names.
 
 from __future__ import annotations
 
-import shlex
-
 from pydantic import Field
 
 from engine.checks.base import CheckContext, CheckParams, CheckType, LiveLine
@@ -49,18 +47,19 @@ class ImageCacheLogParams(CheckParams):
     max_matches: int = Field(default=20, ge=1, le=1000)
 
 
-def grep_command(patterns: list[str], log: str, max_matches: int) -> str:
-    each = " ".join(f"-e {shlex.quote(p)}" for p in patterns)
-    return f"grep -F -h -m {max_matches} {each} -- {shlex.quote(log)}"
-
-
 async def _grep(
     ctx: CheckContext, host: Host, params: ImageCacheLogParams, files: list[str]
 ) -> tuple[list[Removal], str | None]:
     """The removal lines in ``host``'s log, or why the log could not be searched."""
     log = params.log or str(host.vars.get("nova_compute_log") or DEFAULT_LOG)
-    cmd = grep_command(removal_patterns(files), log, params.max_matches)
-    res = await ctx.runner.run(host, cmd, timeout=ctx.timeout)
+    res = await ctx.sources.read(
+        host,
+        "nova_log_grep",
+        timeout=ctx.timeout,
+        path=log,
+        patterns=tuple(removal_patterns(files)),
+        max_matches=params.max_matches,
+    )
     if res.exit_status not in (0, 1):  # 1: no line matched; 2: an error (no such file...)
         return [], f"{host.name}: cannot search {log}: {res.why}"
     found = [r for line in res.stdout.splitlines() if (r := parse_removal_line(host.name, line))]

@@ -81,6 +81,29 @@ register(
 )
 
 
+class LogGrepParams(SourceParams):
+    path: AbsPath = "/var/log/nova/nova-compute.log"
+    patterns: tuple[str, ...]  # fixed strings, each shell-quoted
+    max_matches: int = 1000
+
+
+def grep_command(patterns: tuple[str, ...] | list[str], log: str, max_matches: int) -> str:
+    each = " ".join(f"-e {shlex.quote(p)}" for p in patterns)
+    return f"grep -F -h -m {max_matches} {each} -- {shlex.quote(log)}"
+
+
+register(
+    Source(
+        "nova_log_grep",
+        "Lines of a nova log holding any of some fixed strings (grep -F, bounded)",
+        live=lambda p: grep_command(p.patterns, p.path, p.max_matches),
+        params=LogGrepParams,
+        sos=("var/log/nova/nova-compute.log*",),
+        parser="engine.checks.imagecache (parse_removal_line)",
+    )
+)
+
+
 class DbCountsParams(SourceParams):
     database: str = "nova"
 

@@ -28,7 +28,12 @@ def test_every_source_declares_live_offline_and_sos() -> None:
     assert {"ip_link", "nova_conf", "capture", "nova_db_counts"} <= set(sources)
     for s in sources.values():
         fields = s.params.model_fields
-        samples: dict[str, Any] = {"path": "/etc/x", "root": "/etc", "paths": ("/etc/x",)}
+        samples: dict[str, Any] = {
+            "path": "/etc/x",
+            "root": "/etc",
+            "paths": ("/etc/x",),
+            "patterns": ("removed",),
+        }
         example = {k: samples.get(k, "eth0") for k, f in fields.items() if f.is_required()}
         assert s.live(s.params(**example)).strip(), s.name
         assert isinstance(s.offline, bool)
