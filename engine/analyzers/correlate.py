@@ -340,6 +340,17 @@ def correlate(points: Mapping[str, Sequence[Frame]], order: Sequence[str]) -> Co
                 at[point] = Sighting(
                     point, frame.ts, frame.vids, frame.wire_len, head, frame.linktype
                 )
+    return correlation_of(seen, order, unkeyed)
+
+
+def correlation_of(
+    seen: Mapping[PacketKey, Mapping[str, Sighting]],
+    order: Sequence[str],
+    unkeyed: dict[str, int],
+) -> Correlation:
+    """Traces and tallies from each packet's sightings (point -> first sighting);
+    ``order`` is the forward path. Used by ``correlate`` and by offline captures."""
+    order = list(order)
     result = Correlation(order, [], unkeyed, {}, {}, {}, 0)
     for key, at in seen.items():
         reverse = _travels_back(key, at, order)
