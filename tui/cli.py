@@ -31,6 +31,7 @@ training:
 after the incident:
   cloudtales report JOURNAL -o postmortem.md
   cloudtales analyze capture.pcap --mtu 1500      findings for a capture someone sent you
+  cloudtales analyze --point controller=c.pcap --point instance=i.pcap   the same packets at both
 
 headless endings (--autopilot), the last line and the exit status:
   diagnosis: ID                         exit 0: a diagnosis whose required evidence was observed
@@ -153,7 +154,19 @@ def _parser() -> argparse.ArgumentParser:
     an = sub.add_parser(
         "analyze", help="findings for a pcap/pcapng capture (tags, oversize, BPDU, DHCP)"
     )
-    an.add_argument("file", help="capture file, or - to read a stream: tcpdump -w - | ... -")
+    an.add_argument(
+        "file",
+        nargs="*",
+        help="capture file, or - to read a stream: tcpdump -w - | ... -; several files: "
+        "the same packets at several capture points, correlated (labelled by file name)",
+    )
+    an.add_argument(
+        "--point",
+        action="append",
+        default=[],
+        metavar="NAME=FILE",
+        help="a capture point's file under a label of its own (repeatable)",
+    )
     an.add_argument("--mtu", type=int, default=1500, help="MTU of the captured link (default 1500)")
     an.add_argument("--json", action="store_true", help="machine-readable output")
 
@@ -227,6 +240,17 @@ def cmd_lint(args: argparse.Namespace) -> int:
 def cmd_analyze(args: argparse.Namespace) -> int:
     from engine.analyzers.capture_report import print_analysis
 
+    if len(args.file) + len(args.point) > 1:
+        from engine.analyzers.multi_report import points_of, write_multi
+
+        write_multi(points_of(args.file, args.point), sys.stdout, args.mtu, args.json)
+        return 0
+    if not args.file:
+        if not args.point:
+            raise CloudtalesError("analyze needs a capture FILE (or - for standard input)")
+        args.file = points_of([], args.point)[0].path
+    else:
+        args.file = args.file[0]
     print_analysis(args.file, sys.stdout, args.mtu, args.json)
     return 0
 
