@@ -239,10 +239,9 @@ def cmd_lint(args: argparse.Namespace) -> int:
 
 def cmd_analyze(args: argparse.Namespace) -> int:
     from engine.analyzers.capture_report import print_analysis
+    from engine.analyzers.multi_report import points_of, write_multi
 
     if len(args.file) + len(args.point) > 1:
-        from engine.analyzers.multi_report import points_of, write_multi
-
         write_multi(points_of(args.file, args.point), sys.stdout, args.mtu, args.json)
         return 0
     if not args.file:

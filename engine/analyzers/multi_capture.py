@@ -18,7 +18,6 @@ or take ``SPAN_SLACK``).
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -117,7 +116,9 @@ class ClockOffset:
 
 
 def _median(values: Sequence[float]) -> float:
-    return float(statistics.median(values))
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
 
 
 def clock_offset(
