@@ -178,10 +178,15 @@ def judged(
     offsets: Mapping[str, float],
 ) -> tuple[dict[PacketKey, Mapping[str, Sighting]], tuple[float, float] | None, int]:
     """The packets to judge: every packet seen at all points, and the others whose first
-    sighting (clock-corrected) falls in the span that every capture's window covers.
-    Returns (packets, common span in the reference clock or None, packets not judged)."""
+    sighting (clock-corrected) falls in the span that every capture's window covers:
+    ``SPAN_SLACK`` wider at each end, except where a window was cut by its cap (that
+    end is exact). Returns (packets, the span in the reference clock or None, packets
+    not judged)."""
     spans = [
-        (s.start - offsets.get(p, 0.0), s.end - offsets.get(p, 0.0))
+        (
+            s.start - offsets.get(p, 0.0) - SPAN_SLACK,
+            s.end - offsets.get(p, 0.0) + (0.0 if s.beyond else SPAN_SLACK),
+        )
         for p, s in sinks.items()
         if s.start is not None and s.end is not None
     ]
@@ -196,7 +201,7 @@ def judged(
             keep[key] = at
             continue
         first = min(s.ts - offsets.get(s.point, 0.0) for s in at.values())
-        if span is not None and span[0] - SPAN_SLACK <= first <= span[1] + SPAN_SLACK:
+        if span is not None and span[0] <= first <= span[1]:
             keep[key] = at
         else:
             dropped += 1

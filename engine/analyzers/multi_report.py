@@ -171,10 +171,10 @@ def correlation_lines(m: MultiCorrelation, points: Sequence[Point]) -> list[str]
     lines.append(
         f"window: the first {m.window:,} IPv4 packets of each file are matched (cap); "
         + (
-            f"{m.not_judged} packet(s) seen outside the span every capture covers "
-            f"(+/- {SPAN_SLACK:g} s), not judged"
+            f"{m.not_judged} packet(s) seen at some points only, outside the span every "
+            f"window covers (+/- {SPAN_SLACK:g} s where a capture ended), not judged"
             if m.not_judged
-            else f"every packet fell inside the span every capture covers (+/- {SPAN_SLACK:g} s)"
+            else "every packet seen at some points only fell inside the span every window covers"
         )
     )
     lines.extend(f"clock: {o.line()}" for o in m.offsets)

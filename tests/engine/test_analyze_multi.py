@@ -70,7 +70,7 @@ def test_the_issue_text_says_which_acks_never_reached_the_instance() -> None:
     assert len(lost_acks) == 9
     assert all(re.match(r"  \d\d:\d\d:\d\d\.\d{3} 10\.0\.0\.1 > ", ln) for ln in lost_acks)
     assert all(ln.endswith("controller [untagged] 342 -> lost") for ln in lost_acks)
-    assert "window: the first 20,000 IPv4 packets of each file are matched (cap)" in text
+    assert "window: the first 20,000 IPv4 packets of each file are matched (cap); every" in text
     assert "clock: controller clock +0.107 ms against instance (15 matched packets" in text
     # each capture's own findings come first, unchanged in form
     assert out.startswith(f"{CONTROLLER}: 30 frames (pcap, Ethernet)")
@@ -146,6 +146,9 @@ def test_window_cap_is_stated() -> None:
     got = report.to_dict()["correlation"]
     assert isinstance(got, dict)
     assert got["window"]["max_packets_per_file"] == 4
+    # requests 3 and 4 at the instance came after the controller's window was cut
+    assert "2 packet(s) seen at some points only, outside the span every window covers" in text
+    assert report.multi.correlation.facts()["packets_lost"] == 2  # the first two ACKs
     # the single-file findings still count every frame
     assert report.reports[0].vlan.frames == 30
 
