@@ -239,18 +239,19 @@ def cmd_lint(args: argparse.Namespace) -> int:
 
 def cmd_analyze(args: argparse.Namespace) -> int:
     from engine.analyzers.capture_report import print_analysis
-    from engine.analyzers.multi_report import points_of, write_multi
 
-    if len(args.file) + len(args.point) > 1:
-        write_multi(points_of(args.file, args.point), sys.stdout, args.mtu, args.json)
+    files: list[str] = args.file
+    if len(files) + len(args.point) > 1:
+        from engine.analyzers.multi_report import points_of, write_multi
+
+        write_multi(points_of(files, args.point), sys.stdout, args.mtu, args.json)
         return 0
-    if not args.file:
-        if not args.point:
-            raise CloudtalesError("analyze needs a capture FILE (or - for standard input)")
-        args.file = points_of([], args.point)[0].path
-    else:
-        args.file = args.file[0]
-    print_analysis(args.file, sys.stdout, args.mtu, args.json)
+    if not files and not args.point:
+        raise CloudtalesError("analyze needs a capture FILE (or - for standard input)")
+    name, sep, path = ("", "=", files[0]) if files else args.point[0].partition("=")
+    if not files and not (name and sep and path):
+        raise CloudtalesError(f"--point {args.point[0]}: expected NAME=FILE")
+    print_analysis(path, sys.stdout, args.mtu, args.json)
     return 0
 
 

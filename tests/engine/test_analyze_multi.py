@@ -169,6 +169,7 @@ def test_one_file_is_the_single_capture_analysis() -> None:
         ([CONTROLLER, "/nonexistent/b.pcap"], "/nonexistent/b.pcap: no such file"),
         (["--point", "controller", INSTANCE], "--point controller: expected NAME=FILE"),
         (["-", "-"], "- (standard input) can be given once only"),
+        (["--point", "=x.pcap"], "--point =x.pcap: expected NAME=FILE"),
         ([CONTROLLER, __file__], "not a readable pcap/pcapng capture"),
         ([], "analyze needs a capture FILE"),
     ],
