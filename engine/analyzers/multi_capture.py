@@ -18,6 +18,7 @@ or take ``SPAN_SLACK``).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -58,7 +59,7 @@ class PointSink:
     kept: int = 0  # packets matched (inside the window)
     beyond: int = 0  # IPv4 packets after the window: counted only
     unkeyed: int = 0  # frames that cannot be matched (not IPv4)
-    start: float | None = None  # first and last time inside the window
+    start: float | None = None  # first and last frame time inside the window
     end: float | None = None
     copies: dict[PacketKey, int] = field(default_factory=dict)
     last_ts: dict[PacketKey, float] = field(default_factory=dict)
@@ -66,11 +67,14 @@ class PointSink:
     def add(self, frame: Frame) -> None:
         self.tally.add(frame)
         key = packet_key(frame)
+        if key is not None and self.kept >= self.window:
+            self.beyond += 1
+            return
+        if not self.beyond and math.isfinite(frame.ts):  # any frame shows the capture ran
+            self.start = frame.ts if self.start is None else min(self.start, frame.ts)
+            self.end = frame.ts if self.end is None else max(self.end, frame.ts)
         if key is None:
             self.unkeyed += 1
-            return
-        if self.kept >= self.window:
-            self.beyond += 1
             return
         if key[0] == "dhcp":  # identical retransmissions: numbered, as live
             prev = self.last_ts.get(key)
@@ -84,8 +88,6 @@ class PointSink:
             return  # a second copy at one point (a bond and its member)
         at[self.point] = Sighting(self.point, frame.ts, frame.vids, frame.wire_len)
         self.kept += 1
-        self.start = frame.ts if self.start is None else min(self.start, frame.ts)
-        self.end = frame.ts if self.end is None else max(self.end, frame.ts)
 
     def add_example(self, frame: Frame) -> None:
         self.tally.add_example(frame)

@@ -146,13 +146,17 @@ def _kinds(kinds: dict[str, int]) -> str:
 
 
 def _dhcp_delivery(m: MultiCorrelation) -> list[str]:
+    """``controller sent 9 ACK, instance received 0`` per xid, for every other point
+    where that conversation shows up at all (a point that saw none of it may not be on
+    its path)."""
     if m.server is None:
         return []
     return [
         line
+        for conv in m.conversations
         for client in m.order
-        if client != m.server
-        for line in delivery_lines(m.conversations, m.server, client)
+        if client != m.server and client in conv.points
+        for line in delivery_lines([conv], m.server, client)
     ]
 
 

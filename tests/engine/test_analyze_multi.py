@@ -199,3 +199,16 @@ def test_a_stream_on_standard_input_is_one_point() -> None:
     corr = json.loads(proc.stdout)["correlation"]
     assert corr["path_order"] == ["stdin", "the-issue-controller"]
     assert io.StringIO(proc.stdout.decode()).read().count("(standard input)") >= 1
+
+
+def test_an_empty_capture_calls_nothing_lost(tmp_path: Path) -> None:
+    """A capture without a single frame has no time span: nothing the others saw can be
+    called lost on its account."""
+    empty = tmp_path / "instance.pcap"
+    empty.write_bytes(Path(INSTANCE).read_bytes()[:24])
+    report = stream_points([Point("controller", CONTROLLER), Point("instance", str(empty))])
+    text = report.to_text()
+    assert "30 packet(s) seen at some points only, outside the span every window covers" in text
+    assert "no packet seen at more than one point" in text
+    assert "vanish" not in text
+    assert "instance received" not in text  # it saw none of the conversation
