@@ -26,12 +26,6 @@ ROOT = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-m", "tui.cli", "analyze", "--json"]
 
 
-def _csum(data: bytes) -> int:
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    total = (total >> 16) + (total & 0xFFFF)
-    return ~(total + (total >> 16)) & 0xFFFF
-
-
 def frame(seq: int, reply: bool, tagged: bool) -> bytes:
     src, dst = (b"\x0a\x00\x00\x05", b"\xcb\x00\x71\x0a")
     if reply:
