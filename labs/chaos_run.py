@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.errors import CloudtalesError
-from engine.playbook.loader import load_playbook, playbook_files
+from engine.playbook.files import playbook_files
+from engine.playbook.loader import load_playbook
 from labs import chaos
 from labs.base import Lab
 

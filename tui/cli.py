@@ -218,8 +218,8 @@ def _graph(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def cmd_lint(args: argparse.Namespace) -> int:
+    from engine.playbook.files import playbook_files
     from engine.playbook.graph import load_graph
-    from engine.playbook.loader import playbook_files
 
     paths = args.paths or args.playbooks
     files = playbook_files(paths)

@@ -22,7 +22,8 @@ from pydantic import ValidationError
 from engine.checks.registry import check_types
 from engine.errors import PlaybookError
 from engine.playbook.evidence_lint import INCONCLUSIVE, check_evidence
-from engine.playbook.loader import LoadedPlaybook, load_playbook, playbook_files
+from engine.playbook.files import playbook_files
+from engine.playbook.loader import LoadedPlaybook, load_playbook
 from engine.playbook.model import Check, Diagnosis, Remedy, Symptom
 from engine.templating import references
 

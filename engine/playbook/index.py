@@ -22,6 +22,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from engine.playbook.files import playbook_files
+
 if TYPE_CHECKING:
     from engine.playbook.graph import PlaybookGraph
 
@@ -82,26 +84,12 @@ class SymptomIndex:
         return self._by_id[node].tale
 
 
-def playbook_paths(paths: Sequence[str | Path] | None = None) -> list[Path]:
-    """The playbook files, as ``engine.playbook.loader.playbook_files`` lists them (that
-    module imports yaml and pydantic, which this one must not)."""
-    default = Path(__file__).resolve().parent.parent.parent / "playbooks"
-    targets = [Path(p) for p in paths] if paths else [default]
-    files: list[Path] = []
-    for t in targets:
-        if t.is_dir():
-            files.extend(sorted([*t.glob("*.yaml"), *t.glob("*.yml")]))
-        else:
-            files.append(t)
-    return files
-
-
 def index_key(paths: Sequence[str | Path] | None = None) -> str | None:
     """A digest of each playbook file's resolved path, size and mtime; None when one
     cannot be read (the full loader then says why)."""
     digest = hashlib.sha256(f"v{VERSION}".encode())
     try:
-        for f in playbook_paths(paths):
+        for f in playbook_files(paths):
             st = f.stat()
             digest.update(f"{f.resolve()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     except OSError:

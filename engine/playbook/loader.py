@@ -124,19 +124,3 @@ def load_playbook(path: str | Path) -> LoadedPlaybook:
     except UnicodeDecodeError:
         raise PlaybookError(str(p), None, "", "not UTF-8 text") from None
     return parse_playbook_text(text, str(p))
-
-
-def default_playbook_dir() -> Path:
-    return Path(__file__).resolve().parent.parent.parent / "playbooks"
-
-
-def playbook_files(paths: list[str | Path] | None = None) -> list[Path]:
-    """Expand directories into their *.yaml files (sorted); default: the shipped playbooks."""
-    targets = [Path(p) for p in paths] if paths else [default_playbook_dir()]
-    files: list[Path] = []
-    for t in targets:
-        if t.is_dir():
-            files.extend(sorted([*t.glob("*.yaml"), *t.glob("*.yml")]))
-        else:
-            files.append(t)
-    return files

@@ -126,7 +126,7 @@ diagnoses:
 
 
 def test_a_blind_pick_of_the_wrong_symptom_is_a_wrong_turn(tmp_path: Path) -> None:
-    from engine.playbook.loader import playbook_files
+    from engine.playbook.files import playbook_files
 
     (tmp_path / "decoy.yaml").write_text(DECOY)
     graph = load_valid_graph([*playbook_files(None), tmp_path / "decoy.yaml"])

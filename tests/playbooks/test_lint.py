@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from engine.checks.registry import check_types
+from engine.playbook.files import default_playbook_dir
 from engine.playbook.graph import load_graph
-from engine.playbook.loader import default_playbook_dir
 
 GOOD = (default_playbook_dir() / "double-vlan.yaml").read_text()
 REPO = Path(__file__).resolve().parents[2]

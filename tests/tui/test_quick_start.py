@@ -16,16 +16,15 @@ from pathlib import Path
 import pytest
 
 from engine.errors import InventoryError
+from engine.playbook.files import default_playbook_dir, playbook_files
 from engine.playbook.graph import PlaybookGraph
 from engine.playbook.index import (
     SymptomIndex,
     cache_dir,
     cached_index,
     index_key,
-    playbook_paths,
     store_index,
 )
-from engine.playbook.loader import default_playbook_dir, playbook_files
 from engine.remote.inventory import Inventory
 from engine.remote.replay import ReplayRunner
 from tui.app import CloudtalesApp
@@ -47,7 +46,7 @@ def test_the_index_round_trips_and_a_changed_playbook_makes_it_stale(
 ) -> None:
     books = tmp_path / "playbooks"
     shutil.copytree(default_playbook_dir(), books)
-    assert playbook_paths([books]) == playbook_files([books])
+    assert [p.name for p in playbook_files([books])] == sorted(p.name for p in books.glob("*.yaml"))
     key = index_key([books])
     assert cached_index(key) is None  # nothing stored yet
     index = SymptomIndex.from_graph(graph)
