@@ -18,6 +18,7 @@ from engine.playbook.model import Check
 from engine.remote.inventory import Host, Inventory
 from engine.remote.runner import Runner
 from engine.results import CheckResult, ResultTable
+from engine.sources.pending import PendingReads
 from engine.templating import render
 from engine.walker import Walker
 
@@ -51,10 +52,37 @@ async def run_check(
     ctype = get_check_type(check.type)
     params = ctype.params.model_validate(render(check.params, inventory, facts))
     ctx = CheckContext(runner, inventory, hosts_for(check, inventory), facts, check.timeout, emit)  # type: ignore[arg-type]
+    reads = PendingReads(ctx.sources)
+    ctx.provider = reads
+    task = asyncio.ensure_future(ctype.run(ctx, params))
     try:
-        return await asyncio.wait_for(ctype.run(ctx, params), timeout=check.timeout)
-    except TimeoutError:
-        raise CloudtalesError(f"check {check.id} timed out after {check.timeout:g}s") from None
+        done, _ = await asyncio.wait({task}, timeout=check.timeout)
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+    if done:
+        return task.result()
+    pending = reads.pending()  # before cancelling: cancelled reads leave the list
+    task.cancel()
+    try:
+        await task
+    except (asyncio.CancelledError, Exception):  # noqa: BLE001 - the timeout is the error
+        pass
+    raise timed_out(check, pending)
+
+
+def timed_out(check: Check, pending: list[tuple[str, str]]) -> CloudtalesError:
+    """The check's timeout, naming the hosts whose reads were still open (all of the
+    check's hosts when none was: a read outside the named sources, such as SQL)."""
+    message = f"check {check.id} timed out after {check.timeout:g}s"
+    if not pending:
+        return CloudtalesError(message)
+    hosts = list(dict.fromkeys(host for host, _ in pending))
+    commands = list(dict.fromkeys(command for _, command in pending))
+    waiting = "; ".join(f"{h}: {c}" for h, c in pending[:3])
+    return CloudtalesError(
+        f"{message}, waiting on {waiting}", host=",".join(hosts), command=commands[0]
+    )
 
 
 async def step(
