@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+from typing import Literal
 
 from engine.parsers.ethtool import ethtool_command
 from engine.sources.registry import register
@@ -28,11 +29,18 @@ class CaptureParams(SourceParams):
     snaplen: int = 256
     count: int = 100
     filter: str = ""
+    direction: Literal["", "in", "out", "inout"] = ""  # tcpdump -Q
+    backstop: int = 0  # s: `timeout` ends tcpdump on the host even if the channel is lost
 
 
 def _capture(p: CaptureParams) -> str:
+    head = f"exec timeout {p.backstop} " if p.backstop else ""
+    only = f" -Q {p.direction}" if p.direction else ""
     bpf = f" {shlex.quote(p.filter)}" if p.filter else ""
-    return f"tcpdump -U -w - -n -s {p.snaplen} -c {p.count} -i {shlex.quote(p.iface)}{bpf}"
+    return (
+        f"{head}tcpdump -i {shlex.quote(p.iface)}{only} -U -w - -n -s {p.snaplen} -c {p.count}"
+        f"{bpf}"
+    )
 
 
 register(
