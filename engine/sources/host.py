@@ -64,8 +64,8 @@ register(
         "Size, mtime, inode and name of files (stat -L)",
         live=_stat,
         params=StatParams,
-        offline=False,
-        sos_note="sos copies files, it does not stat arbitrary paths",
+        sos=(EXTRAS + "cloudtales-instances-listing",),
+        sos_note="derived from the instances listing (ls -lR): paths under it only, inode 0",
         parser="engine.parsers.mounts.parse_file_stats",
     )
 )
