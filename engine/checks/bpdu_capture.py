@@ -2,8 +2,8 @@
 
 A switch port with BPDU guard shuts down on the first BPDU it hears, so the node
 must never send one. This captures only BPDUs (``ether dst 01:80:c2:00:00:00`` or
-the PVST+ ``01:00:0c:cc:cc:cd``) with ``tcpdump -U -w -`` streamed back, decoded by
-``engine.analyzers.stp``:
+the PVST+ ``01:00:0c:cc:cc:cd``) through the capture API (``engine.capture.points``),
+decoded by ``engine.analyzers.stp``:
 
 - on the uplink (host var ``uplink``), outbound only (``-Q out``), while it has carrier;
 - on every guest tap device (``tap*``), inbound from the guest (``-Q in``), once the
@@ -15,22 +15,28 @@ once ``stop_after`` BPDUs arrived.
 
 from __future__ import annotations
 
-import asyncio
 import fnmatch
-import shlex
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import replace
 
 from engine.analyzers.stp import Bpdu, iter_bpdus
 from engine.analyzers.summary import describe
+from engine.capture.points import (
+    Capture,
+    CapturePoint,
+    CaptureSpec,
+    drops,
+    drops_evidence,
+    drops_note,
+)
 from engine.checks.base import CheckContext, CheckParams, CheckType, LiveLine
-from engine.checks.concurrent_capture import raise_lost_points
 from engine.checks.gather import gather_all
 from engine.checks.registry import register
 from engine.detectors.base import merge_outcomes
 from engine.detectors.stp import CAPTURE_OUTCOMES, detect_bpdu_capture
 from engine.errors import CloudtalesError
 from engine.parsers.iplink import LinkInfo, parse_ip_link
-from engine.parsers.pcap import PVST_MAC, STP_MAC, Frame, PcapStream
+from engine.parsers.pcap import PVST_MAC, STP_MAC, Frame
 from engine.remote.inventory import Host
 from engine.results import CheckResult
 
@@ -48,26 +54,15 @@ class BpduCaptureParams(CheckParams):
     arm_timeout: float = 10.0
 
 
-@dataclass
-class _Point:
-    host: Host
-    iface: str
-    direction: str  # in | out
-    stream: PcapStream = field(default_factory=PcapStream)
-    frames: list[Frame] = field(default_factory=list)
-    armed: asyncio.Event = field(default_factory=asyncio.Event)
-    errors: list[str] = field(default_factory=list)
-
-    @property
-    def label(self) -> str:
-        return f"{self.host.name}:{self.iface} ({self.direction})"
-
-
-def tcpdump_command(iface: str, direction: str, params: BpduCaptureParams) -> str:
-    backstop = int(params.seconds + params.arm_timeout) + 5
-    return (
-        f"exec timeout {backstop} tcpdump -i {shlex.quote(iface)} -Q {direction} -U -w - -n "
-        f"-s {params.snaplen} -c {params.max_frames} {shlex.quote(BPDU_FILTER)}"
+def capture_spec(params: BpduCaptureParams, timeout: float) -> CaptureSpec:
+    return CaptureSpec(
+        bpf_filter=BPDU_FILTER,
+        snaplen=params.snaplen,
+        max_frames=params.max_frames,
+        arm_timeout=params.arm_timeout,
+        backstop=int(params.seconds + params.arm_timeout) + 5,
+        stream_timeout=timeout,
+        poll=0.1,
     )
 
 
@@ -87,41 +82,19 @@ def choose_points(
     return "taps", [(t, "in") for t in sorted(taps)[:max_points]]
 
 
-async def _capture(ctx: CheckContext, point: _Point, params: BpduCaptureParams) -> None:
-    def on_stderr(line: str) -> None:
-        if "listening on" in line:
-            point.armed.set()
-        elif line.strip() and "packets" not in line:
-            point.errors.append(line.strip())
+def _on_frame(ctx: CheckContext) -> Callable[[CapturePoint, Frame], None]:
+    def on_frame(point: CapturePoint, frame: Frame) -> None:
+        why = "BPDU from a guest" if point.direction == "in" else "BPDU towards the switch"
+        ctx.emit(LiveLine(point.label, describe(frame, macs=True), why))
 
-    cmd = tcpdump_command(point.iface, point.direction, params)
-    async for chunk in ctx.runner.stream_bytes(
-        point.host, cmd, timeout=ctx.timeout, on_stderr=on_stderr
-    ):
-        for frame in point.stream.feed(chunk):
-            point.frames.append(frame)
-            why = "BPDU from a guest" if point.direction == "in" else "BPDU towards the switch"
-            ctx.emit(LiveLine(point.label, describe(frame, macs=True), why))
+    return on_frame
 
 
-async def _collect(ctx: CheckContext, points: list[_Point], params: BpduCaptureParams) -> None:
-    tasks = [asyncio.create_task(_capture(ctx, p, params)) for p in points]
-    try:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + params.arm_timeout
-        while not all(p.armed.is_set() for p in points):
-            for t, p in zip(tasks, points, strict=True):
-                if t.done() and not p.armed.is_set():
-                    exc = t.exception() if not t.cancelled() else None
-                    if exc is not None:
-                        raise exc
-                    raise CloudtalesError(
-                        f"tcpdump on {p.label} ended: {' '.join(p.errors) or 'no output'}"
-                    )
-            if loop.time() > deadline:
-                late = [f"{p.label}: {' '.join(p.errors) or 'no listening on'}" for p in points]
-                raise CloudtalesError(f"tcpdump did not start: {'; '.join(late)}")
-            await asyncio.sleep(0.05)
+async def _collect(
+    ctx: CheckContext, points: list[CapturePoint], params: BpduCaptureParams
+) -> None:
+    """Capture until ``stop_after`` BPDUs arrived or ``seconds`` passed."""
+    async with Capture(ctx, points, capture_spec(params, ctx.timeout), _on_frame(ctx)) as cap:
         ctx.emit(
             LiveLine(
                 points[0].host.name,
@@ -129,19 +102,13 @@ async def _collect(ctx: CheckContext, points: list[_Point], params: BpduCaptureP
                 f"for up to {params.seconds:g} s",
             )
         )
-        stop = loop.time() + params.seconds
-        while loop.time() < stop:
-            seen = sum(len(p.frames) for p in points)
-            if params.stop_after and seen >= params.stop_after:
-                break
-            if all(t.done() for t in tasks):
-                break
-            await asyncio.sleep(0.1)
-    finally:
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-    raise_lost_points(ctx, points, tasks, params.max_frames)
+
+        def enough() -> bool:
+            return bool(params.stop_after) and sum(len(p.frames) for p in points) >= (
+                params.stop_after
+            )
+
+        await cap.wait(enough, params.seconds)
 
 
 async def _one(ctx: CheckContext, host: Host, params: BpduCaptureParams) -> CheckResult:
@@ -163,17 +130,18 @@ async def _one(ctx: CheckContext, host: Host, params: BpduCaptureParams) -> Chec
             f"{host.name}: {uplink} has no carrier and no tap device is up: nothing to capture",
             {**out.facts, "capture_mode": "none"},
         )
-    points = [_Point(host, iface, direction) for iface, direction in chosen]
+    points = [CapturePoint(host, iface, direction) for iface, direction in chosen]
     await _collect(ctx, points, params)
+    dropped = drops(points)
     bpdus: dict[str, list[Bpdu]] = {p.iface: list(iter_bpdus(p.frames)) for p in points}
     guests = [p.iface for p in points if p.direction == "in"]
     out = detect_bpdu_capture(host.name, bpdus, guests, host_macs)
     why = f"{uplink} has no carrier: " if mode == "taps" else ""
     return CheckResult(
         out.outcome,
-        f"{why}{out.summary}",
-        {**out.facts, "capture_mode": mode},
-        out.evidence,
+        f"{why}{out.summary}{drops_note(dropped)}",
+        {**out.facts, "capture_mode": mode, "kernel_drops": dropped},
+        [*out.evidence, *drops_evidence(points)],
     )
 
 
@@ -182,7 +150,11 @@ async def run(ctx: CheckContext, params: BpduCaptureParams) -> CheckResult:
         raise CloudtalesError("bpdu_capture: no hosts to capture on")
     outcomes = await gather_all(_one(ctx, h, params) for h in ctx.hosts)
     merged = merge_outcomes(outcomes, CAPTURE_OUTCOMES)
-    return merged
+    dropped: dict[str, int] = {}
+    for o in outcomes:  # every host's points (a merge keeps one host's dict)
+        found = o.facts.get("kernel_drops")
+        dropped.update(found if isinstance(found, dict) else {})
+    return replace(merged, facts={**merged.facts, "kernel_drops": dropped})
 
 
 register(
@@ -200,6 +172,7 @@ register(
             "by_iface",
             "capture_points",
             "capture_mode",
+            "kernel_drops",
         ),
     )
 )

@@ -14,8 +14,15 @@ from __future__ import annotations
 import asyncio
 
 from engine.analyzers.dhcp import BROADCAST, DhcpEvent, decode_dhcp
+from engine.capture.points import (
+    Capture,
+    CapturePoint,
+    CaptureSpec,
+    drops,
+    drops_evidence,
+    drops_note,
+)
 from engine.checks.base import CheckContext, CheckParams, CheckType, LiveLine
-from engine.checks.concurrent_capture import CapturePoint, CaptureSpec, capture_until
 from engine.checks.registry import register
 from engine.detectors.dhcp import (
     DHCP_CAPTURE_OUTCOMES,
@@ -82,24 +89,35 @@ async def run(ctx: CheckContext, params: DhcpCaptureParams) -> CheckResult:
             {client.label: client.frames, server.label: server.frames}, client.label, server.label
         )
 
-    spec = CaptureSpec(bpf_filter=DHCP_FILTER, snaplen=params.snaplen)
-    seconds = await capture_until(
-        ctx,
-        [client, server],
-        spec,
-        params.seconds,
-        lambda: settled(picture(), params.min_lost, quiet()),
-        on_frame,
+    arm_timeout = 10.0
+    spec = CaptureSpec(
+        bpf_filter=DHCP_FILTER,
+        snaplen=params.snaplen,
+        arm_timeout=arm_timeout,
+        backstop=int(params.seconds + arm_timeout) + 5,
+        stream_timeout=params.seconds + arm_timeout + 10,
     )
+    async with Capture(ctx, [client, server], spec, on_frame) as capture:
+        start = loop.time()
+        await capture.wait(lambda: settled(picture(), params.min_lost, quiet()), params.seconds)
+        await capture.drain(0.5)
+        seconds = loop.time() - start
     final = picture()
     out = judge_dhcp_conversation(final, params.min_lost, quiet())
-    facts = {**out.facts, "capture_seconds": round(seconds, 1)}
+    dropped = drops([client, server])
+    facts = {**out.facts, "capture_seconds": round(seconds, 1), "kernel_drops": dropped}
     tables = (
         [final.correlation.table("each DHCP message at both ends")]
         if final.correlation.packets
         else []
     )
-    return CheckResult(out.outcome, out.summary, facts, list(out.evidence), tables)
+    return CheckResult(
+        out.outcome,
+        out.summary + drops_note(dropped),
+        facts,
+        [*out.evidence, *drops_evidence([client, server])],
+        tables,
+    )
 
 
 register(
@@ -130,6 +148,7 @@ register(
             "size_changed_at",
             "first_stacking_point",
             "capture_seconds",
+            "kernel_drops",
         ),
     )
 )

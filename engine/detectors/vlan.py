@@ -1,12 +1,16 @@
-"""VLAN configuration detectors: a VLAN device stacked on a VLAN device, and what
-nova's ``vlan_interface`` points at. Pure functions over parsed data."""
+"""VLAN detectors, pure functions over parsed data: a VLAN device stacked on a VLAN device,
+what nova's ``vlan_interface`` points at, and the judgement of a capture on several
+points (tag depth, stacks, oversize frames, the hop that adds a tag)."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
+from engine.analyzers.correlate import correlate
+from engine.analyzers.vlan import analyze_vlan
 from engine.parsers.iplink import LinkInfo
+from engine.parsers.pcap import Frame
 from engine.results import CheckResult, Evidence
 
 LINK_OUTCOMES = ("vlan_on_vlan", "vlan_on_base", "no_vlan_devices")
@@ -76,3 +80,64 @@ def classify_vlan_interface(
     return CheckResult(
         "is_base_device", f"{host}: vlan_interface={value} (a base device)", facts, (line,)
     )
+
+
+CAPTURE_OUTCOMES = ("stacked", "single", "untagged", "no_frames")
+
+
+def judge_vlan_capture(
+    frames: Mapping[str, Sequence[Frame]],
+    mtu: int,
+    ping_output: str = "",
+    offload_warnings: Sequence[str] = (),
+) -> CheckResult:
+    """Tag depth, stacks and wire sizes at each capture point (in path order), and which
+    hop adds a tag: ``stacked`` when any frame carries two tags or more."""
+    per_point = {label: analyze_vlan(got, mtu) for label, got in frames.items()}
+    overall = analyze_vlan((f for got in frames.values() for f in got), mtu)
+    hops = correlate(frames, list(frames))
+    outcome = overall.verdict()
+    stacks = {"/".join(map(str, k)): v for k, v in sorted(overall.stacks.items())}
+    stacked_at = [label for label, f in per_point.items() if f.max_depth >= 2]
+    lines = [f"{label}: {f.summary_line()}" for label, f in per_point.items()]
+    evidence = [Evidence("frames by capture point", "\n".join(lines))]
+    if hops.lines():
+        evidence.append(Evidence("same packet at each hop", "\n".join(hops.lines())))
+    if offload_warnings:
+        evidence.append(Evidence("VLAN offload (ethtool -k)", "\n".join(offload_warnings)))
+    lost = lost_ping_sizes(ping_output)
+    if lost:
+        evidence.append(Evidence("pings lost", "sizes: " + ", ".join(lost)))
+    summary = {
+        "stacked": (
+            f"frames carry {overall.max_depth} VLAN tags ({', '.join(stacks)})"
+            f" at {', '.join(stacked_at)}"
+        ),
+        "single": "frames carry one VLAN tag: no stacking",
+        "untagged": "frames are untagged at every capture point",
+        "no_frames": "no frames captured",
+    }[outcome]
+    return CheckResult(
+        outcome,
+        summary,
+        {
+            "max_tag_depth": overall.max_depth,
+            "stacks": stacks,
+            "oversize_frames": overall.oversize,
+            "stacked_at": stacked_at,
+            "first_stacking_hop": hops.first_stacking_point,
+            "frames": {label: len(got) for label, got in frames.items()},
+            "vlan_offload_warnings": list(offload_warnings),
+        },
+        evidence,
+        [hops.table()] if hops.packets else [],
+    )
+
+
+def lost_ping_sizes(ping_output: str) -> list[str]:
+    """Sizes whose pings got no reply, from lines ``SIZE EXIT_STATUS``.
+
+    >>> lost_ping_sizes("56 0\\n1472 1\\n")
+    ['1472']
+    """
+    return [ln.split()[0] for ln in ping_output.splitlines() if ln.split()[1:] != ["0"]]

@@ -88,22 +88,34 @@ def _use_kernel(scanner: _Scanner) -> Kernel | None:
 
 
 class _Feeder:
-    """One buffer, refilled from the stream; ``view`` is the valid part."""
+    """One buffer, refilled from a stream or pushed into; ``mem[:have]`` is the valid part."""
 
-    def __init__(self, fh: Readable) -> None:
-        self.fh = fh
-        self.buf = bytearray(BUFFER)
+    def __init__(self, size: int = BUFFER) -> None:
+        self.buf = bytearray(size)
         self.mem = memoryview(self.buf)
         self.have = 0
         self.base = 0  # capture offset of buf[0]
         self.eof = False
 
-    def fill(self) -> None:
+    def fill(self, fh: Readable) -> None:
         """One read (a pipe may return less); sets ``eof`` at the end of the stream."""
-        if not self.eof and self.have + READ <= BUFFER:
-            n = self.fh.readinto(self.mem[self.have : self.have + READ])
+        if not self.eof and self.have + READ <= len(self.buf):
+            n = fh.readinto(self.mem[self.have : self.have + READ])
             self.eof = not n
             self.have += n or 0
+
+    def put(self, data: memoryview) -> int:
+        """Copy what fits of ``data`` after the valid part (the buffer grows up to BUFFER
+        first); returns how many bytes were taken."""
+        size = len(self.buf)
+        if self.have + len(data) > size and size < BUFFER:
+            grown = bytearray(min(BUFFER, max(2 * size, self.have + len(data))))
+            grown[: self.have] = self.mem[: self.have]
+            self.buf, self.mem = grown, memoryview(grown)
+        n = min(len(data), len(self.buf) - self.have)
+        self.mem[self.have : self.have + n] = data[:n]
+        self.have += n
+        return n
 
     def drop(self, pos: int) -> None:
         """Forget the bytes before ``pos`` (scanned), keeping the rest at the front."""
@@ -113,44 +125,102 @@ class _Feeder:
         self.have, self.base = rest, self.base + pos
 
 
+class ScanSession:
+    """One pass of the scanner over a capture, whatever way its bytes arrive: read from a
+    file or pipe (``scan_capture``) or pushed chunk by chunk from a live ``tcpdump -w -``
+    stream (``push``). Frames go to ``sink``; ``pure``: every frame is decoded in Python
+    (a sink that needs each frame); otherwise the compiled kernel tallies plain frames
+    when it is built. ``finish`` ends the pass: a partial record left over counts as
+    truncated and the kernel's tallies reach ``stats`` and ``sink``."""
+
+    def __init__(
+        self, sink: FrameSink, stats: CaptureStats, limit: int, pure: bool = False, size: int = 0
+    ) -> None:
+        self.sink, self.stats, self.limit, self.pure = sink, stats, limit, pure
+        self.feed = _Feeder(size or BUFFER)
+        self.scanner = _Scanner(stats)
+        self.started = False  # the global or first section header has been read
+        self.ended = False  # the final step ran: nothing more is scanned
+        self.kernel: Kernel | None = None
+        self.state: KernelState | None = None
+        self._out: ctypes.Array[ctypes.c_uint64] | None = None
+
+    @property
+    def dead(self) -> bool:
+        """A corrupt record header: nothing after it can be trusted (or read)."""
+        return self.scanner.dead
+
+    def push(self, chunk: bytes | bytearray | memoryview) -> None:
+        """Scan a piece of a live stream. Raises PcapFormatError for a bad header."""
+        data = memoryview(chunk).cast("B")
+        while data and not self.ended and not self.scanner.dead:
+            taken = self.feed.put(data)
+            data = data[taken:]
+            self.step(final=False)
+
+    def step(self, final: bool) -> None:
+        """Scan what the buffer holds; ``final``: no more bytes will come."""
+        feed, scanner = self.feed, self.scanner
+        if self.ended:
+            return
+        self.ended = final
+        if scanner.dead:
+            return
+        view = feed.mem[: feed.have]
+        if not self.started:
+            if not scanner.start(view):
+                if final:
+                    raise PcapFormatError(header_cut(feed.have))
+                return
+            self._begin()
+        if scanner.skip:
+            skipped = min(scanner.skip, feed.have - scanner.pos)
+            scanner.skip, scanner.pos = scanner.skip - skipped, scanner.pos + skipped
+        if self.kernel is not None and self.state is not None and self._out is not None:
+            addr = ctypes.addressof(ctypes.c_char.from_buffer(feed.buf))
+            _kernel_pass(self.kernel, self.state, scanner, view, addr, self._out, self.sink)
+        for frame in scanner.scan(view, final=final):
+            self.sink.add(frame)
+        if not final and not scanner.dead:
+            feed.drop(scanner.pos)
+            scanner.pos, scanner.base = 0, feed.base
+
+    def _begin(self) -> None:
+        self.started = True
+        scanner = self.scanner
+        self.kernel = None if self.pure else _use_kernel(scanner)
+        if self.kernel is not None:
+            state = self.state = KernelState()
+            state.limit, state.linktype = self.limit, scanner.iface.linktype
+            state.big_endian = scanner.endian == ">"
+            self._out = (ctypes.c_uint64 * HANDOVER)()
+
+    def finish(self) -> None:
+        """The end of the capture (a stream that never sent its header: nothing to say;
+        ``scan_capture`` refuses it before)."""
+        if self.started:
+            self.step(final=True)
+        self.ended = True
+        state = self.state
+        if state is not None:
+            self.stats.frames += state.frames
+            for lt, n in state.linktype_counts().items():
+                self.stats.linktypes[lt] = self.stats.linktypes.get(lt, 0) + n
+            self.sink.add_kernel(state)
+            self.state = None
+
+
 def scan_capture(
     fh: Readable, sink: FrameSink, stats: CaptureStats, limit: int, pure: bool = False
 ) -> None:
     """Scan the whole stream into ``sink``; ``limit`` is the largest frame the MTU
     allows. Raises PcapFormatError for an unusable header, naming what was wrong."""
-    feed, scanner = _Feeder(fh), _Scanner(stats)
-    while True:
-        feed.fill()
-        if scanner.start(feed.mem[: feed.have]):
-            break
-        if feed.eof:
-            raise PcapFormatError(header_cut(feed.have))
-    kernel = None if pure else _use_kernel(scanner)
-    state = KernelState() if kernel else None
-    if state is not None:
-        state.limit, state.linktype = limit, scanner.iface.linktype
-        state.big_endian = scanner.endian == ">"
-    out = (ctypes.c_uint64 * HANDOVER)()
-    addr = ctypes.addressof(ctypes.c_char.from_buffer(feed.buf))
-    while True:
-        view = feed.mem[: feed.have]
-        if scanner.skip:
-            step = min(scanner.skip, feed.have - scanner.pos)
-            scanner.skip, scanner.pos = scanner.skip - step, scanner.pos + step
-        if kernel is not None and state is not None:
-            _kernel_pass(kernel, state, scanner, view, addr, out, sink)
-        for frame in scanner.scan(view, final=feed.eof):
-            sink.add(frame)
-        if feed.eof or scanner.dead:
-            break
-        feed.drop(scanner.pos)
-        scanner.pos, scanner.base = 0, feed.base
-        feed.fill()
-    if state is not None:
-        stats.frames += state.frames
-        for lt, n in state.linktype_counts().items():
-            stats.linktypes[lt] = stats.linktypes.get(lt, 0) + n
-        sink.add_kernel(state)
+    session = ScanSession(sink, stats, limit, pure)
+    feed = session.feed
+    while not session.ended and not session.dead:
+        feed.fill(fh)
+        session.step(final=feed.eof)
+    session.finish()
 
 
 def _kernel_pass(

@@ -116,6 +116,7 @@ class SourceRecorder:
         self.inner = inner
         self.path = path  # given: saved after every answer (a session may end anywhere)
         self.answers: list[SourceAnswer] = []
+        self.streams: dict[str, bytes] = {}  # stream file name -> the bytes it answered
 
     def command(self, name: str, **params: Any) -> str:
         return self.inner.command(name, **params)
@@ -139,7 +140,7 @@ class SourceRecorder:
             self.save(self.path)
         return res
 
-    def stream_bytes(
+    async def stream_bytes(
         self,
         host: Host,
         name: str,
@@ -147,8 +148,34 @@ class SourceRecorder:
         on_stderr: Callable[[str], None] | None = None,
         **params: Any,
     ) -> AsyncGenerator[bytes, None]:
-        return self.inner.stream_bytes(host, name, timeout, on_stderr, **params)
+        """Passed through; the bytes and stderr are kept as one answer (its ``stream``
+        file is written next to sources.yaml) once the stream ends or is stopped."""
+        chunks: list[bytes] = []
+        errs: list[str] = []
+
+        def tee(line: str) -> None:
+            errs.append(line)
+            if on_stderr is not None:
+                on_stderr(line)
+
+        k = key(host.name, name, params)
+        try:
+            async for chunk in self.inner.stream_bytes(host, name, timeout, tee, **params):
+                chunks.append(chunk)
+                yield chunk
+        finally:
+            file = f"stream-{name}-{len(self.streams) + 1:02d}-{host.name}.bin"
+            self.streams[file] = b"".join(chunks)
+            stderr = "".join(f"{x}\n" for x in errs)
+            self.answers.append(
+                SourceAnswer(host=k.host, source=name, params=k.params, stderr=stderr, stream=file)
+            )
+            if self.path is not None:
+                self.save(self.path)
 
     def save(self, path: Path) -> None:
+        """sources.yaml, and the streams' files beside it."""
+        for file, data in self.streams.items():
+            (path.parent / file).write_bytes(data)
         rows = [a.model_dump(exclude_defaults=True) for a in self.answers]
         path.write_text(yaml.safe_dump(rows, sort_keys=False, allow_unicode=True))
