@@ -5,7 +5,7 @@
 
 Per drill: the lab is built fresh, a baseline walk (no fault) must reach the expected
 diagnosis and gives the walk's length, then each seed picks a fault, a step, a moment
-(when the step starts, or once it ended) and a host the walk uses (labs/chaos_run.py).
+(when the step starts, or once it ended) and a host the walk uses (labs/chaos/run.py).
 Prints the table (runs, right, right after the evidence, inconclusive, wrong) and
 every wrong run with its seed, fault, host and the tail of its output. Exit 1 if any
 run was wrong. Needs root; takes minutes (the-issue's lab alone takes ~35 s to build).
@@ -20,9 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from labs import chaos  # noqa: E402
-from labs.chaos_run import DrillSpec, Plan, RunResult, drills, plan_for, run_once  # noqa: E402
-from labs.registry import get_lab  # noqa: E402
+from labs.chaos import faults as chaos  # noqa: E402
+from labs.chaos.run import DrillSpec, Plan, RunResult, drills, plan_for, run_once  # noqa: E402
+from labs.core.registry import get_lab  # noqa: E402
 
 DEFAULT_DRILLS = ("double-vlan", "valentines", "the-issue", "disappearing-images",
                   "rabbit-hole", "havana")  # fmt: skip

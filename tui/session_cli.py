@@ -3,7 +3,7 @@
 An interactive drill is timed and scored (``engine.drill_score``): the score card
 shows when the trainee reaches a diagnosis, and every attempt is appended to the
 local history. ``--surprise`` builds the lab healthy and makes it faulty after a
-random delay (``labs.faults``); ``--blind`` lets the trainee pick the symptom among
+random delay (``labs.core.faults``); ``--blind`` lets the trainee pick the symptom among
 all of them. ``--serve [HOST:]PORT`` publishes the session read-only to browsers.
 """
 
@@ -38,10 +38,11 @@ from engine.remote.recorder import RecordingRunner
 from engine.remote.runner import Runner
 from engine.report import duration
 from engine.session import Session, default_journal_path, format_step
+from engine.sources.sosreport import OfflineSetup, offline_of_journal, offline_setup
 
 if TYPE_CHECKING:
-    from labs.base import Lab, LabInfo
-    from labs.faults import Injection
+    from labs.core.base import Lab, LabInfo
+    from labs.core.faults import Injection
     from tui.app import CloudtalesApp
 
 
@@ -149,9 +150,17 @@ def _serving(args: argparse.Namespace, journal: Path | None) -> Iterator[str | N
 
 def cmd_investigate(args: argparse.Namespace) -> int:
     graph = load_valid_graph(args.playbooks)
+    if getattr(args, "sosreport", None):
+        return _investigate_offline(graph, args)
     inventory = load_inventory(args.inventory) if args.inventory else None
     session: Session | None
     if args.resume:
+        offline = offline_of_journal(Path(args.resume))
+        if offline is not None:  # an offline walk resumes offline, from the same reports
+            session = Session.resume(
+                graph, Path(args.resume), lambda _inv: offline.runner, offline.inventory
+            )
+            return _offline_session(graph, session, offline, args)
         session = Session.resume(graph, Path(args.resume), make_runner, inventory)
         if args.autopilot:
             return asyncio.run(_autopilot(session))
@@ -174,6 +183,34 @@ def cmd_investigate(args: argparse.Namespace) -> int:
         session = None
     with _serving(args, journal) as banner:
         _app(graph, inventory, session, journal, "cloudtales", args, banner=banner).run()
+    return 0
+
+
+def _investigate_offline(graph: PlaybookGraph, args: argparse.Namespace) -> int:
+    """``--sosreport PATH ...``: hosts from reports, sources from their files, no runner
+    that can connect (``engine.sources.sosreport``)."""
+    if args.inventory or args.resume:
+        raise CloudtalesError("--sosreport walks offline: drop --inventory/--resume")
+    offline = offline_setup(args.sosreport, getattr(args, "role", None) or [])
+    if not args.symptom:
+        raise CloudtalesError("--sosreport needs --symptom (see `cloudtales symptoms`)")
+    journal = Path(args.journal) if args.journal else None
+    session = Session.start(
+        graph, offline.inventory, offline.runner, args.symptom, journal, **offline.meta()
+    )
+    return _offline_session(graph, session, offline, args)
+
+
+def _offline_session(
+    graph: PlaybookGraph, session: Session, offline: OfflineSetup, args: argparse.Namespace
+) -> int:
+    for line in offline.describe():
+        _say(line)
+    if args.autopilot:
+        return asyncio.run(_autopilot(session))
+    title = f"cloudtales (offline: {len(offline.reports)} sosreports)"
+    with _serving(args, session.journal.path) as banner:
+        _app(graph, offline.inventory, session, None, title, args, banner=banner).run()
     return 0
 
 
@@ -202,8 +239,8 @@ def _drills(graph: PlaybookGraph) -> dict[str, Any]:
 
 def list_drills(graph: PlaybookGraph) -> list[str]:
     """``drill --list``: each drill, what it needs, and whether this machine can run it."""
-    from labs.registry import LABS
-    from labs.requirements import missing, requirements_of
+    from labs.core.registry import LABS
+    from labs.core.requirements import missing, requirements_of
 
     lines: list[str] = []
     for name, pb in sorted(_drills(graph).items()):
@@ -241,7 +278,7 @@ class Surprise:
         self._timer.cancel()
 
     def fire(self) -> None:
-        from labs.faults import inject_fault
+        from labs.core.faults import inject_fault
 
         try:
             self.injection = inject_fault(self.lab)
@@ -271,8 +308,8 @@ class Surprise:
 
 
 def cmd_drill(args: argparse.Namespace) -> int:
-    from labs.base import health, running_as
-    from labs.registry import get_lab
+    from labs.core.base import health, running_as
+    from labs.core.registry import get_lab
 
     graph = load_valid_graph(args.playbooks)
     if getattr(args, "list", False):
@@ -383,7 +420,7 @@ def cmd_drill(args: argparse.Namespace) -> int:
 
 def _refuse_found_lab(name: str, found: LabInfo, healthy: bool, surprise: bool) -> None:
     """A drill uses a lab that is up only as it is: one line saying what to do instead."""
-    from labs.base import health
+    from labs.core.base import health
 
     now, down = health(found.healthy), f"run `cloudtales lab down {name}`"
     if surprise:

@@ -23,7 +23,7 @@ from engine.results import CheckResult
 from engine.sources.services import DNSMASQ_PROCESSES
 
 MAX_CONF_BYTES = 256 * 1024
-PROCESSES = DNSMASQ_PROCESSES  # kept for labs/sosreport_plans.py
+PROCESSES = DNSMASQ_PROCESSES  # kept for labs/sosreport/plans.py
 
 
 class LeaseTimeParams(CheckParams):

@@ -1,7 +1,7 @@
 """Down the Rabbit Hole: parsers, detectors and check types on real-shaped and malformed input.
 
 The rabbitmqctl texts are what Debian's rabbitmq-server 3.10.8 printed on this machine;
-the nova-api log is what the lab writes (labs/console_flood.py).
+the nova-api log is what the lab writes (labs/rabbit_hole/console_flood.py).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from engine.parsers.rabbitmqctl import (
 from engine.remote.inventory import Inventory
 from engine.remote.replay import Recording, ReplayRunner
 from engine.results import FactValue
-from labs import console_flood
+from labs.rabbit_hole import console_flood
 
 BROKEN = console_flood.BROKEN
 GIB_5_5 = 5905580032

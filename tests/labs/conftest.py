@@ -106,7 +106,7 @@ def capture() -> Iterator[Callable[[str, str], LiveCapture]]:
 
 def fresh_lab(name: str, kind: type[LabT]) -> Iterator[LabT]:
     """A module-scoped lab: removed, built faulty, handed to the tests, removed again."""
-    from labs.registry import get_lab
+    from labs.core.registry import get_lab
 
     the_lab = get_lab(name)
     assert isinstance(the_lab, kind)

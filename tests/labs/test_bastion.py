@@ -35,7 +35,7 @@ from engine.playbook.model import Check
 from engine.remote.factory import make_runner
 from engine.remote.inventory import Host, Inventory, SshSettings, load_inventory
 from engine.remote.ssh import SshRunner
-from labs import netns
+from labs.core import netns
 
 REPO = Path(__file__).resolve().parents[2]
 CLOUDTALES = str(Path(sys.executable).with_name("cloudtales"))

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from labs.chaos_run import Plan, RunResult, drills, named_hosts, run_once
-from labs.registry import get_lab
+from labs.chaos.run import Plan, RunResult, drills, named_hosts, run_once
+from labs.core.registry import get_lab
 
 pytestmark = pytest.mark.lab
 

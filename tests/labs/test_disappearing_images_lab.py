@@ -23,17 +23,17 @@ from engine.playbook.graph import load_valid_graph
 from engine.remote.factory import make_runner
 from engine.remote.inventory import load_inventory
 from engine.walker import Walker
-from labs import netns
-from labs import nova_imagecache_emulator as emu
-from labs.base import LabState
-from labs.disappearing_images import (
+from labs.core import netns
+from labs.core.base import LabState
+from labs.disappearing_images import nova_imagecache_emulator as emu
+from labs.disappearing_images.lab import (
     MGMT_BRIDGE,
     NFS_SOURCE,
     NS_PREFIX,
     ROOT_PREFIX,
     DisappearingImagesLab,
 )
-from labs.disappearing_images_world import (
+from labs.disappearing_images.world import (
     CLOUD_IMAGE,
     COMPUTES,
     INSTANCES,

@@ -15,10 +15,11 @@ import pytest
 
 from engine.errors import CloudtalesError
 from engine.remote.inventory import load_inventory
-from labs import netns, vlan_bpf
-from labs.base import Lab
-from labs.double_vlan import HOSTS, MGMT_BRIDGE, NS_PREFIX, ROOT_PREFIX, DoubleVlanLab
-from labs.registry import LABS, get_lab
+from labs.core import netns
+from labs.core.base import Lab
+from labs.core.registry import LABS, get_lab
+from labs.double_vlan import vlan_bpf
+from labs.double_vlan.lab import HOSTS, MGMT_BRIDGE, NS_PREFIX, ROOT_PREFIX, DoubleVlanLab
 from tests.labs.conftest import fresh_lab
 
 Capture = Callable[[str, str], Any]  # the `capture` fixture in conftest.py

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from labs import netns
-from labs.double_vlan import HOSTS, NS_PREFIX, DoubleVlanLab
+from labs.core import netns
+from labs.double_vlan.lab import HOSTS, NS_PREFIX, DoubleVlanLab
 
 pytestmark = pytest.mark.lab
 REPO = Path(__file__).resolve().parents[2]

@@ -19,8 +19,8 @@ from engine.playbook.graph import PlaybookGraph, load_valid_graph
 from engine.remote.factory import make_runner
 from engine.remote.inventory import load_inventory
 from engine.session import Session
-from labs.double_vlan import DoubleVlanLab
-from labs.faults import inject_fault
+from labs.core.faults import inject_fault
+from labs.double_vlan.lab import DoubleVlanLab
 
 pytestmark = pytest.mark.lab
 SYMPTOM = "ssh-freezes-on-large-output"

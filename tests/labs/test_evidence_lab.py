@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from labs import netns
-from labs.double_vlan import NS_PREFIX as DV_PREFIX
-from labs.double_vlan import DoubleVlanLab
-from labs.registry import get_lab
+from labs.core import netns
+from labs.core.registry import get_lab
+from labs.double_vlan.lab import NS_PREFIX as DV_PREFIX
+from labs.double_vlan.lab import DoubleVlanLab
 from tests.labs.conftest import fresh_lab
 
 pytestmark = pytest.mark.lab
@@ -118,7 +118,7 @@ def test_double_vlan_symptom_on_the_valentines_inventory_names_what_it_lacks(
 
 def test_the_issue_without_its_load_does_not_claim_the_load(tmp_path: Path) -> None:
     """Kill both iperf3 ends: the tap may still drop, but "under load" was not measured."""
-    from labs.the_issue_hosts import NS_PREFIX as TI_PREFIX
+    from labs.the_issue.hosts import NS_PREFIX as TI_PREFIX
 
     lab = get_lab("the-issue")
     lab.down()

@@ -31,8 +31,15 @@ from engine.remote.sql import SqlSession, open_session
 from engine.report import render_report
 from engine.results import CheckResult
 from engine.session import Session
-from labs import netns
-from labs.havana import CONTROLLER, CONTROLLER_NS, MGMT_BRIDGE, NS_PREFIX, ROOT_PREFIX, HavanaLab
+from labs.core import netns
+from labs.havana.lab import (
+    CONTROLLER,
+    CONTROLLER_NS,
+    MGMT_BRIDGE,
+    NS_PREFIX,
+    ROOT_PREFIX,
+    HavanaLab,
+)
 from tests.labs.conftest import fresh_lab
 
 pytestmark = pytest.mark.lab

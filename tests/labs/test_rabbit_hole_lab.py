@@ -22,9 +22,11 @@ from engine.playbook.graph import load_valid_graph
 from engine.remote.factory import make_runner
 from engine.remote.inventory import load_inventory
 from engine.session import Session
-from labs import console_flood, netns
-from labs.base import Lab
-from labs.rabbit_hole import (
+from labs.core import netns
+from labs.core.base import Lab
+from labs.core.registry import LABS, get_lab
+from labs.rabbit_hole import console_flood
+from labs.rabbit_hole.lab import (
     HOSTS,
     MGMT_BRIDGE,
     NS_PREFIX,
@@ -32,7 +34,6 @@ from labs.rabbit_hole import (
     ROOT_PREFIX,
     RabbitHoleLab,
 )
-from labs.registry import LABS, get_lab
 from tests.labs.conftest import fresh_lab
 
 SYMPTOM = "vm-launch-slow-rabbit-spike"

@@ -22,8 +22,8 @@ from engine.parsers.find_sizes import parse_find_sizes
 from engine.parsers.iplink import parse_ip_link
 from engine.parsers.nova_conf import parse_nova_conf
 from engine.parsers.proc_bonding import parse_proc_bonding
-from labs.double_vlan import DoubleVlanLab
-from labs.sosreport_plans import plan
+from labs.double_vlan.lab import DoubleVlanLab
+from labs.sosreport.plans import plan
 from tests.labs.conftest import fresh_lab
 
 FIXTURES = Path(__file__).resolve().parents[1] / "sosreports"

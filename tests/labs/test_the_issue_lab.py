@@ -21,12 +21,12 @@ from engine.errors import CloudtalesError
 from engine.remote.factory import make_runner
 from engine.remote.inventory import load_inventory
 from engine.results import CheckResult
-from labs import netns
-from labs.base import Lab
-from labs.qemu_bridge_bug_emulator import read_state
-from labs.registry import LABS
-from labs.the_issue import TheIssueLab
-from labs.the_issue_hosts import INSTANCE_IP, NS_PREFIX, ROOT_PREFIX, instance_address, tap_drops
+from labs.core import netns
+from labs.core.base import Lab
+from labs.core.registry import LABS
+from labs.the_issue.hosts import INSTANCE_IP, NS_PREFIX, ROOT_PREFIX, instance_address, tap_drops
+from labs.the_issue.lab import TheIssueLab
+from labs.the_issue.qemu_bridge_bug_emulator import read_state
 from tests.labs.conftest import fresh_lab
 
 

@@ -29,10 +29,10 @@ from engine.playbook.loader import load_playbook
 from engine.remote.factory import make_runner
 from engine.remote.inventory import load_inventory
 from engine.session import Session
-from labs import netns
-from labs.registry import LABS
-from labs.valentines import ValentinesLab
-from labs.valentines_plan import CENTOS, COMPUTE, NS_PREFIX, ROOT_PREFIX, SWITCHES
+from labs.core import netns
+from labs.core.registry import LABS
+from labs.valentines.lab import ValentinesLab
+from labs.valentines.plan import CENTOS, COMPUTE, NS_PREFIX, ROOT_PREFIX, SWITCHES
 from tests.labs.conftest import fresh_lab
 
 Capture = Callable[[str, str], Any]  # the `capture` fixture in conftest.py

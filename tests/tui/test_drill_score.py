@@ -17,7 +17,7 @@ from engine.playbook.graph import PlaybookGraph
 from engine.remote.inventory import Inventory
 from engine.remote.replay import ReplayRunner
 from engine.session import Session
-from labs.requirements import Requirements, missing
+from labs.core.requirements import Requirements, missing
 from tui.app import CloudtalesApp
 from tui.screens.diagnosis import DiagnosisScreen
 from tui.screens.investigation import InvestigationScreen
@@ -179,7 +179,7 @@ def test_missing_requirements_name_their_package() -> None:
 
 
 def test_a_surprise_comes_within_the_window() -> None:
-    from labs.double_vlan import DoubleVlanLab
+    from labs.double_vlan.lab import DoubleVlanLab
 
     delays = [Surprise(DoubleVlanLab(), 60.0, random.Random(seed)).delay for seed in range(20)]
     assert all(6.0 <= d <= 60.0 for d in delays)

@@ -1,0 +1,1 @@
+"""Chaos runs: a supported fault injected mid-walk (``faults``), driven by ``run``."""

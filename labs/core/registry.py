@@ -1,0 +1,32 @@
+"""Every lab cloudtales can build, by name."""
+
+from __future__ import annotations
+
+from engine.errors import CloudtalesError
+from labs.core.base import Lab
+from labs.disappearing_images.lab import DisappearingImagesLab
+from labs.double_vlan.lab import DoubleVlanLab
+from labs.havana.lab import HavanaLab
+from labs.rabbit_hole.lab import RabbitHoleLab
+from labs.the_issue.lab import TheIssueLab
+from labs.valentines.lab import ValentinesLab
+
+LABS: dict[str, Lab] = {
+    lab.name: lab
+    for lab in (
+        DoubleVlanLab(),
+        RabbitHoleLab(),
+        DisappearingImagesLab(),
+        ValentinesLab(),
+        HavanaLab(),
+        TheIssueLab(),
+    )
+}
+
+
+def get_lab(name: str) -> Lab:
+    try:
+        return LABS[name]
+    except KeyError:
+        known = ", ".join(sorted(LABS))
+        raise CloudtalesError(f"unknown lab {name!r} (known: {known})") from None

@@ -1,0 +1,1 @@
+"""disappearing-images: two computes sharing _base and the nova image cache emulator."""

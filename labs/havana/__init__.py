@@ -1,0 +1,1 @@
+"""havana: real MariaDB with nova's tables and the nova-api log emulation."""

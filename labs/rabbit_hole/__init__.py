@@ -1,0 +1,1 @@
+"""rabbit-hole: real RabbitMQ nodes and the console flood of nova-api."""

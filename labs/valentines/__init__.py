@@ -1,0 +1,1 @@
+"""valentines: the bond stand-in, the BPDU-guard switch emulator and the plan of the tale."""

@@ -1,0 +1,217 @@
+"""The "Valentine's Day Compute Node Massacre" as a real lab.
+
+A guest bridge with spanning tree on sends BPDUs; both top-of-rack switches have BPDU
+guard on the server port and err-disable it; the compute node's bond0 goes DOWN while
+its 1G management NIC stays up, so it still answers ping and SSH.
+
+Hosts (network namespaces ``ct-vd-*``), real OpenSSH on a management network bridged
+in the root namespace (``ctvd-mgmt``, 10.250.3.0/24)::
+
+    SW-1 (ct-vd-sw1) Ethernet35 ── eth0 ┐                       ┌ tap3f2a9c1e-7b ─ centos-test
+      Management1 10.250.3.11          bond0 ── br100 (compute) ─┤  (fa:16:3e:24:e7:22, STP on)
+    SW-2 (ct-vd-sw2) Ethernet35 ── eth1 ┘   10.0.100.35         └ tap8d41b6a0-2c ─ web-01
+      Management1 10.250.3.12              eth2 10.250.3.2 (the 1G management NIC)
+
+- ``bond0``: this kernel has no bonding driver; ``labs/valentines/bond_standin.py`` drives a tap
+  named bond0 as an active-backup bond over eth0/eth1, with the driver's carrier
+  behaviour and a ``/proc/net/bonding/bond0``-format status file (inventory var
+  ``bonding_status``).
+- the switches: ``labs/valentines/switch_bpduguard.py`` on each ``Ethernet35`` (a veth), logging
+  the tale's EOS lines to a syslog file (inventory var ``switch_log``), read over ssh.
+- the instances: namespaces whose eth0 carries nova's ``fa:16:3e`` MACs, plugged into
+  br100 through ``tap...`` veths; the faulty centos-test bridges its eth0 into a guest
+  ``br0`` with ``stp_state 1``, which sends real 802.1D BPDUs every 2 s.
+- identity: libvirt's test driver (``test:///.../node.xml``, inventory var
+  ``libvirt_uri``) and the persistent definitions under the compute's
+  ``/etc/libvirt/qemu``: nova-style domain XML with each interface's MAC and tap.
+
+``--healthy``: centos-test's br0 has STP off, no BPDU leaves, bond0 stays up.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from pathlib import Path
+
+from engine.errors import CloudtalesError
+from labs.core import netns
+from labs.core.base import LabState, Progress
+from labs.core.netns_lab import NetnsLab, no_ipv6
+from labs.valentines.net import (
+    ETC_NETNS,
+    bond_carrier,
+    process_pid,
+    wait_until,
+    wire_compute,
+    wire_instance,
+    wire_management,
+    wire_switch,
+    write_libvirt,
+)
+from labs.valentines.plan import (
+    BOND,
+    COMPUTE,
+    COMPUTE_NAME,
+    DATA_IP,
+    INSTANCES,
+    MGMT_BRIDGE,
+    MGMT_NET,
+    MODE,
+    NS_PREFIX,
+    PORT_LOGICAL,
+    ROOT_PREFIX,
+    SWITCHES,
+    LabPaths,
+    SwitchPlan,
+)
+
+ETC_LIBVIRT = Path("/etc/libvirt")
+FAULT_TIMEOUT = 30.0  # hello every 2 s: both switches cut the node within ~5 s
+SSH_HOSTS = (
+    netns.SshHost(COMPUTE.name, COMPUTE.netns, COMPUTE.mgmt_ip),
+    *(netns.SshHost(s.name, s.netns, s.mgmt_ip) for s in SWITCHES),
+)
+
+
+def _read_json(path: Path) -> dict[str, object]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+class ValentinesLab(NetnsLab):
+    name = "valentines"
+    title = "The Valentine's Day Compute Node Massacre"
+    ns_prefix = NS_PREFIX
+    root_prefix = ROOT_PREFIX
+    mgmt_bridge = MGMT_BRIDGE
+    mgmt_net = MGMT_NET
+    mode = MODE
+    tools = {"tcpdump": "tcpdump", "bridge": "iproute2"}
+    host_names = (COMPUTE.name, *(s.name for s in SWITCHES))
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.paths = LabPaths(self.run_dir)
+
+    # ------------------------------------------------------------ public API
+
+    def switch_state(self, sw: SwitchPlan) -> dict[str, object]:
+        """What the BPDU-guard emulator on ``sw`` says about its port."""
+        return _read_json(self.paths.switch_state(sw))
+
+    def recover_switch_port(self, sw: SwitchPlan) -> None:
+        """The operator's ``shutdown`` / ``no shutdown`` on the err-disabled port."""
+        pid = process_pid(self.paths.switch_ready(sw))
+        if pid is None:
+            raise CloudtalesError(f"{sw.hostname}: the BPDU-guard emulator is not running")
+        os.kill(pid, signal.SIGUSR1)
+
+    # ------------------------------------------------------------ building
+
+    def _preflight(self) -> None:
+        super()._preflight()
+        if not Path("/dev/net/tun").exists():
+            raise CloudtalesError("/dev/net/tun missing: the bond stand-in needs tun/tap")
+
+    def _build(self, state: LabState, progress: Progress) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        # recorded before creating them, so down after a crash removes them too
+        state.created_paths = [str(d) for d in (ETC_NETNS, ETC_LIBVIRT) if not d.exists()]
+        state.save(self._state_path)
+        for d in (ETC_NETNS, ETC_LIBVIRT):  # ip netns exec binds /etc/netns/NS/libvirt here
+            d.mkdir(exist_ok=True)
+        progress("creating namespaces")
+        for ns in self._namespaces():
+            netns.add_namespace(ns, no_ipv6())
+        progress("wiring the management network (the 1G NICs)")
+        wire_management()
+        progress("wiring the switches (Ethernet35, BPDU guard)")
+        for sw in SWITCHES:
+            wire_switch(self.paths, sw)
+        progress("building bond0 (stand-in: no bonding driver) and br100")
+        wire_compute(self.paths)
+        progress("writing libvirt domains")
+        write_libvirt(self.paths)
+        progress(f"starting the instances ({'STP off' if state.healthy else 'guest STP on'})")
+        for inst in INSTANCES:
+            wire_instance(inst, stp=inst.faulty and not state.healthy)
+        files = self._start_ssh(SSH_HOSTS, progress)
+        if state.healthy:
+            progress("waiting for bond0 to carry traffic")
+            wait_until(lambda: bond_carrier() is True, 10.0, "bond0 did not come up")
+        else:
+            progress("waiting for BPDU guard to cut both switch ports")
+            wait_until(
+                lambda: (
+                    bond_carrier() is False
+                    and all(self.switch_state(s).get("errdisabled") for s in SWITCHES)
+                ),
+                FAULT_TIMEOUT,
+                "the guest's BPDUs did not err-disable both switch ports",
+            )
+        progress("writing inventory")
+        self._write_inventory(files)
+
+    def _write_inventory(self, files: netns.SshFiles) -> None:
+        compute_vars = {
+            "uplink": BOND,
+            "bonding_status": str(self.paths.bond_status),
+            "libvirt_uri": f"test://{self.paths.node_xml}",
+            "compute_name": COMPUTE_NAME,
+            "mgmt_iface": COMPUTE.mgmt_iface,
+            "ip": DATA_IP,
+            "netns": COMPUTE.netns,
+        }
+        hosts: dict[str, object] = {
+            COMPUTE.name: {"address": COMPUTE.mgmt_ip, "roles": ["compute"], "vars": compute_vars}
+        }
+        for sw in SWITCHES:
+            switch_vars = {
+                "switch_log": str(self.paths.switch_log(sw)),
+                "hostname": sw.hostname,
+                "server_port": PORT_LOGICAL,
+                "netns": sw.netns,
+            }
+            hosts[sw.name] = {"address": sw.mgmt_ip, "roles": ["switch"], "vars": switch_vars}
+        self._write_inventory_doc(files, hosts, MODE)
+
+    # ------------------------------------------------------------ inspecting
+
+    @staticmethod
+    def _namespaces() -> list[str]:
+        return [COMPUTE.netns, *(s.netns for s in SWITCHES), *(i.netns for i in INSTANCES)]
+
+    def _problems(self, state: LabState) -> list[str]:
+        """What is missing from the lab (empty when it all runs)."""
+        problems = self._base_problems(self._namespaces(), [h.name for h in SSH_HOSTS])
+        if process_pid(self.paths.bond_ready) is None:
+            problems.append("the bond stand-in is not running")
+        for sw in SWITCHES:
+            if process_pid(self.paths.switch_ready(sw)) is None:
+                problems.append(f"{sw.hostname}: the BPDU-guard emulator is not running")
+        return problems + self._inventory_problems()
+
+    def _describe(self, state: LabState) -> list[str]:
+        lines = [
+            self._summary(state),
+            f"{BOND} is a tap driven by labs/valentines/bond_standin.py (no bonding driver here)",
+        ]
+        carrier = bond_carrier()
+        if carrier is not None:
+            lines.append(f"compute {BOND}: {'carrier' if carrier else 'NO-CARRIER (DOWN)'}")
+        for sw in SWITCHES:
+            st = self.switch_state(sw)
+            if st:
+                what = (
+                    f"err-disabled ({st.get('cause')}, BPDU from {st.get('source_mac')})"
+                    if st.get("errdisabled")
+                    else "up"
+                )
+                lines.append(f"{sw.hostname} {PORT_LOGICAL}: {what}")
+        lines.append(self._sshd_line((h.name, h.address) for h in SSH_HOSTS))
+        return lines + self._inventory_lines()
