@@ -8,6 +8,7 @@ conntrack table, a TCP connect probe and a SYN capture on one interface.
 
 from __future__ import annotations
 
+import re
 import shlex
 
 from engine.sources.registry import register
@@ -54,9 +55,13 @@ class ConnectParams(SourceParams):
 
 def connect_command(p: ConnectParams) -> str:
     """One TCP connect with bash's /dev/tcp: ``connect_exit N`` (124: timed out)."""
-    target = shlex.quote(f"/dev/tcp/{p.target}/{int(p.port)}")
-    inner = shlex.quote(f"exec 3<>{target}")
-    return f"timeout {int(p.seconds)} bash -c {inner} 2>&1 | head -n 3; echo \"connect_exit ${{PIPESTATUS[0]}}\""
+    if not re.fullmatch(r"[A-Za-z0-9.:-]+", p.target):
+        raise ValueError(f"connect target {p.target!r} is not an address or a host name")
+    inner = shlex.quote(f"exec 3<>/dev/tcp/{p.target}/{int(p.port)}")
+    return (
+        f"out=$(timeout {int(p.seconds)} bash -c {inner} 2>&1); rc=$?; "
+        'echo "connect_exit $rc"; printf \'%s\\n\' "$out" | head -n 3'
+    )
 
 
 class SynCaptureParams(SourceParams):
@@ -67,7 +72,9 @@ class SynCaptureParams(SourceParams):
 
 
 def syn_capture_command(p: SynCaptureParams) -> str:
-    bpf = shlex.quote(f"tcp[tcpflags] & tcp-syn != 0 and tcp[tcpflags] & tcp-ack == 0 and dst port {int(p.port)}")
+    bpf = shlex.quote(
+        f"tcp[tcpflags] & tcp-syn != 0 and tcp[tcpflags] & tcp-ack == 0 and dst port {int(p.port)}"
+    )
     return (
         f"timeout {int(p.seconds)} tcpdump -i {shlex.quote(p.iface)} -nn -l "
         f"--immediate-mode -c {int(p.count)} {bpf} 2>&1; true"

@@ -7,6 +7,7 @@ from labs.core.base import Lab
 from labs.disappearing_images.lab import DisappearingImagesLab
 from labs.double_vlan.lab import DoubleVlanLab
 from labs.havana.lab import HavanaLab
+from labs.metadata.lab import MetadataLab
 from labs.rabbit_hole.lab import RabbitHoleLab
 from labs.the_issue.lab import TheIssueLab
 from labs.valentines.lab import ValentinesLab
@@ -20,6 +21,7 @@ LABS: dict[str, Lab] = {
         ValentinesLab(),
         HavanaLab(),
         TheIssueLab(),
+        MetadataLab(),
     )
 }
 

@@ -1,0 +1,1 @@
+"""The metadata incident: haproxy metadata proxy, the emulated agent and nova API."""
