@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import Protocol
 
@@ -29,7 +29,7 @@ from engine.checks.base import CheckContext
 from engine.errors import CloudtalesError
 from engine.parsers.pcap import Frame, PcapFormatError
 from engine.remote.inventory import Host
-from engine.results import Evidence
+from engine.results import CheckResult, Evidence
 
 
 @dataclass(frozen=True)
@@ -225,6 +225,19 @@ def raise_lost_points(
             host=",".join(dict.fromkeys(p.host.name for p, _ in lost)),
             command=f"tcpdump -i {first.iface} -n -e -c 100",
         )
+
+
+def with_drops(result: CheckResult, points: Sequence[CapturePoint]) -> CheckResult:
+    """A check's result with tcpdump's own counts: fact ``kernel_drops`` (label -> packets
+    dropped by kernel, for each point whose tcpdump printed its exit summary), a note in
+    the summary and the summary lines as evidence when there are any."""
+    dropped = drops(points)
+    return replace(
+        result,
+        summary=result.summary + drops_note(dropped),
+        facts={**result.facts, "kernel_drops": dropped},
+        evidence=[*result.evidence, *drops_evidence(points)],
+    )
 
 
 def drops(points: Sequence[CapturePoint]) -> dict[str, int]:

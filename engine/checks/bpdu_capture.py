@@ -21,14 +21,7 @@ from dataclasses import replace
 
 from engine.analyzers.stp import Bpdu, iter_bpdus
 from engine.analyzers.summary import describe
-from engine.capture.points import (
-    Capture,
-    CapturePoint,
-    CaptureSpec,
-    drops,
-    drops_evidence,
-    drops_note,
-)
+from engine.capture.points import Capture, CapturePoint, CaptureSpec, with_drops
 from engine.checks.base import CheckContext, CheckParams, CheckType, LiveLine
 from engine.checks.gather import gather_all
 from engine.checks.registry import register
@@ -132,17 +125,14 @@ async def _one(ctx: CheckContext, host: Host, params: BpduCaptureParams) -> Chec
         )
     points = [CapturePoint(host, iface, direction) for iface, direction in chosen]
     await _collect(ctx, points, params)
-    dropped = drops(points)
     bpdus: dict[str, list[Bpdu]] = {p.iface: list(iter_bpdus(p.frames)) for p in points}
     guests = [p.iface for p in points if p.direction == "in"]
     out = detect_bpdu_capture(host.name, bpdus, guests, host_macs)
     why = f"{uplink} has no carrier: " if mode == "taps" else ""
-    return CheckResult(
-        out.outcome,
-        f"{why}{out.summary}{drops_note(dropped)}",
-        {**out.facts, "capture_mode": mode, "kernel_drops": dropped},
-        [*out.evidence, *drops_evidence(points)],
+    result = CheckResult(
+        out.outcome, f"{why}{out.summary}", {**out.facts, "capture_mode": mode}, out.evidence
     )
+    return with_drops(result, points)
 
 
 async def run(ctx: CheckContext, params: BpduCaptureParams) -> CheckResult:

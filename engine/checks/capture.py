@@ -10,17 +10,9 @@ judgement (tag depth, wire size, which hop adds a tag) is the detector's
 from __future__ import annotations
 
 import shlex
-from dataclasses import replace
 
 from engine.analyzers.summary import anomaly, describe
-from engine.capture.points import (
-    Capture,
-    CapturePoint,
-    CaptureSpec,
-    drops,
-    drops_evidence,
-    drops_note,
-)
+from engine.capture.points import Capture, CapturePoint, CaptureSpec, with_drops
 from engine.checks.base import CheckContext, CheckParams, CheckType, LiveLine
 from engine.checks.gather import gather_all
 from engine.checks.registry import register
@@ -90,19 +82,9 @@ async def run(ctx: CheckContext, params: VlanCaptureParams) -> CheckResult:
             )
         await capture.drain(params.drain_seconds)
     warnings = await gather_all(_offload_warning(ctx, p) for p in points)
-    out = judge_vlan_capture(
-        {p.label: p.frames for p in points},
-        params.mtu,
-        res.stdout,
-        [w for w in warnings if w],
-    )
-    dropped = drops(points)
-    return replace(
-        out,
-        summary=out.summary + drops_note(dropped),
-        facts={**out.facts, "kernel_drops": dropped},
-        evidence=[*out.evidence, *drops_evidence(points)],
-    )
+    frames = {p.label: p.frames for p in points}
+    out = judge_vlan_capture(frames, params.mtu, res.stdout, [w for w in warnings if w])
+    return with_drops(out, points)
 
 
 async def _offload_warning(ctx: CheckContext, point: CapturePoint) -> str | None:

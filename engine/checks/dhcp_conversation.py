@@ -14,14 +14,7 @@ from __future__ import annotations
 import asyncio
 
 from engine.analyzers.dhcp import BROADCAST, DhcpEvent, decode_dhcp
-from engine.capture.points import (
-    Capture,
-    CapturePoint,
-    CaptureSpec,
-    drops,
-    drops_evidence,
-    drops_note,
-)
+from engine.capture.points import Capture, CapturePoint, CaptureSpec, with_drops
 from engine.checks.base import CheckContext, CheckParams, CheckType, LiveLine
 from engine.checks.registry import register
 from engine.detectors.dhcp import (
@@ -104,20 +97,14 @@ async def run(ctx: CheckContext, params: DhcpCaptureParams) -> CheckResult:
         seconds = loop.time() - start
     final = picture()
     out = judge_dhcp_conversation(final, params.min_lost, quiet())
-    dropped = drops([client, server])
-    facts = {**out.facts, "capture_seconds": round(seconds, 1), "kernel_drops": dropped}
+    facts = {**out.facts, "capture_seconds": round(seconds, 1)}
     tables = (
         [final.correlation.table("each DHCP message at both ends")]
         if final.correlation.packets
         else []
     )
-    return CheckResult(
-        out.outcome,
-        out.summary + drops_note(dropped),
-        facts,
-        [*out.evidence, *drops_evidence([client, server])],
-        tables,
-    )
+    result = CheckResult(out.outcome, out.summary, facts, list(out.evidence), tables)
+    return with_drops(result, [client, server])
 
 
 register(

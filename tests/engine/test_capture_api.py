@@ -1,0 +1,212 @@
+"""The one capture API (engine.capture): live streams decode through the scanner session
+``analyze`` uses, the checks ask for the named ``capture`` source, tcpdump's kernel drop
+count reaches the result, and a lost or unreadable stream is an error naming the point."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import random
+from collections.abc import AsyncGenerator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine.analyzers.capture_report import report_of, stream_report
+from engine.analyzers.capture_tally import CaptureTally
+from engine.capture.points import Capture, CapturePoint, CaptureSpec
+from engine.capture.stream import FrameStream, TcpdumpLog
+from engine.checks import bpdu_capture, capture
+from engine.checks.base import CheckContext
+from engine.errors import CloudtalesError
+from engine.parsers.pcap import CaptureStats, PcapStream
+from engine.parsers.pcap_scan import ScanSession
+from engine.remote.inventory import load_inventory
+from engine.remote.runner import CommandResult
+from engine.sources import registry
+from tests.engine.capture_samples import captures
+from tests.engine.test_pcap import pcap_bytes, ping
+
+INVENTORY = Path(__file__).parents[1] / "rehearsals" / "double-vlan-faulty" / "inventory.yaml"
+LISTENING = "tcpdump: listening on bond0, link-type EN10MB (Ethernet), snapshot length 128 bytes"
+SUMMARY = ["4 packets captured", "9 packets received by filter", "5 packets dropped by kernel"]
+
+
+def _pushed(data: bytes, pure: bool, seed: int) -> dict[str, Any]:
+    """``data`` pushed in random pieces (1 byte to 70 KiB), as a live stream arrives."""
+    rng, stats, tally = random.Random(seed), CaptureStats(), CaptureTally(1500)
+    session = ScanSession(tally, stats, tally.limit, pure=pure, size=4096)
+    pos = 0
+    while pos < len(data):
+        step = rng.choice((1, 7, 100, 4096, 70000))
+        session.push(data[pos : pos + step])
+        pos += step
+    session.finish()
+    return report_of("t", stats, tally).to_dict()
+
+
+@pytest.mark.parametrize(("name", "data"), captures().items(), ids=list(captures()))
+def test_pushed_pieces_give_the_findings_of_one_read(name: str, data: bytes) -> None:
+    whole = stream_report(io.BytesIO(data), "t").to_dict()
+    for pure in (False, True):
+        for seed in range(3):
+            assert _pushed(data, pure, seed) == whole, (name, pure, seed)
+
+
+def test_frame_stream_yields_what_the_old_stream_parser_did() -> None:
+    data = pcap_bytes([ping(20, 100, payload=n) for n in (56, 1400, 1472)] * 5)[:-9]
+    old, new = PcapStream(), FrameStream()
+    got_old = [f for i in range(0, len(data), 13) for f in old.feed(data[i : i + 13])]
+    got_new = [f for i in range(0, len(data), 13) for f in new.feed(data[i : i + 13])]
+    assert got_new == got_old
+    assert len(got_new) == 14
+    assert new.close() == old.close()
+    assert new.stats.truncated == 1
+
+
+def test_tcpdump_log_sorts_stderr() -> None:
+    log = TcpdumpLog()
+    for line in [LISTENING, "tcpdump: WARNING: any: That device doesn't support promiscuous"]:
+        log.line(line)
+    assert log.armed
+    assert log.kernel_drops is None  # stopped before its summary: not known, never 0
+    for line in SUMMARY:
+        log.line(line)
+    assert log.kernel_drops == 5
+    assert log.summary == SUMMARY
+    assert log.errors == ["tcpdump: WARNING: any: That device doesn't support promiscuous"]
+
+
+class FakeSources:
+    """A source provider whose ``capture`` streams are given per host."""
+
+    def __init__(self, streams: dict[str, tuple[list[str], list[bytes], list[str]]]) -> None:
+        self.streams = streams
+        self.asked: list[tuple[str, str, dict[str, Any]]] = []
+
+    def command(self, name: str, **params: Any) -> str:
+        return registry.get(name).command(params)
+
+    async def read(self, host: Any, name: str, timeout: float = 30.0, **params: Any) -> Any:
+        raise CloudtalesError(f"{name}: not recorded")  # ethtool: best effort, skipped
+
+    async def stream_bytes(
+        self,
+        host: Any,
+        name: str,
+        timeout: float = 60.0,
+        on_stderr: Callable[[str], None] | None = None,
+        **params: Any,
+    ) -> AsyncGenerator[bytes, None]:
+        self.asked.append((host.name, name, params))
+        before, chunks, after = self.streams[host.name]
+        assert on_stderr is not None
+        for line in before:
+            on_stderr(line)
+        for chunk in chunks:
+            await asyncio.sleep(0)
+            yield chunk
+        for line in after:  # tcpdump ended on its own (-c reached): its exit summary
+            on_stderr(line)
+
+
+class Pings:
+    """The traffic host's runner: every ping size answered."""
+
+    def __init__(self, live: bool) -> None:
+        self.live = live
+
+    async def run(self, host: Any, command: str, timeout: float = 30.0) -> CommandResult:
+        return CommandResult(host.name, command, 0, "56 0\n1472 1\n", "")
+
+
+def _ctx(sources: FakeSources, hosts: list[str], live: bool = False) -> CheckContext:
+    inv = load_inventory(INVENTORY)
+    runner: Any = Pings(live)
+    provider: Any = sources
+    return CheckContext(runner, inv, [inv.host(h) for h in hosts], {}, 20.0, provider=provider)
+
+
+def test_vlan_capture_reports_tcpdumps_kernel_drops() -> None:
+    stacked = pcap_bytes([ping(20, 100), ping(20, 100, payload=56)])
+    single = pcap_bytes([ping(100), ping(100, payload=56)])
+    sources = FakeSources(
+        {
+            "controller": ([LISTENING], [single], []),  # stopped by us: no summary
+            "compute": ([LISTENING], [stacked[:50], stacked[50:]], SUMMARY),
+        }
+    )
+    params = capture.VlanCaptureParams(
+        traffic_from="outside", target="10.0.100.5", max_frames=2, drain_seconds=0
+    )
+    result = asyncio.run(capture.run(_ctx(sources, ["controller", "compute"]), params))
+    assert result.outcome == "stacked"
+    assert result.facts["kernel_drops"] == {"compute:bond0": 5}
+    assert result.facts["frames"] == {"controller:bond0": 2, "compute:bond0": 2}
+    assert result.facts["stacked_at"] == ["compute:bond0"]
+    assert result.summary == (
+        "frames carry 2 VLAN tags (20/100, 100) at compute:bond0"
+        " (tcpdump: packets dropped by kernel: 5 at compute:bond0)"
+    )
+    counts = [e for e in result.evidence if e.title == "tcpdump's own counts"]
+    assert counts[0].text == "compute:bond0: " + "; ".join(SUMMARY)
+    assert [e.text for e in result.evidence if e.title == "pings lost"] == ["sizes: 1472"]
+    host, name, asked = sources.asked[0]
+    assert (host, name) == ("controller", "capture")
+    assert registry.get("capture").command(asked) == (
+        "exec timeout 25 tcpdump -i bond0 -U -w - -n -s 128 -c 2"
+    )
+
+
+def test_bpdu_capture_asks_for_inbound_bpdus_on_the_taps() -> None:
+    spec = bpdu_capture.capture_spec(bpdu_capture.BpduCaptureParams(), 20.0)
+    params = {
+        "iface": "tap1",
+        "direction": "in",
+        "snaplen": spec.snaplen,
+        "count": spec.max_frames,
+        "filter": spec.bpf_filter,
+        "backstop": spec.backstop,
+    }
+    assert registry.get("capture").command(params) == (
+        "exec timeout 20 tcpdump -i tap1 -Q in -U -w - -n -s 256 -c 500 "
+        "'ether dst 01:80:c2:00:00:00 or ether dst 01:00:0c:cc:cc:cd'"
+    )
+
+
+async def _capture(ctx: CheckContext) -> list[CapturePoint]:
+    points = [CapturePoint(h, "bond0") for h in ctx.hosts]
+    async with Capture(ctx, points, CaptureSpec(arm_timeout=5)) as cap:
+        await cap.wait(lambda: False, 5)
+    return points
+
+
+def test_a_stream_that_ends_on_a_live_host_names_the_lost_point() -> None:
+    data = pcap_bytes([ping(20)])
+    sources = FakeSources({"compute": ([LISTENING], [data], ["tcpdump: bond0: went down"])})
+    with pytest.raises(CloudtalesError) as err:
+        asyncio.run(_capture(_ctx(sources, ["compute"], live=True)))
+    assert str(err.value) == (
+        "capture lost at compute:bond0: compute:bond0: the capture ended before it was "
+        "stopped (tcpdump or the connection died): tcpdump: bond0: went down"
+    )
+    assert err.value.host == "compute"
+
+
+def test_a_recording_that_ends_is_complete() -> None:
+    sources = FakeSources({"compute": ([LISTENING], [pcap_bytes([ping(20)])], [])})
+    points = asyncio.run(_capture(_ctx(sources, ["compute"])))
+    assert [len(p.frames) for p in points] == [1]
+
+
+def test_a_point_that_never_listens_and_unreadable_output() -> None:
+    sources = FakeSources({"compute": (["tcpdump: bond9: No such device exists"], [], [])})
+    with pytest.raises(CloudtalesError, match=r"^tcpdump did not start: compute:bond0: "):
+        asyncio.run(_capture(_ctx(sources, ["compute"])))
+    garbage = FakeSources({"compute": ([LISTENING], [b"tcpdump: oops\n"], [])})
+    with pytest.raises(CloudtalesError) as err:
+        asyncio.run(_capture(_ctx(garbage, ["compute"], live=True)))
+    assert "compute:bond0: tcpdump output unreadable: not a pcap or pcapng capture" in str(
+        err.value
+    )
