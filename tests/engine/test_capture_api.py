@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import io
 import random
+import struct
 from collections.abc import AsyncGenerator, Callable
 from pathlib import Path
 from typing import Any
@@ -20,13 +21,13 @@ from engine.capture.stream import FrameStream, TcpdumpLog
 from engine.checks import bpdu_capture, capture
 from engine.checks.base import CheckContext
 from engine.errors import CloudtalesError
-from engine.parsers.pcap import CaptureStats, PcapStream
+from engine.parsers.pcap import CaptureStats, PcapFormatError, PcapStream
 from engine.parsers.pcap_scan import ScanSession
 from engine.remote.inventory import load_inventory
 from engine.remote.runner import CommandResult
 from engine.sources import registry
 from tests.engine.capture_samples import captures
-from tests.engine.test_pcap import pcap_bytes, ping
+from tests.engine.test_pcap import ng_block, ng_epb, ng_idb, ng_shb, pcap_bytes, ping
 
 INVENTORY = Path(__file__).parents[1] / "rehearsals" / "double-vlan-faulty" / "inventory.yaml"
 LISTENING = "tcpdump: listening on bond0, link-type EN10MB (Ethernet), snapshot length 128 bytes"
@@ -210,3 +211,29 @@ def test_a_point_that_never_listens_and_unreadable_output() -> None:
     assert "compute:bond0: tcpdump output unreadable: not a pcap or pcapng capture" in str(
         err.value
     )
+
+
+def test_frame_stream_header_split_corrupt_record_and_big_blocks() -> None:
+    data = pcap_bytes([ping(20), ping(20, 100)])
+    stream = FrameStream()
+    assert stream.feed(data[:2]) == []
+    assert stream.feed(data[2:20]) == []
+    assert [f.vids for f in stream.feed(data[20:-10])] == [(20,)]
+    assert (stream.close().frames, stream.stats.truncated) == (1, 1)
+    with pytest.raises(PcapFormatError):
+        FrameStream().feed(b"tcpdump: eth9: No such device exists\n")
+    stream = FrameStream()
+    corrupt = pcap_bytes([ping(20)]) + struct.pack("<IIII", 0, 0, 10**9, 10**9)
+    assert len(stream.feed(corrupt)) == 1
+    assert stream.feed(ping(20)) == []  # nothing after a corrupt record header is trusted
+    assert stream.close().malformed == 1
+    big = ng_block(0x00000BAD, b"\0" * (3 << 20))  # 3 MiB custom block: skipped unread
+    data = ng_shb() + ng_idb(1) + ng_epb(0, 0, ping(20)) + big + ng_epb(0, 1, ping(30))
+    data += ng_epb(7, 2, ping(40))  # an interface that does not exist: malformed
+    stream, got = FrameStream(), []
+    for at in range(0, len(data), 100_000):
+        got += stream.feed(data[at : at + 100_000])
+    stats = stream.close()
+    assert [f.vids for f in got] == [(20,), (30,)]
+    assert (stats.unknown_blocks, stats.malformed, stats.truncated) == (1, 1, 0)
+    assert stats.first_problem.startswith(f"offset {len(data) - len(ng_epb(7, 2, ping(40)))}:")
