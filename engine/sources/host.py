@@ -87,7 +87,7 @@ register(
         "mounts",
         "The mount table as ssh sessions see it",
         live=lambda _p: f"head -c {MAX_MOUNTINFO_BYTES} /proc/self/mountinfo",
-        sos=(EXTRAS + "cloudtales-mountinfo", "proc/self/mountinfo", "proc/mounts"),
+        sos=(EXTRAS + "cloudtales-mountinfo", "proc/self/mountinfo"),
         parser="engine.checks.instances_shared",
     )
 )

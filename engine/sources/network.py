@@ -59,7 +59,8 @@ register(
         "A bond's status (/proc/net/bonding/BOND)",
         live=_bonding,
         params=BondingParams,
-        sos=("proc/net/bonding/*", "sos_commands/sos_extras/cloudtales/*bond*"),
+        sos=("proc/net/bonding/*", "run/cloudtales/labs/*/*/proc-net-bonding/*"),
+        sos_note="a lab's bond stand-in status file is copied under run/cloudtales/labs",
         parser="engine.parsers.proc_bonding.parse_proc_bonding",
     )
 )

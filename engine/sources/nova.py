@@ -12,6 +12,7 @@ from engine.sources.spec import AbsPath, Source, SourceParams
 
 EXTRAS = "sos_commands/sos_extras/cloudtales/"
 MAX_CONF_BYTES = 1 << 20
+LAB_LOGS = "run/cloudtales/labs/*/root/*/var/log/nova/nova-*.log"  # a lab's RUN_DIR/root/HOST
 
 
 class ConfParams(SourceParams):
@@ -98,7 +99,7 @@ register(
         "Lines of a nova log holding any of some fixed strings (grep -F, bounded)",
         live=lambda p: grep_command(p.patterns, p.path, p.max_matches),
         params=LogGrepParams,
-        sos=("var/log/nova/nova-compute.log*",),
+        sos=("var/log/nova/nova-compute.log*", LAB_LOGS),
         parser="engine.checks.imagecache (parse_removal_line)",
     )
 )
@@ -124,7 +125,7 @@ register(
         "The tail of a nova log",
         live=lambda p: f"tail -c {int(p.max_bytes)} {shlex.quote(p.path)}",
         params=LogTailParams,
-        sos=("var/log/nova/nova-compute.log*", "var/log/nova/nova-api.log*"),
+        sos=("var/log/nova/nova-*.log*", LAB_LOGS),
         parser="engine.parsers.nova_api_log.parse_api_log",
     )
 )
@@ -134,7 +135,7 @@ register(
         "nova-api.log's size, then its access lines within max_bytes of its end",
         live=lambda p: tail_command(p.path, p.max_bytes),
         params=LogTailParams,
-        sos=("var/log/nova/nova-api.log*",),
+        sos=("var/log/nova/nova-api.log*", LAB_LOGS),
         parser="engine.parsers.nova_api_log.split_tail",
     )
 )

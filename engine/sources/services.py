@@ -70,7 +70,8 @@ register(
         "rabbitmqctl list_queues (bounded)",
         live=lambda p: list_queues_command(p.rabbitmqctl, p.vhost, p.max_bytes),
         params=QueuesParams,
-        sos=(EXTRAS + "cloudtales-list-queues", "sos_commands/rabbitmq/rabbitmqctl_report"),
+        sos=(EXTRAS + "cloudtales-list-queues",),
+        sos_note="sos' rabbitmq plugin keeps `rabbitmqctl report`, another format",
         parser="engine.parsers.rabbitmqctl",
     )
 )
