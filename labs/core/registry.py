@@ -9,6 +9,7 @@ from labs.double_vlan.lab import DoubleVlanLab
 from labs.havana.lab import HavanaLab
 from labs.metadata.lab import MetadataLab
 from labs.rabbit_hole.lab import RabbitHoleLab
+from labs.security_group.lab import SecurityGroupLab
 from labs.the_issue.lab import TheIssueLab
 from labs.valentines.lab import ValentinesLab
 
@@ -22,6 +23,7 @@ LABS: dict[str, Lab] = {
         HavanaLab(),
         TheIssueLab(),
         MetadataLab(),
+        SecurityGroupLab(),
     )
 }
 

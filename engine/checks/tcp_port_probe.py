@@ -1,0 +1,55 @@
+"""Check ``tcp_port_probe``: does a TCP connect to TARGET:PORT get an answer?
+
+One bounded connect from the probing host (bash's /dev/tcp under ``timeout``): open,
+refused (an RST: the host answers, nothing listens), filtered (no answer at all: a
+firewall dropped the SYN or the reply) or unreachable.
+"""
+
+from __future__ import annotations
+
+from engine.checks.base import CheckContext, CheckParams, CheckType, LiveLine
+from engine.checks.registry import register
+from engine.detectors.secgroup import CONNECT_OUTCOMES, judge_connect, parse_connect
+from engine.errors import CloudtalesError
+from engine.results import CheckResult
+
+
+class TcpPortProbeParams(CheckParams):
+    target: str
+    port: int = 22
+    seconds: int = 3
+
+
+async def run(ctx: CheckContext, params: TcpPortProbeParams) -> CheckResult:
+    host = ctx.hosts[0]
+    res = await ctx.sources.read(
+        host,
+        "tcp_connect_probe",
+        timeout=ctx.timeout,
+        target=params.target,
+        port=params.port,
+        seconds=params.seconds,
+    )
+    if not res.ok:
+        raise CloudtalesError(
+            f"host {host.name}: `{res.command}` failed: {res.why}",
+            host=host.name,
+            command=res.command,
+        )
+    code, said = parse_connect(res.stdout, f"host {host.name}: connect probe")
+    result = judge_connect(host.name, params.target, params.port, code, said)
+    bad = None if result.outcome == "open" else f"tcp/{params.port} does not connect"
+    ctx.emit(LiveLine(f"{host.name}:connect", result.summary, bad))
+    return result
+
+
+register(
+    CheckType(
+        name="tcp_port_probe",
+        title="TCP connect to a port (open, refused, filtered)",
+        outcomes=CONNECT_OUTCOMES,
+        params=TcpPortProbeParams,
+        run=run,
+        facts=("target", "port", "exit_status"),
+    )
+)

@@ -1,0 +1,1 @@
+"""The security-group incident: neutron iptables_hybrid rules on a bridged tap."""
