@@ -158,6 +158,8 @@ def _opening(graph: PlaybookGraph, walker: Walker, events: Sequence[Event], tr: 
     skipped = [s for s in walker.state.steps if s.how == "skipped"]
     start = dt.datetime.fromtimestamp(session.ts, tz=dt.UTC)
     who = "A drill" if session.data.get("drill") else "An operator"
+    if session.data.get("offline"):
+        who += f" (offline, from {_count(len(session.data.get('sosreports') or []), 'sosreport')})"
     text = (
         f"{who} started on {start:%Y-%m-%d} at {start:%H:%M} UTC from the symptom *{sym.title}*. "
     )
@@ -183,7 +185,13 @@ def _header(graph: PlaybookGraph, walker: Walker, events: Sequence[Event]) -> li
     out = [f"- **Started:** {_clock(session.ts)}", f"- **Symptom:** {sym.title} (`{sym.id}`)"]
     if len(events) > 1:
         out.append(f"- **Last event:** {_clock(events[-1].ts)}")
-    if session.data.get("inventory"):
+    if session.data.get("offline"):  # walked from sosreports: no host was contacted
+        reports = ", ".join(f"`{p}`" for p in session.data.get("sosreports") or []) or "none"
+        hosts = ", ".join(f"{h} ({d})" for h, d in (session.data.get("sos_hosts") or {}).items())
+        out.append(f"- **Offline:** from sosreports {reports}; no host was contacted")
+        if hosts:
+            out.append(f"- **Hosts from reports:** {hosts}")
+    elif session.data.get("inventory"):
         out.append(f"- **Inventory:** `{session.data['inventory']}`")
     if session.data.get("drill"):
         state = "healthy" if session.data.get("healthy") else "faulty"

@@ -9,7 +9,8 @@ into the report, where sos copied the file to the same path. What is derived:
 - ``nova_compute_log`` / ``nova_api_log``: the log under ``/var/log/nova``, or where a
   lab keeps it (``/run/cloudtales/labs/...``, copied by sos_extras);
 - ``uplink`` and ``bonding_status``: the bond whose status file the report holds;
-- ``dhcp_iface``: the interface a DHCP client ran on (``cloudtales-dhcp-clients``);
+- ``dhcp_iface``: the interface a DHCP client ran on (``cloudtales-dhcp-clients``), or
+  the one dnsmasq serves (its ``--interface``, or the link of its ``--listen-address``);
 - ``ip``: the host's first global IPv4 address (``ip -o addr``), management links last;
 - ``libvirt_uri``: ``test://NODE.xml`` when the report holds a lab's libvirt test-driver
   node file (read locally by libvirt's test driver: no connection).
@@ -71,6 +72,26 @@ def _dhcp_iface(report: SosReport) -> str | None:
     return None
 
 
+def _dnsmasq_iface(report: SosReport) -> str | None:
+    """The interface dnsmasq serves: its ``--interface``, else the link holding its
+    ``--listen-address`` (``cloudtales-dnsmasq-cmdlines``, then ``ip -o addr``)."""
+    f = report.path(EXTRAS + "cloudtales-dnsmasq-cmdlines")
+    if f is None:
+        return None
+    args = [line[4:] for line in report.head(f, 65536).splitlines() if line.startswith("arg ")]
+    for a in args:
+        if a.startswith("--interface="):
+            return a.split("=", 1)[1]
+    listen = [a.split("=", 1)[1] for a in args if a.startswith("--listen-address=")]
+    addrs = report.path("sos_commands/networking/ip_-o_addr")
+    if not listen or addrs is None:
+        return None
+    for dev, ip in _ADDR.findall(report.head(addrs, 1 << 20)):
+        if ip in listen:
+            return str(dev)
+    return None
+
+
 def _ip(report: SosReport) -> str | None:
     f = report.path("sos_commands/networking/ip_-o_addr")
     if f is None:
@@ -96,7 +117,7 @@ def host_vars(report: SosReport) -> dict[str, Any]:
     if (bond := _bond(report)) is not None:
         out["uplink"], out["bonding_status"] = bond
     for var, value in (
-        ("dhcp_iface", _dhcp_iface(report)),
+        ("dhcp_iface", _dhcp_iface(report) or _dnsmasq_iface(report)),
         ("ip", _ip(report)),
         ("libvirt_uri", _node_xml(report)),
     ):
