@@ -195,3 +195,30 @@ def test_rabbit_hole_fixture_console_sizes(unpacked: Path, healthy: bool) -> Non
 def test_fixtures_stay_small() -> None:
     total = sum(p.stat().st_size for p in FIXTURES.glob("*.tar.xz"))
     assert total < 5 * 2**20, total
+
+
+# ------------------------------------------- live: the offline walk from real sosreports
+
+
+def test_disappearing_images_offline_from_its_real_sosreports(tmp_path: Path) -> None:
+    """Issue 10's done-when, as an operator types it: the lab up, one sosreport per host,
+    the lab down, then the walk from those reports alone."""
+    up = cloudtales("lab", "up", "disappearing-images")
+    try:
+        assert up.returncode == 0, up.stderr
+        made = cloudtales("lab", "sosreport", "disappearing-images", str(tmp_path))
+        assert made.returncode == 0, made.stderr
+    finally:
+        down = cloudtales("lab", "down", "disappearing-images")
+    assert down.returncode == 0, down.stderr
+    hosts = sorted((tmp_path / "disappearing-images-faulty").iterdir())
+    assert [h.name for h in hosts] == ["compute1", "compute2"]
+    argv = ["investigate", "-s", "instance-wont-start-backing-missing", "--autopilot"]
+    for h in hosts:
+        argv += ["--sosreport", str(h)]
+    walk = cloudtales(*argv, "--journal", str(tmp_path / "offline.jsonl"))
+    lines = walk.stdout.splitlines()
+    assert lines[0] == "offline: 2 sosreports (no host is contacted)", walk.stdout
+    assert "  compute1: roles compute" in lines[1]
+    assert lines[-1] == "diagnosis: imagecache-removed-shared-base", walk.stdout + walk.stderr
+    assert walk.returncode == 0
