@@ -132,6 +132,11 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="walk headless; ends 'diagnosis: ID' (exit 0) or 'inconclusive: ...' (exit 3)",
     )
+    drill.add_argument(
+        "--fault",
+        metavar="NAME",
+        help="another fault of the lab (see drill --list), e.g. metadata --fault secret-mismatch",
+    )
     drill.add_argument("--keep", action="store_true", help="leave the lab running afterwards")
     drill.add_argument("--journal", metavar="FILE", help="where to write the incident journal")
     drill.add_argument(
@@ -145,6 +150,7 @@ def _parser() -> argparse.ArgumentParser:
     lab.add_argument("name", help="lab name, e.g. double-vlan")
     lab.add_argument("dir", nargs="?", help="(sosreport) write DIR/<lab>-<health>/<host>/")
     lab.add_argument("--healthy", action="store_true", help="(up) build the corrected topology")
+    lab.add_argument("--fault", metavar="NAME", help="(up) another fault of the lab")
 
     lint = sub.add_parser("lint", help="validate playbooks: schema, references, graph")
     lint.add_argument(
@@ -302,9 +308,10 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
 
 
 def cmd_lab(args: argparse.Namespace) -> int:
+    from labs.core.base import with_fault
     from labs.core.registry import get_lab
 
-    lab = get_lab(args.name)
+    lab = with_fault(get_lab(args.name), getattr(args, "fault", None))
     if args.action == "sosreport":
         from pathlib import Path
 

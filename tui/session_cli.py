@@ -208,6 +208,7 @@ def list_drills(graph: PlaybookGraph) -> list[str]:
     lines: list[str] = []
     for name, pb in sorted(_drills(graph).items()):
         lines.append(f"{name}: {pb.title} ({pb.drill.symptom} -> {pb.drill.expect})")
+        lines += [f"  --fault {f} -> {d}" for f, d in pb.drill.faults.items()]
         lab = LABS.get(pb.drill.lab)
         if lab is None:
             lines += [f"  needs: a lab module {pb.drill.lab!r}", "  here: no (no such lab)"]
@@ -271,7 +272,7 @@ class Surprise:
 
 
 def cmd_drill(args: argparse.Namespace) -> int:
-    from labs.core.base import health, running_as
+    from labs.core.base import health, running_as, with_fault
     from labs.core.registry import get_lab
 
     graph = load_valid_graph(args.playbooks)
@@ -296,7 +297,11 @@ def cmd_drill(args: argparse.Namespace) -> int:
     symptom = getattr(args, "symptom", None) or pb.drill.symptom
     if symptom not in {s.id for s in graph.symptoms()}:
         raise CloudtalesError(f"unknown symptom {symptom!r} (see `cloudtales symptoms`)")
-    lab = get_lab(pb.drill.lab)
+    fault = getattr(args, "fault", None)
+    if fault and fault not in pb.drill.faults:
+        known = ", ".join(sorted(pb.drill.faults)) or "none"
+        raise CloudtalesError(f"drill {args.name}: no fault {fault!r} (known: {known})")
+    lab = with_fault(get_lab(pb.drill.lab), fault)
     found = running_as(lab)  # a lab someone brought up: used as it is, left up
     if found is not None:
         _refuse_found_lab(args.name, found, bool(args.healthy), surprise)
@@ -328,6 +333,8 @@ def cmd_drill(args: argparse.Namespace) -> int:
             "lab_mode": info.mode,
         }
         meta.update({k: True for k, on in (("blind", blind), ("surprise", surprise)) if on})
+        if fault:
+            meta["fault"] = fault
         session = None
         if not blind:
             session = Session.start(graph, inventory, runner, symptom, journal, **meta)
@@ -346,7 +353,8 @@ def cmd_drill(args: argparse.Namespace) -> int:
                 where = record_rehearsal(args.record, session.walker, info.inventory_path, note)
                 tail.insert(0, f"rehearsal recorded in {where}")
             return rc
-        spec = DrillSpec(args.name, symptom, pb.drill.expect)
+        expect = pb.drill.faults.get(fault or "", pb.drill.expect)
+        spec = DrillSpec(args.name, symptom, expect)
         attempt = DrillAttempt(spec, blind=blind, surprise=surprise)
         title = "cloudtales drill" if blind else f"cloudtales drill: {pb.title}"
         with _serving(args, journal) as banner:

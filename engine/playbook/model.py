@@ -111,6 +111,10 @@ class Drill(Strict):
     lab: str = Field(description="lab name (cloudtales lab up NAME)")
     symptom: str = Field(description="the symptom the trainee starts from")
     expect: str = Field(description="the diagnosis the faulty lab must lead to")
+    faults: dict[str, str] = Field(
+        default_factory=dict,
+        description="more faults of the lab (drill --fault NAME) -> the diagnosis each leads to",
+    )
 
 
 class Playbook(Strict):

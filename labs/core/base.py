@@ -98,3 +98,17 @@ def running_as(lab: Lab) -> LabInfo | None:
         return None
     hosts = [str(h) for h in getattr(lab, "host_names", ())]
     return LabInfo(lab.name, lab.inventory_path(), st.mode or "", st.healthy, hosts)
+
+
+def with_fault(lab: Lab, fault: str | None) -> Lab:
+    """``--fault NAME``: ``lab`` set to build that fault (a lab with several faults has
+    ``select_fault``, which refuses a name it does not know); None leaves it as it is."""
+    if not fault:
+        return lab
+    select = getattr(lab, "select_fault", None)
+    if not callable(select):
+        from engine.errors import CloudtalesError
+
+        raise CloudtalesError(f"lab {lab.name} has a single fault: drop --fault")
+    select(fault)
+    return lab

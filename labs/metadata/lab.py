@@ -54,6 +54,7 @@ from labs.metadata.plan import (
 
 REPO = Path(__file__).resolve().parents[2]
 FAULTS = (PROXY_DOWN, SECRET_MISMATCH)
+TOOLS = {"haproxy": "haproxy", "iptables-restore": "iptables", "ss": "iproute2", "curl": "curl"}
 
 
 def spawn(ns: str, argv: list[str], log: Path) -> int:
@@ -83,7 +84,7 @@ class MetadataLab(NetnsLab):
     root_prefix = ROOT_PREFIX
     mgmt_bridge = MGMT_BRIDGE
     mgmt_net = MGMT_NET
-    tools = {"haproxy": "haproxy", "iptables": "iptables", "curl": "curl"}
+    tools = TOOLS
     host_names = tuple(h.name for h in HOSTS)
     mode = PROXY_DOWN
 

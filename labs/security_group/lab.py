@@ -36,6 +36,7 @@ from labs.security_group.plan import (
     SSH_HOSTS,
 )
 
+TOOLS = {"iptables": "iptables", "conntrack": "conntrack", "tcpdump": "tcpdump"}
 BRIDGE_NF = Path("/proc/sys/net/bridge/bridge-nf-call-iptables")
 
 
@@ -66,7 +67,7 @@ class SecurityGroupLab(NetnsLab):
     mgmt_bridge = MGMT_BRIDGE
     mgmt_net = MGMT_NET
     mode = plan.MODE
-    tools = {"iptables": "iptables", "conntrack": "conntrack", "tcpdump": "tcpdump"}
+    tools = TOOLS
     host_names = tuple(h.name for h in HOSTS)
 
     def _preflight(self) -> None:
