@@ -18,6 +18,7 @@ against your cloud:
   cloudtales investigate -i inv.yaml -s SYMPTOM --autopilot
   cloudtales hosts -i hosts.ini                  reachable? tcpdump, ip, qemu-img, virsh, sudo -n
   cloudtales investigate --resume ~/.local/state/cloudtales/journals/X.jsonl
+  cloudtales investigate --sosreport a.tar.xz --sosreport b/ -s SYMPTOM --autopilot   offline
 
 live walkthrough (followers cannot run anything):
   cloudtales investigate -i inv.yaml --journal J   the operator, in one terminal
@@ -74,6 +75,20 @@ def _parser() -> argparse.ArgumentParser:
         "--inventory",
         metavar="FILE",
         help="inventory: cloudtales YAML or Ansible (INI/YAML/dir)",
+    )
+    inv.add_argument(
+        "--sosreport",
+        action="append",
+        metavar="PATH",
+        help="offline: walk from sosreports (a report dir, a dir of them, or a .tar.xz); "
+        "repeatable, one host per report; no host is contacted",
+    )
+    inv.add_argument(
+        "--role",
+        action="append",
+        default=[],
+        metavar="HOST=ROLE",
+        help="(--sosreport) this host's roles, instead of those read from its report",
     )
     inv.add_argument("-s", "--symptom", help="symptom id (default: pick one in the TUI)")
     inv.add_argument(

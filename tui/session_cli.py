@@ -38,6 +38,7 @@ from engine.remote.recorder import RecordingRunner
 from engine.remote.runner import Runner
 from engine.report import duration
 from engine.session import Session, default_journal_path, format_step
+from engine.sources.sosreport import OfflineSetup, offline_of_journal, offline_setup
 
 if TYPE_CHECKING:
     from labs.core.base import Lab, LabInfo
@@ -149,9 +150,17 @@ def _serving(args: argparse.Namespace, journal: Path | None) -> Iterator[str | N
 
 def cmd_investigate(args: argparse.Namespace) -> int:
     graph = load_valid_graph(args.playbooks)
+    if getattr(args, "sosreport", None):
+        return _investigate_offline(graph, args)
     inventory = load_inventory(args.inventory) if args.inventory else None
     session: Session | None
     if args.resume:
+        offline = offline_of_journal(Path(args.resume))
+        if offline is not None:  # an offline walk resumes offline, from the same reports
+            session = Session.resume(
+                graph, Path(args.resume), lambda _inv: offline.runner, offline.inventory
+            )
+            return _offline_session(graph, session, offline, args)
         session = Session.resume(graph, Path(args.resume), make_runner, inventory)
         if args.autopilot:
             return asyncio.run(_autopilot(session))
@@ -174,6 +183,56 @@ def cmd_investigate(args: argparse.Namespace) -> int:
         session = None
     with _serving(args, journal) as banner:
         _app(graph, inventory, session, journal, "cloudtales", args, banner=banner).run()
+    return 0
+
+
+def _investigate_offline(graph: PlaybookGraph, args: argparse.Namespace) -> int:
+    """``--sosreport PATH ...``: hosts from reports, sources from their files, no runner
+    that can connect (``engine.sources.sosreport``)."""
+    if args.inventory or args.resume:
+        raise CloudtalesError("--sosreport walks offline: drop --inventory/--resume")
+    if args.autopilot and not args.symptom:
+        raise CloudtalesError("--autopilot needs --symptom (see `cloudtales symptoms`)")
+    offline = offline_setup(args.sosreport, getattr(args, "role", None) or [])
+    journal = Path(args.journal) if args.journal else None
+    if journal is None and getattr(args, "serve", None):
+        journal = default_journal_path(args.symptom or "offline")
+    session = None
+    if args.symptom:
+        session = Session.start(
+            graph, offline.inventory, offline.runner, args.symptom, journal, **offline.meta()
+        )
+    return _offline_session(graph, session, offline, args, journal)
+
+
+def _offline_session(
+    graph: PlaybookGraph,
+    session: Session | None,
+    offline: OfflineSetup,
+    args: argparse.Namespace,
+    journal: Path | None = None,
+) -> int:
+    """Headless or the TUI; a symptom picked in the TUI starts offline too (the app's
+    runner factory is the offline runner, its session meta says offline)."""
+    for line in offline.describe():
+        _say(line)
+    if args.autopilot:
+        assert session is not None
+        return asyncio.run(_autopilot(session))
+    title = f"cloudtales (offline: {len(offline.reports)} sosreports)"
+    where = session.journal.path if session is not None else journal
+    with _serving(args, where) as banner:
+        _app(
+            graph,
+            offline.inventory,
+            session,
+            journal,
+            title,
+            args,
+            banner=banner,
+            runner_factory=lambda _inv: offline.runner,
+            session_meta=offline.meta(),
+        ).run()
     return 0
 
 

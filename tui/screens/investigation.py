@@ -32,6 +32,7 @@ from engine.journal_follow import LIVE, LiveSampler
 from engine.results import FactValue, ResultTable
 from engine.resume_state import restore
 from engine.session import Session
+from engine.sources.sosreport import SosreportSources
 from tui.messages import PaneCommandEnded, PaneFlushed, WalkUpdated
 from tui.screens.diagnosis import DiagnosisScreen
 from tui.screens.modals import FactModal, NoteModal, PaneCommandModal, YesNoModal
@@ -102,7 +103,16 @@ class InvestigationScreen(WalkScreen):
         self.set_interval(LIVE_EVERY, self._tick, name="live journal and progress")
         if any(e.type == RESUMED for e in self.walker.events):
             self._restore()
+        self._offline_panes()
         self.refresh_walk()
+
+    def _offline_panes(self) -> None:
+        """Offline (sosreports): the panes show each file a check read, not live streams."""
+        sources = getattr(self.session.runner, "sources", None)
+        if isinstance(sources, SosreportSources):
+            sources.on_read = lambda r: self.route(
+                LiveLine(f"{r.host}:sosreport", f"{r.source}: read {', '.join(r.files)}")
+            )
 
     def _restore(self) -> None:
         """``--resume``: the packet table, the panes' last lines and the drill's clock."""
