@@ -5,7 +5,7 @@ cost of a command, see LAB-NOTES "SSH fan-out"): the hostname and kernel, where 
 tool is (``command -v``, then the sbin directories a non-root PATH lacks), and whether
 ``sudo -n`` works (``engine.privilege.SUDO_PROBE``). Hosts are probed concurrently,
 ``concurrency`` at a time: by default as many as ``RLIMIT_NOFILE`` has room for
-connections (``engine.remote.ssh.connection_budget``). ``on_done`` is called as each
+connections (``engine.remote.connect_early.connection_budget``). ``on_done`` is called as each
 host finishes, in finishing order, and the results come back in inventory order.
 Cancelling the awaiting task cancels every probe (the runners kill the remote commands).
 
@@ -180,7 +180,7 @@ async def probe_hosts(
 
 def default_concurrency() -> int:
     """Hosts at once: one SSH connection each, as many as ``RLIMIT_NOFILE`` leaves room for."""
-    from engine.remote.ssh import connection_budget
+    from engine.remote.connect_early import connection_budget
 
     return connection_budget()
 

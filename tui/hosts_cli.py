@@ -28,6 +28,7 @@ from engine.errors import CloudtalesError
 if TYPE_CHECKING:  # the engine is imported when the command runs, not for `--help`
     from engine.hosts_probe import HostProbe
     from engine.remote.cloud_discovery import NovaSettings
+    from engine.remote.connect_early import EarlySockets
     from engine.remote.factory import InventoryRunner
     from engine.remote.inventory import Inventory
 
@@ -106,19 +107,26 @@ def cmd_hosts(args: argparse.Namespace) -> int:
     inventory = _inventory(args)
     for note in inventory.notes:
         _err(f"note: {note}")
+    from engine.remote.connect_early import MAX_CONNECTING, connection_budget, open_early
+
+    # the first hosts' TCP connects start now, while the SSH library is still loading
+    at_once = min(len(inventory.hosts), args.concurrency or connection_budget())
+    early = open_early(inventory, inventory.hosts.values(), min(at_once, MAX_CONNECTING))
     import asyncio
 
-    return asyncio.run(_survey(args, inventory))
+    return asyncio.run(_survey(args, inventory, at_once, early))
 
 
-async def _survey(args: argparse.Namespace, inventory: Inventory) -> int:
+async def _survey(
+    args: argparse.Namespace, inventory: Inventory, at_once: int, early: EarlySockets
+) -> int:
     import asyncio
 
-    from engine.hosts_probe import default_concurrency, probe_hosts
+    from engine.hosts_probe import probe_hosts
     from engine.remote.factory import InventoryRunner
 
     total = len(inventory.hosts)
-    base = InventoryRunner(inventory)
+    base = InventoryRunner(inventory, early)
     done: list[HostProbe] = []
     width = max(len(n) for n in inventory.hosts)
 
@@ -130,7 +138,6 @@ async def _survey(args: argparse.Namespace, inventory: Inventory) -> int:
         _err(f"{count} {p.host:<{width}}  {state} {p.seconds:.1f}s{extra}")
 
     source = inventory.source or inventory.name
-    at_once = min(total, args.concurrency or default_concurrency())
     if at_once < total and not args.concurrency:  # the open-file limit is what caps it
         import resource
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable
 
+from engine.remote.connect_early import EarlySockets
 from engine.remote.inventory import Host, Inventory
 from engine.remote.local import LocalRunner
 from engine.remote.runner import CommandResult, Runner
@@ -13,10 +14,12 @@ from engine.remote.ssh import SshRunner
 class InventoryRunner:
     """``ssh`` hosts go to one shared ``SshRunner``, ``local`` hosts to a ``LocalRunner``.
 
-    Both are created on first use, so an all-local inventory never imports a key."""
+    Both are created on first use, so an all-local inventory never imports a key.
+    ``early``: TCP connections already started (``connect_early.open_early``)."""
 
-    def __init__(self, inventory: Inventory) -> None:
+    def __init__(self, inventory: Inventory, early: EarlySockets | None = None) -> None:
         self.inventory = inventory
+        self._early = early
         self._ssh: SshRunner | None = None
         self._local: LocalRunner | None = None
 
@@ -26,7 +29,7 @@ class InventoryRunner:
                 self._local = LocalRunner()
             return self._local
         if self._ssh is None:
-            self._ssh = SshRunner(self.inventory)
+            self._ssh = SshRunner(self.inventory, early=self._early)
         return self._ssh
 
     async def run(self, host: Host, command: str, timeout: float = 30.0) -> CommandResult:
@@ -50,6 +53,8 @@ class InventoryRunner:
         for runner in (self._ssh, self._local):
             if runner is not None:
                 await runner.close()
+        if self._early is not None:
+            self._early.close()
 
 
 def make_runner(inventory: Inventory) -> Runner:

@@ -35,8 +35,13 @@ How cancelling kills the remote process (measured on OpenSSH 9.2)
         exec 3<&0 </dev/null
         { trap '' TERM; while read -r _; do :; done <&3; pkill -TERM -s 0 || kill -TERM 0; } \
             >/dev/null 2>&1 &
-        w=$!; exec 3<&-; sh -c "$1"; s=$?
+        w=$!; exec 3<&-; (eval "unset w; set --; $1"); s=$?
         trap '' TERM; kill -KILL $w; kill -TERM 0; exit $s
+
+    The command runs in a subshell of the watchdog's shell (``eval``): a fork, not a
+    second ``sh`` to start (each program started costs the host about 1 ms of CPU). Its
+    own ``exit`` leaves only that subshell; the positional parameters and the
+    watchdog's variable are cleared first, so it sees what ``sh -c`` would give it.
 
     sshd starts every session command in a new session (``setsid``), so the command
     and everything it spawns belong to a session that holds nothing else. The command
@@ -100,8 +105,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import getpass
 import math
-import resource
+import os
 import shlex
 import socket
 import time
@@ -111,6 +117,14 @@ from typing import Any, Literal, TypeVar
 
 from engine.errors import TransportError
 from engine.remote._asyncssh_import import asyncssh
+from engine.remote.connect_early import (
+    MAX_CONNECTING,
+    EarlySockets,
+    close_quietly,
+    connected_now,
+    connection_budget,
+    early_address,
+)
 from engine.remote.inventory import Host, Inventory
 from engine.remote.runner import CommandResult, one_line, timeout_error, within
 
@@ -121,7 +135,7 @@ _WATCHDOG = (
     "exec 3<&0 </dev/null; "
     "{ trap '' TERM; while read -r _; do :; done <&3; pkill -TERM -s 0 || kill -TERM 0; } "
     ">/dev/null 2>&1 & "
-    'w=$!; exec 3<&-; sh -c "$1"; s=$?; '
+    'w=$!; exec 3<&-; (eval "unset w; set --; $1"); s=$?; '
     "trap '' TERM; kill -KILL $w; kill -TERM 0; exit $s"
 )
 BACKSTOP_GRACE = 5  # seconds past the caller's deadline before `timeout` fires on the host
@@ -131,12 +145,6 @@ _OPEN_RETRIES = 6  # channel opens refused by the server's MaxSessions, retried 
 # (CONNECT_FAILED); other servers use 1 (ADMINISTRATIVELY_PROHIBITED).
 _RETRY_OPEN_CODES = {asyncssh.OPEN_CONNECT_FAILED, asyncssh.OPEN_ADMINISTRATIVELY_PROHIBITED}
 _REAP_LIMIT = 10.0  # how long a channel slot stays reserved for a channel that is closing
-FD_RESERVE = 64  # file descriptors kept for everything but SSH connections
-# SSH handshakes in flight at once. Without a cap, 960 simultaneous handshakes on a
-# 2-core client (1,000 hosts, RLIMIT_NOFILE 1024) left two dozen past connect_timeout
-# (10 s) while they queued for CPU; capped, the whole fan-out took as long (16 to 21 s,
-# a busy machine) and every host answered.
-MAX_CONNECTING = 64
 # asyncssh's default ciphers with AES-GCM first: asyncssh builds a ChaCha20 context per
 # packet in Python, AES-GCM is one call (about 15% less client CPU over 50 hosts, and
 # AES-NI on the host). Every default stays offered, so no server is refused.
@@ -148,14 +156,6 @@ CIPHERS = (
     "aes192-ctr",
     "aes128-ctr",
 )
-
-
-def connection_budget(reserve: int = FD_RESERVE) -> int:
-    """How many SSH connections fit in this process's ``RLIMIT_NOFILE`` (one fd each)."""
-    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft == resource.RLIM_INFINITY:
-        return 65536
-    return max(1, soft - reserve)
 
 
 def wrap_command(command: str, timeout: float) -> str:
@@ -187,6 +187,7 @@ class SshRunner:
         *,
         max_sessions: int = 10,
         max_connections: int | None = None,
+        early: EarlySockets | None = None,
     ) -> None:
         if max_sessions < 1:
             raise ValueError("max_sessions must be at least 1")
@@ -201,6 +202,8 @@ class SshRunner:
         self._locks: dict[str, asyncio.Lock] = {}
         self._slots: dict[str, _Slots] = {}
         self._reapers: set[asyncio.Task[None]] = set()
+        self._early = early  # TCP connects started before asyncssh was imported
+        self._loaded: dict[object, Any] = {}  # key files and known_hosts, read once
 
     @property
     def connections(self) -> dict[str, asyncssh.SSHClientConnection]:
@@ -294,6 +297,8 @@ class SshRunner:
                 await conn.wait_closed()
         if self._reapers:
             await asyncio.gather(*self._reapers, return_exceptions=True)
+        if self._early is not None:
+            self._early.close()
 
     # -- connections -------------------------------------------------------------------
 
@@ -380,8 +385,10 @@ class SshRunner:
         return kwargs
 
     async def _connect(self, host: Host) -> asyncssh.SSHClientConnection:
-        label = host_label(host)
         kwargs = self._connect_kwargs(host)
+        if kwargs["config"] is None:
+            return await self._connect_direct(host, kwargs)
+        label = host_label(host)
         try:
             options = await asyncssh.SSHClientConnectionOptions.construct(
                 host=host.address, **kwargs
@@ -399,22 +406,108 @@ class SshRunner:
             kwargs["encryption_algs"] = CIPHERS
         try:
             return await asyncssh.connect(host.address, options=options, **kwargs)
-        except asyncssh.HostKeyNotVerifiable as exc:
-            known = kwargs.get("known_hosts") or "~/.ssh/known_hosts"
-            reason = f"host key verification failed for {where} ({exc.reason}; known_hosts {known})"
-        except asyncssh.PermissionDenied:
-            reason = f"authentication failed as {options.username!r} on {where}"
-        except asyncssh.Error as exc:
-            reason = f"ssh to {where} failed: {exc.reason}"
-        except TimeoutError:
-            reason = f"connection to {where} timed out after {kwargs['connect_timeout']:g}s"
-        except socket.gaierror as exc:
-            reason = f"cannot resolve {options.host} ({exc.strerror})"
-        except OSError as exc:
-            reason = _os_reason(exc, where)
-        except ValueError as exc:  # e.g. a malformed known_hosts file
-            reason = _setup_reason(exc)
+        except Exception as exc:
+            reason = _connect_reason(
+                exc,
+                host=options.host,
+                where=where,
+                known=kwargs.get("known_hosts") or "~/.ssh/known_hosts",
+                username=options.username,
+                timeout=kwargs["connect_timeout"],
+            )
         raise TransportError(label, reason)
+
+    async def _connect_direct(
+        self, host: Host, kwargs: dict[str, Any]
+    ) -> asyncssh.SSHClientConnection:
+        """No ssh config: one options build (asyncssh's own), keys and known_hosts read once.
+
+        Nothing can send the connection elsewhere, so the host's early socket (if
+        ``open_early`` started one) carries it.
+        """
+        where = f"{host.address}:{kwargs.get('port', 22)}"
+        known = kwargs.get("known_hosts") or "~/.ssh/known_hosts"
+        if "known_hosts" in kwargs:
+            kwargs["known_hosts"] = self._read_once(
+                (kwargs["known_hosts"],), asyncssh.read_known_hosts
+            )
+        if "client_keys" in kwargs:
+            kwargs["client_keys"] = self._read_once(
+                tuple(kwargs["client_keys"]), asyncssh.load_keypairs, several=True
+            )
+        kwargs["encryption_algs"] = CIPHERS
+        username = kwargs.get("username") or _local_user()
+        sock: socket.socket | None = None
+        try:
+            sock = await self._early_socket(host, kwargs["connect_timeout"])
+            if sock is not None:
+                return await asyncssh.connect(host.address, sock=sock, **kwargs)
+            return await asyncssh.connect(host.address, **kwargs)
+        except Exception as exc:
+            if sock is not None:
+                close_quietly(sock)
+            reason = _connect_reason(
+                exc,
+                host=host.address,
+                where=where,
+                known=known,
+                username=username,
+                timeout=kwargs["connect_timeout"],
+            )
+        raise TransportError(host_label(host), reason)
+
+    def _read_once(self, paths: tuple[str, ...], read: Any, several: bool = False) -> Any:
+        """``read`` the files once per runner (again if one changes); on trouble, the paths.
+
+        A file that cannot be read or parsed is handed to asyncssh as a path, so the
+        host fails with the same one-line reason as before.
+        """
+        try:
+            stamp = tuple((p, *_stamp(p)) for p in paths)
+        except OSError:
+            return list(paths) if several else paths[0]
+        if stamp not in self._loaded:
+            try:
+                self._loaded[stamp] = read(list(paths) if several else paths[0])
+            except Exception:
+                self._loaded[stamp] = None
+        found = self._loaded[stamp]
+        if found is None:
+            return list(paths) if several else paths[0]
+        return found
+
+    async def _early_socket(self, host: Host, limit: float) -> socket.socket | None:
+        """The host's early TCP connection once connected; None if there is none or it failed.
+
+        Bounded by the connect timeout, and then reported as a timed-out connection.
+        """
+        where = early_address(host, self._inventory) if self._early else None
+        sock = self._early.take(where) if self._early and where else None
+        if sock is None:
+            return None
+        state = connected_now(sock)
+        if state is None:
+            loop = asyncio.get_running_loop()
+            ready: asyncio.Future[None] = loop.create_future()
+
+            def writable() -> None:
+                if not ready.done():
+                    ready.set_result(None)
+
+            loop.add_writer(sock.fileno(), writable)
+            try:
+                async with asyncio.timeout(limit):
+                    await ready
+            except BaseException:
+                close_quietly(sock)
+                raise
+            finally:
+                loop.remove_writer(sock.fileno())
+            state = connected_now(sock)
+        if not state:
+            close_quietly(sock)  # the usual connect reports why
+            return None
+        return sock
 
     @contextlib.contextmanager
     def _translate(self, host: Host) -> Iterator[None]:
@@ -586,6 +679,37 @@ async def _pump_stderr(
         if on_line is not None:
             text = line.decode("utf-8", "replace") if isinstance(line, bytes) else str(line)
             on_line(text.rstrip("\r\n"))
+
+
+def _connect_reason(
+    exc: Exception, *, host: str, where: str, known: str, username: str, timeout: float
+) -> str:
+    """One line for a failed connect; an exception not about connecting is raised again."""
+    if isinstance(exc, asyncssh.HostKeyNotVerifiable):
+        return f"host key verification failed for {where} ({exc.reason}; known_hosts {known})"
+    if isinstance(exc, asyncssh.PermissionDenied):
+        return f"authentication failed as {username!r} on {where}"
+    if isinstance(exc, asyncssh.Error):
+        return f"ssh to {where} failed: {exc.reason}"
+    if isinstance(exc, TimeoutError):
+        return f"connection to {where} timed out after {timeout:g}s"
+    if isinstance(exc, socket.gaierror):
+        return f"cannot resolve {host} ({exc.strerror})"
+    if isinstance(exc, OSError):
+        return _os_reason(exc, where)
+    return _setup_reason(exc)  # e.g. a malformed known_hosts or key file
+
+
+def _local_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return ""
+
+
+def _stamp(path: str) -> tuple[int, int, int]:
+    st = os.stat(path)
+    return st.st_mtime_ns, st.st_size, st.st_ino
 
 
 def _os_reason(exc: OSError, where: str) -> str:
