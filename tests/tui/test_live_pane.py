@@ -8,8 +8,9 @@ from __future__ import annotations
 from textual.app import App, ComposeResult
 
 from engine.checks.base import LiveLine
-from tui.widgets.live_log import LiveLog, clean_lines
+from tui.widgets.live_log import LiveLog
 from tui.widgets.live_pane import FlushClock, LivePane
+from tui.widgets.live_text import clean_lines
 
 LONG = "x" * 50 + "TAIL"  # 54 cells
 
@@ -134,8 +135,8 @@ async def test_set_wrap_folds_long_lines_and_back_to_sideways_scrolling() -> Non
         await pilot.pause()
         assert not pane.wrap
         assert log.virtual_size.width == len(LONG)
-        assert [r for r in rows(log) if r][1] == LONG[: log.size.width]
-        width = log.scrollable_content_region.width
+        width = log.scrollable_content_region.width  # the text area, left of the scrollbar
+        assert [r for r in rows(log) if r][1] == LONG[:width]
 
         pane.set_wrap(True)
         await pilot.pause()
@@ -149,7 +150,7 @@ async def test_set_wrap_folds_long_lines_and_back_to_sideways_scrolling() -> Non
 
         pane.set_wrap(False)
         await pilot.pause()
-        assert [r for r in rows(log) if r] == ["short", LONG[: log.size.width]]
+        assert [r for r in rows(log) if r] == ["short", LONG[:width]]
         assert log.virtual_size.width == len(LONG)
 
 

@@ -1,73 +1,47 @@
 """The text area of a live pane: a line-API widget built for one batch per frame.
 
-Textual's ``Log`` costs more than the lines it shows at tens of thousands of lines a
-second: every ``write_lines`` starts a thread worker to measure the batch's width,
-every flush rebuilds its render cache, and each visible row is rebuilt through a Rich
-``Text`` and a highlighter on every repaint. Here a batch costs a few C-level calls
-(one ``join``, one ``max(map(len))``, one list ``extend``), a visible row is one
-``Segment`` sliced out of its line, and rows are cached by their line's serial number,
-which never changes once written.
+At 4 panes x 10,000 lines a second every visible row is new in every frame, so what
+counts is the cost of a frame, not of a line:
 
-Two display modes: long lines either scroll horizontally (the default) or wrap at
-the pane's width (``wrap``). A filter (``set_filter``) shows only the lines that
+- A batch costs a few C-level passes (``live_text.clean_lines``, one ``extend``);
+  kept lines are a bounded list, trimmed by one slice delete.
+- ``render_lines`` paints the visible rows itself, once per frame: one ``Segment`` sliced
+  out of each line, the app's line filters applied once per row, the widget's style,
+  scroll offset and selection looked up once per frame instead of once per row. Rows are
+  as wide as the text area (not the scrollbar's column), so the compositor hands them
+  on without cutting them. Textual's per-widget styles pass (borders, padding, tint,
+  opacity) is used only when the widget has one of those.
+- A new line count changes ``virtual_size`` without a screen layout pass (the widget's
+  size never depends on its content): only the scrollbars are updated.
+- Textual compares a scroll view's own virtual size with the one the layout computed
+  (never equal) and re-renders both scrollbars of every scroll view on every layout
+  pass, whatever changed: here they are updated only when a size they show changed.
+
+Two display modes: long lines either scroll horizontally (the default) or wrap at the
+text area's width (``wrap``). A filter (``set_filter``) shows only the lines that
 contain a text, case-insensitively; ``lines`` always holds every line kept.
 """
 
 from __future__ import annotations
 
-import re
 import time
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from rich.cells import cell_len, chop_cells
 from rich.segment import Segment
 from rich.style import Style
-from textual.cache import LRUCache
+from textual.color import Color
 from textual.geometry import Region, Size
 from textual.scroll_view import ScrollView
 from textual.selection import Selection
 from textual.strip import Strip
+from textual.widget import Widget
 
-ANOMALY_MARK = "!! "
-STATUS_MARK = "-- "
-ANOMALY_STYLE = Style(color="red", bold=True)
-STATUS_STYLE = Style(dim=True, italic=True)
+from tui.widgets.live_text import clean_lines, line_style, rows_of, widest
+
 QUIET_AFTER = 0.2  # seconds without a write before rows carry selection offsets
-
-# what a line may not carry onto the screen: control codes (tabs are expanded first)
-_CONTROL = re.compile("[\x00-\x1f\x7f]")
-
-
-def clean_lines(batch: Iterable[str]) -> list[str]:
-    """The batch as screen lines: embedded line breaks split, tabs expanded, other
-    control codes shown as U+FFFD. The usual batch (printable text) is returned as is,
-    after one ``join`` and one ``isprintable`` over the whole batch."""
-    lines = batch if isinstance(batch, list) else list(batch)
-    if "".join(lines).isprintable():  # one C-level pass; a regex scan cost 10x more
-        return lines
-    out: list[str] = []
-    for line in lines:
-        for part in line.splitlines() or [""]:
-            out.append(_CONTROL.sub("\ufffd", part.expandtabs()))
-    return out
-
-
-def _width(lines: Sequence[str]) -> int:
-    """Cells taken by the widest line (``len`` when the batch is ASCII)."""
-    if not lines:
-        return 0
-    if "".join(lines).isascii():
-        return max(map(len, lines))
-    return max(map(cell_len, lines))
-
-
-def line_style(line: str) -> Style | None:
-    if line.startswith(ANOMALY_MARK):
-        return ANOMALY_STYLE
-    if line.startswith(STATUS_MARK):
-        return STATUS_STYLE
-    return None
 
 
 class LiveLog(ScrollView, can_focus=True):
@@ -89,17 +63,19 @@ class LiveLog(ScrollView, can_focus=True):
         self.max_lines = max_lines
         self._lines: list[str] = []  # every line kept
         self._shown: list[str] = self._lines  # the lines that pass the filter
-        self._first = 0  # serial number of _shown[0] (for the row cache)
+        self._first = 0  # serial number of _shown[0] (row cache keys)
         self._width = 0  # widest line of _shown, in cells
         self._needle: str | None = None  # the filter, lower-cased
         self._wrap = False
         self._wrap_width = 0  # the width _starts was computed for
         self._starts: list[int] = []  # wrap: first row of each shown line (absolute)
         self._rows_end = 0  # wrap: one past the last row (absolute)
-        self._cache: LRUCache[tuple[int, int, int], Strip] = LRUCache(1024)
-        self._base = Style()  # the widget's own style, looked up once per repaint
+        self._cache: dict[tuple[int, int, int], Strip] = {}  # painted rows of the last frame
+        self._look: tuple[Any, ...] = ()  # style, filters, background the cache was painted with
+        self._base = Style()
         self._written_at = 0.0  # monotonic time of the last write
         self._plain = False  # the last repaint left selection offsets out
+        self._scrollbars_for: tuple[Any, ...] = ()  # sizes the scrollbars last showed
 
     # ---- what is kept -----------------------------------------------------------
     @property
@@ -130,7 +106,7 @@ class LiveLog(ScrollView, can_focus=True):
         if not new:
             return
         self._written_at = time.monotonic()
-        follow = self.is_vertical_scroll_end and not self.is_vertical_scrollbar_grabbed
+        follow = self._following()
         lines = self._lines
         lines.extend(new)
         excess = len(lines) - self.max_lines
@@ -148,12 +124,14 @@ class LiveLog(ScrollView, can_focus=True):
             if excess > 0:
                 del self._shown[:excess]
                 self._first += excess
+        if not shown_new and excess <= 0:
+            return
         if self._wrap:
             self._wrap_append(shown_new)
-        self._width = max(self._width, _width(shown_new))
+        self._width = max(self._width, widest(shown_new))
         self._update_virtual_size()
         if follow:
-            self.scroll_end(animate=False, immediate=True, x_axis=False)
+            self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)
         self.refresh()
 
     def write_line(self, line: str) -> None:
@@ -168,6 +146,15 @@ class LiveLog(ScrollView, can_focus=True):
         self._update_virtual_size()
         self.refresh()
 
+    def _following(self) -> bool:
+        """At the end (or not laid out yet), and the scrollbar is not being dragged."""
+        if self.is_vertical_scrollbar_grabbed:
+            return False
+        height = self.container_size.height
+        if not height:
+            return True
+        return self.scroll_offset.y >= self.max_scroll_y
+
     # ---- modes ------------------------------------------------------------------
     def set_filter(self, text: str | None) -> None:
         """Show only the lines containing ``text`` (case-insensitive); None or an empty
@@ -180,14 +167,14 @@ class LiveLog(ScrollView, can_focus=True):
             self._shown = self._lines
         else:
             self._shown = [line for line in self._lines if needle in line.lower()]
-        self._width = _width(self._shown)
+        self._width = widest(self._shown)
         self._cache.clear()
         self._rewrap()
         self.scroll_end(animate=False, immediate=True, x_axis=False)
         self.refresh()
 
     def set_wrap(self, wrap: bool) -> None:
-        """Wrap long lines at the pane's width (True) or scroll horizontally (False)."""
+        """Wrap long lines at the text area's width (True) or scroll them (False)."""
         if wrap == self._wrap:
             return
         self._wrap = wrap
@@ -203,10 +190,6 @@ class LiveLog(ScrollView, can_focus=True):
     def _text_width(self) -> int:
         return max(1, self.scrollable_content_region.width)
 
-    def _rows(self, line: str, width: int) -> int:
-        cells = len(line) if line.isascii() else cell_len(line)
-        return max(1, -(-cells // width))
-
     def _rewrap(self) -> None:
         """Recount the rows of every shown line (wrap mode, or width changed)."""
         if not self._wrap:
@@ -217,7 +200,7 @@ class LiveLog(ScrollView, can_focus=True):
         starts, row = [], 0
         for line in self._shown:
             starts.append(row)
-            row += self._rows(line, width)
+            row += rows_of(line, width)
         self._starts, self._rows_end = starts, row
         self._update_virtual_size()
 
@@ -225,7 +208,7 @@ class LiveLog(ScrollView, can_focus=True):
         width, starts, row = self._wrap_width, self._starts, self._rows_end
         for line in new:
             starts.append(row)
-            row += self._rows(line, width)
+            row += rows_of(line, width)
         self._rows_end = row
         excess = len(starts) - len(self._shown)
         if excess > 0:
@@ -234,9 +217,44 @@ class LiveLog(ScrollView, can_focus=True):
     def _update_virtual_size(self) -> None:
         if self._wrap:
             base = self._starts[0] if self._starts else self._rows_end
-            self.virtual_size = Size(self._wrap_width, self._rows_end - base)
+            size = Size(self._wrap_width, self._rows_end - base)
         else:
-            self.virtual_size = Size(self._width, len(self._shown))
+            size = Size(self._width, len(self._shown))
+        if size == self.virtual_size:
+            return
+        styles = self.styles
+        if styles.is_auto_width or styles.is_auto_height or not self.container_size:
+            self.virtual_size = size  # the widget's size follows its content: lay out
+            return
+        # only the scrollbars show the content's size: no layout pass for the screen
+        self.set_reactive(Widget.virtual_size, size)
+        self._refresh_scrollbars()  # shown or hidden (a change lays the widget out)
+        if self.show_vertical_scrollbar:
+            self.vertical_scrollbar.window_virtual_size = size.height
+        if self.show_horizontal_scrollbar:
+            self.horizontal_scrollbar.window_virtual_size = size.width
+        self.scroll_x = self.validate_scroll_x(self.scroll_x)
+        self.scroll_y = self.validate_scroll_y(self.scroll_y)
+
+    def _size_updated(
+        self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True
+    ) -> bool:
+        """Called on every layout pass of the screen: skip the scrollbar update when no
+        size they show changed (``ScrollView`` always sees a change, see the docstring)."""
+        styles = self.styles
+        key = (
+            size,
+            container_size,
+            self.virtual_size,
+            styles.overflow_x,
+            styles.overflow_y,
+            styles.scrollbar_size_vertical,
+            styles.scrollbar_size_horizontal,
+        )
+        if key == self._scrollbars_for and size == self._size:
+            return False
+        self._scrollbars_for = key
+        return super()._size_updated(size, virtual_size, container_size, layout)
 
     def on_resize(self) -> None:
         if self._wrap and self._text_width() != self._wrap_width:
@@ -248,17 +266,70 @@ class LiveLog(ScrollView, can_focus=True):
         self._cache.clear()
 
     # ---- rendering -----------------------------------------------------------------
+    def _boxed(self) -> bool:
+        """Has the widget a border, padding, outline, tint or opacity (Textual's styles
+        pass draws those)?"""
+        styles = self.styles
+        return bool(
+            styles.gutter
+            or any(edge for edge, _ in styles.outline)
+            or styles.tint.a
+            or styles.opacity != 1.0
+            or styles.text_opacity != 1.0
+            or (styles.has_rule("hatch") and styles.hatch != "none")
+        )
+
     def render_lines(self, crop: Region) -> list[Strip]:
-        """Look up the base style once per repaint, not once per row."""
+        """The visible rows, painted once per frame (see the module docstring)."""
         base = self.rich_style
-        if base != self._base:
-            self._base = base
-            self._cache.clear()
         # selection offsets (mouse -> line, column) cost a Style per row; a pane that
         # moves 30 times a second cannot be selected anyway, so they are left out
         # while lines arrive, and the first quiet tick repaints with them (``settle``)
         self._plain = time.monotonic() - self._written_at < QUIET_AFTER
-        return super().render_lines(crop)
+        if self._boxed():
+            self._base = base
+            return super().render_lines(crop)
+        filters = tuple(self.app.get_line_filters())
+        background = self.background_colors[1]
+        look = (base, filters, background)
+        if look != self._look:
+            self._look, self._base = look, base
+            self._cache.clear()
+        text = self.scrollable_content_region
+        cells, text_rows = max(1, text.width), text.height
+        scroll_x, scroll_y = self.scroll_offset
+        selection = self.text_selection
+        offsets = selection is not None or not self._plain
+        old, fresh = self._cache, {}
+        blank: Strip | None = None
+        strips: list[Strip] = []
+        for y in crop.line_range:
+            index, start = self._locate(scroll_y + y) if y < text_rows else (-1, 0)
+            if index < 0:
+                if blank is None:
+                    blank = self._filtered([Segment(" " * cells, base)], cells, background)
+                strips.append(blank)
+                continue
+            if not self._wrap:
+                start = scroll_x
+            key = (self._first + index, start, cells)
+            strip = old.get(key)
+            if strip is None:
+                strip = self._filtered(self._segments(index, start, cells), cells, background)
+            fresh[key] = strip
+            if selection is not None:
+                strip = self._selected(strip, selection, index, start)
+            strips.append(strip.apply_offsets(start, index) if offsets else strip)
+        self._cache = fresh
+        x1, x2 = crop.column_span
+        if x1 or x2 < cells:
+            strips = [strip.crop(x1, x2) for strip in strips]
+        return strips
+
+    def _filtered(self, segments: list[Segment], cells: int, background: Color) -> Strip:
+        for line_filter in self._look[1]:
+            segments = line_filter.apply(segments, background)
+        return Strip(segments, cells)
 
     def settle(self) -> None:
         """Repaint once with selection offsets after the last frame left them out."""
@@ -280,14 +351,15 @@ class LiveLog(ScrollView, can_focus=True):
         return index, (absolute - starts[index]) * self._wrap_width
 
     def render_line(self, y: int) -> Strip:
+        """Row ``y`` of the text area (Textual's styles pass; tests), unfiltered."""
         scroll_x, scroll_y = self.scroll_offset
-        width = self.size.width
+        cells = self._text_width()
         index, start = self._locate(scroll_y + y)
         if index < 0:
-            return Strip.blank(width, self._base)
+            return Strip.blank(cells, self._base)
         if not self._wrap:
             start = scroll_x
-        strip = self._row(index, start, width)
+        strip = Strip(self._segments(index, start, cells), cells)
         selection = self.text_selection
         if selection is not None:
             strip = self._selected(strip, selection, index, start)
@@ -295,30 +367,20 @@ class LiveLog(ScrollView, can_focus=True):
             return strip
         return strip.apply_offsets(start, index)
 
-    def _row(self, index: int, start: int, width: int) -> Strip:
-        """The row of line ``index`` that begins at cell ``start``, ``width`` cells."""
-        key = (self._first + index, start, width)
-        strip = self._cache.get(key)
-        if strip is not None:
-            return strip
+    def _segments(self, index: int, start: int, cells: int) -> list[Segment]:
+        """The row of line ``index`` that begins at cell ``start``, ``cells`` wide."""
         line = self._shown[index]
         style = line_style(line)
-        base = self._base
-        if style is not None:
-            base = base + style
-        cells = self._wrap_width if self._wrap else width
+        base = self._base if style is None else self._base + style
         if line.isascii():  # one slice, one segment: the usual tcpdump line
-            part = line[start : start + cells]
-            strip = Strip([Segment(part.ljust(width), base)], width)
-        elif self._wrap:
+            return [Segment(line[start : start + cells].ljust(cells), base)]
+        if self._wrap:
             parts = chop_cells(line, cells) or [""]
             part = parts[min(len(parts) - 1, start // cells)]
-            strip = Strip([Segment(part, base)], cell_len(part)).extend_cell_length(width, base)
-        else:
-            whole = Strip([Segment(line, base)], cell_len(line))
-            strip = whole.crop_extend(start, start + width, base)
-        self._cache[key] = strip
-        return strip
+            row = Strip([Segment(part, base)], cell_len(part))
+            return list(row.extend_cell_length(cells, base))
+        whole = Strip([Segment(line, base)], cell_len(line))
+        return list(whole.crop_extend(start, start + cells, base))
 
     def _selected(self, strip: Strip, selection: Selection, index: int, start: int) -> Strip:
         span = selection.get_span(index)

@@ -33,7 +33,8 @@ from engine.livefeed import live_lines
 from engine.remote.inventory import Host
 from engine.remote.runner import Runner
 from tui.messages import PaneCommandEnded, PaneFlushed
-from tui.widgets.live_log import ANOMALY_MARK, STATUS_MARK, LiveLog
+from tui.widgets.live_log import LiveLog
+from tui.widgets.live_text import ANOMALY_MARK, STATUS_MARK
 
 FPS = 30.0
 STATUS_HZ = 4.0
