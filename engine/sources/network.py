@@ -120,3 +120,32 @@ register(
         parser="engine.parsers.pcap",
     )
 )
+
+
+class PingSizesParams(SourceParams):
+    target: str
+    sizes: tuple[int, ...] = (56, 1400, 1472)
+    wait: int = 1
+
+
+def ping_sizes_command(p: PingSizesParams) -> str:
+    """One ``ping -M do`` (DF set, no fragmenting) per payload size: ``SIZE ok|fail``."""
+    t = shlex.quote(p.target)
+    sizes = " ".join(str(int(s)) for s in p.sizes)
+    return (
+        f"for s in {sizes}; do if ping -n -M do -c 1 -W {int(p.wait)} -s $s {t} "
+        '>/dev/null 2>&1; then echo "$s ok"; else echo "$s fail"; fi; done'
+    )
+
+
+register(
+    Source(
+        "ping_sizes",
+        "One ping -M do per payload size to TARGET (DF set): SIZE ok|fail",
+        live=ping_sizes_command,
+        params=PingSizesParams,
+        offline=False,
+        sos_note="a probe happens now: no sosreport holds it",
+        parser="engine.detectors.overlay.parse_ping_sizes",
+    )
+)

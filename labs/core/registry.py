@@ -8,6 +8,7 @@ from labs.disappearing_images.lab import DisappearingImagesLab
 from labs.double_vlan.lab import DoubleVlanLab
 from labs.havana.lab import HavanaLab
 from labs.metadata.lab import MetadataLab
+from labs.overlay_mtu.lab import OverlayMtuLab
 from labs.rabbit_hole.lab import RabbitHoleLab
 from labs.security_group.lab import SecurityGroupLab
 from labs.the_issue.lab import TheIssueLab
@@ -24,6 +25,7 @@ LABS: dict[str, Lab] = {
         TheIssueLab(),
         MetadataLab(),
         SecurityGroupLab(),
+        OverlayMtuLab(),
     )
 }
 
