@@ -12,6 +12,8 @@ from engine.sources.spec import AbsPath, Source, SourceParams
 
 EXTRAS = "sos_commands/sos_extras/cloudtales/"
 MAX_CONF_BYTES = 1 << 20
+PUPPET_GEN = "var/lib/config-data/puppet-generated/nova*"  # containerized (TripleO)
+CONTAINER_LOGS = "var/log/containers/nova/nova-*.log*"
 LAB_LOGS = "run/cloudtales/labs/*/root/*/var/log/nova/nova-*.log"  # a lab's RUN_DIR/root/HOST
 
 
@@ -99,7 +101,7 @@ register(
         "Lines of a nova log holding any of some fixed strings (grep -F, bounded)",
         live=lambda p: grep_command(p.patterns, p.path, p.max_matches),
         params=LogGrepParams,
-        sos=("var/log/nova/nova-compute.log*", LAB_LOGS),
+        sos=("var/log/nova/nova-compute.log*", CONTAINER_LOGS, LAB_LOGS),
         parser="engine.checks.imagecache (parse_removal_line)",
     )
 )
@@ -115,7 +117,7 @@ register(
         "nova.conf, bounded to 1 MiB",
         live=lambda p: f"head -c {MAX_CONF_BYTES} {shlex.quote(p.path)}",
         params=ConfParams,
-        sos=("etc/nova/nova.conf",),
+        sos=("etc/nova/nova.conf", PUPPET_GEN + "/etc/nova/nova.conf"),
         parser="engine.parsers.nova_conf.parse_nova_conf",
     )
 )
@@ -125,7 +127,7 @@ register(
         "The tail of a nova log",
         live=lambda p: f"tail -c {int(p.max_bytes)} {shlex.quote(p.path)}",
         params=LogTailParams,
-        sos=("var/log/nova/nova-*.log*", LAB_LOGS),
+        sos=("var/log/nova/nova-*.log*", CONTAINER_LOGS, LAB_LOGS),
         parser="engine.parsers.nova_api_log.parse_api_log",
     )
 )
@@ -135,7 +137,7 @@ register(
         "nova-api.log's size, then its access lines within max_bytes of its end",
         live=lambda p: tail_command(p.path, p.max_bytes),
         params=LogTailParams,
-        sos=("var/log/nova/nova-api.log*", LAB_LOGS),
+        sos=("var/log/nova/nova-api.log*", CONTAINER_LOGS, LAB_LOGS),
         parser="engine.parsers.nova_api_log.split_tail",
     )
 )

@@ -79,8 +79,9 @@ def first(report: SosReport, src: Source, data: dict[str, Any], name: str = "") 
 
 
 def whole(report: SosReport, src: Source, data: dict[str, Any]) -> Answer:
-    """The default: the first candidate's head (as ``head -c`` / ``cat`` would print)."""
-    f = first(report, src, data)
+    """The default: the first candidate's head (as ``head -c`` / ``cat`` would print); for
+    a path parameter, only a file of that name (never another file in its place)."""
+    f = first(report, src, data, _basename(data))
     return Answer(report.head(f, MAX_READ), (report.shown(f),))
 
 

@@ -29,7 +29,11 @@ PS_FILES = ("sos_commands/process/ps_auxwww", "sos_commands/process/ps_auxfwww",
 
 # (role, why, any of these globs)
 FILE_SIGNALS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ("compute", "nova-compute.log", ("var/log/nova/nova-compute.log*",)),
+    (
+        "compute",
+        "nova-compute.log",
+        ("var/log/nova/nova-compute.log*", "var/log/containers/nova/nova-compute.log*"),
+    ),
     ("compute", "libvirt plugin", ("sos_commands/libvirt/*", "etc/libvirt/qemu/*.xml")),
     (
         "compute",
@@ -48,6 +52,8 @@ FILE_SIGNALS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
             "var/log/nova/nova-api.log*",
             "var/log/nova/nova-conductor.log*",
             "var/log/nova/nova-scheduler.log*",
+            "var/log/containers/nova/nova-api.log*",
+            "var/log/containers/nova/nova-conductor.log*",
             "run/cloudtales/labs/*/root/*/var/log/nova/nova-api.log",
         ),
     ),

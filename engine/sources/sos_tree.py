@@ -26,6 +26,7 @@ from engine.errors import CloudtalesError
 MARKERS = ("sos_commands", "sos_reports")  # a directory holding one is a report
 ARCHIVES = (".tar.xz", ".tar.gz", ".tgz", ".tar")
 MAX_DEPTH = 3  # how deep a directory of reports is searched
+MAX_LINE = 1 << 20
 _UNPACKED: list[Path] = []
 
 
@@ -113,7 +114,7 @@ class SosReport:
         """Lines of a file, streamed, stopping after ``max_bytes``."""
         read = 0
         with path.open("rb") as f:
-            for raw in f:
+            while raw := f.readline(MAX_LINE):  # a file without newlines: 1 MiB pieces
                 read += len(raw)
                 if read > max_bytes:
                     return

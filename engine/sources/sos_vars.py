@@ -39,6 +39,8 @@ def _abs(report: SosReport, rel: str) -> str:
 def _log(report: SosReport, name: str) -> str | None:
     if report.path(f"var/log/nova/{name}"):
         return f"/var/log/nova/{name}"
+    if report.path(f"var/log/containers/nova/{name}"):
+        return f"/var/log/containers/nova/{name}"
     found = report.glob(f"{LAB_ROOT}/**/var/log/nova/{name}")
     return _abs(report, report.shown(found[0])) if found else None
 

@@ -16,6 +16,7 @@ reports, roles from ``sos_roles``, vars from ``sos_vars``), the provider and the
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,8 +79,8 @@ class SosreportSources:
                 host=host.name,
                 command=command,
             )
-        try:
-            answer = sos_adapters.read(report, src, bound)
+        try:  # file reads are bounded, but a big log's grep still takes a while: a thread
+            answer = await asyncio.to_thread(sos_adapters.read, report, src, bound)
         except sos_adapters.Absent as absent:
             raise CloudtalesError(
                 f"host {host.name}: {name} not in this sosreport: looked for "
@@ -190,7 +191,8 @@ def offline_setup(paths: Sequence[str], role_items: Sequence[str] = ()) -> Offli
     inventory = offline_inventory(reports, parse_role_overrides(role_items), "sosreports")
     sources = SosreportSources({r.name: r for r in reports})
     runner = SourcedRunner(OfflineRunner(), sources)
-    return OfflineSetup(inventory, sources, runner, reports, list(paths), list(role_items))
+    absolute = [str(Path(p).expanduser().resolve()) for p in paths]  # a resume from elsewhere
+    return OfflineSetup(inventory, sources, runner, reports, absolute, list(role_items))
 
 
 def offline_of_journal(path: Path) -> OfflineSetup | None:

@@ -288,3 +288,30 @@ def test_a_big_log_is_read_as_a_bounded_tail(tmp_path: Path) -> None:
     assert len(res.stdout) <= 4096
     assert res.stdout.endswith("line 199999\n")
     assert res.stdout.startswith("line ")
+
+
+def test_a_containerized_host_reads_tripleo_paths(tmp_path: Path) -> None:
+    """TripleO keeps nova.conf under puppet-generated and logs under var/log/containers."""
+    report = tmp_path / "sosreport-overcloud-novacompute-0-2026"
+    (report / "sos_commands" / "host").mkdir(parents=True)
+    (report / "sos_commands/host/hostname").write_text("overcloud-novacompute-0.localdomain\n")
+    conf = report / "var/lib/config-data/puppet-generated/nova_libvirt/etc/nova"
+    conf.mkdir(parents=True)
+    (conf / "nova.conf").write_text("[DEFAULT]\nmy_ip = 172.17.0.20\n")
+    logs = report / "var/log/containers/nova"
+    logs.mkdir(parents=True)
+    (logs / "nova-compute.log").write_text("a\nINFO Removing base file: /x/_base/ab\n")
+    setup = offline_setup([str(report)])
+    host = setup.inventory.hosts["overcloud-novacompute-0"]
+    assert host.roles == ["compute"]
+    assert host.vars["nova_compute_log"] == "/var/log/containers/nova/nova-compute.log"
+    conf_read = asyncio.run(setup.sources.read(host, "nova_conf"))
+    assert "my_ip = 172.17.0.20" in conf_read.stdout
+    grep = asyncio.run(
+        setup.sources.read(
+            host, "nova_log_grep", path=host.vars["nova_compute_log"], patterns=("Removing",)
+        )
+    )
+    assert grep.stdout == "INFO Removing base file: /x/_base/ab\n"
+    with pytest.raises(CloudtalesError, match="not in this sosreport"):  # never another file
+        asyncio.run(setup.sources.read(host, "nova_conf", path="/etc/nova/nova-compute.conf"))
