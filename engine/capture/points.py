@@ -7,8 +7,9 @@ until each says ``listening on`` (armed), and feeds each byte stream to the scan
 traffic, wait for a condition, ``drain`` what is in flight). Leaving the ``async with``
 cancels the streams, which kills the remote tcpdumps; a point whose stream failed or
 ended on its own before it was stopped is an error naming it (``raise_lost_points``),
-never "no frames there". tcpdump's "packets dropped by kernel", when it printed its exit
-summary, is kept per point (``drops``).
+never "no frames there". tcpdump's own "packets dropped by kernel" is kept per point
+(``drops``): the capture source has tcpdump print its counts every second (SIGUSR1), so
+the last count is known even when the capture is stopped by closing its channel.
 
     async with Capture(ctx, points, spec, on_frame) as cap:
         ...  # traffic
@@ -41,6 +42,7 @@ class CaptureSpec:
     backstop: int = 0  # s after which tcpdump ends on the host whatever happens (0: none)
     stream_timeout: float = 60.0  # s the runner lets one stream last
     poll: float = 0.25  # s between ``until()`` checks
+    stats_every: int = 1  # s between tcpdump's counts (SIGUSR1; 0: only its exit summary)
 
 
 @dataclass
@@ -118,6 +120,7 @@ class Capture:
             filter=spec.bpf_filter,
             direction=point.direction,
             backstop=spec.backstop,
+            stats_every=spec.stats_every,
         )
         try:
             async for chunk in chunks:
@@ -241,9 +244,8 @@ def with_drops(result: CheckResult, points: Sequence[CapturePoint]) -> CheckResu
 
 
 def drops(points: Sequence[CapturePoint]) -> dict[str, int]:
-    """tcpdump's "packets dropped by kernel" per point, where tcpdump printed its exit
-    summary (it does when it ends on its own: ``-c`` reached, its backstop; a capture
-    we stop closes the stream first)."""
+    """tcpdump's "packets dropped by kernel" per point that printed a count (its last
+    SIGUSR1 line, or its exit summary when it ended on its own)."""
     return {p.label: n for p in points if (n := p.log.kernel_drops) is not None}
 
 

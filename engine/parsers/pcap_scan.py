@@ -297,23 +297,28 @@ def _example(scanner: _Scanner, view: memoryview, at: int) -> Frame | None:
     return decode_frame(bytes(view[data_at : data_at + incl]), ts, orig, iface.linktype, idx)
 
 
-_DROPPED = re.compile(r"^\s*(\d+) packets? dropped by kernel\s*$")
+_DROPPED = re.compile(r"(?:^|,)\s*(\d+) packets? dropped by kernel\s*$")
 
 
 def parse_tcpdump_drop_stats(stderr_lines: Iterable[str]) -> int | None:
-    """Packets the kernel dropped, from tcpdump's exit summary on stderr
-    (``1234 packets dropped by kernel``); None when tcpdump did not print it (killed
-    before its summary, or not a live capture). The last such line wins.
+    """Packets the kernel dropped, from tcpdump's counts on stderr: its exit summary
+    (``1234 packets dropped by kernel`` on a line of its own) or the one line it prints
+    on SIGUSR1 (``tcpdump: 5 packets captured, 9 packets received by filter, 4 packets
+    dropped by kernel``). None when tcpdump printed neither (killed before its summary,
+    or not a live capture). The last count wins.
 
     >>> parse_tcpdump_drop_stats(["10 packets captured", "12 packets received by filter",
     ...                           "2 packets dropped by kernel"])
     2
+    >>> parse_tcpdump_drop_stats(["tcpdump: 5 packets captured, 9 packets received by "
+    ...                           "filter, 4 packets dropped by kernel"])
+    4
     >>> parse_tcpdump_drop_stats(["tcpdump: listening on eth0"]) is None
     True
     """
     dropped = None
     for line in stderr_lines:
-        match = _DROPPED.match(line)
+        match = _DROPPED.search(line)
         if match:
             dropped = int(match.group(1))
     return dropped

@@ -31,16 +31,23 @@ class CaptureParams(SourceParams):
     filter: str = ""
     direction: Literal["", "in", "out", "inout"] = ""  # tcpdump -Q
     backstop: int = 0  # s: `timeout` ends tcpdump on the host even if the channel is lost
+    stats_every: int = 0  # s between SIGUSR1s: tcpdump then prints its counts (kernel drops)
 
 
 def _capture(p: CaptureParams) -> str:
     head = f"exec timeout {p.backstop} " if p.backstop else ""
     only = f" -Q {p.direction}" if p.direction else ""
     bpf = f" {shlex.quote(p.filter)}" if p.filter else ""
-    return (
-        f"{head}tcpdump -i {shlex.quote(p.iface)}{only} -U -w - -n -s {p.snaplen} -c {p.count}"
-        f"{bpf}"
+    tcpdump = (
+        f"tcpdump -i {shlex.quote(p.iface)}{only} -U -w - -n -s {p.snaplen} -c {p.count}{bpf}"
     )
+    if not p.stats_every:
+        return head + tcpdump
+    # a capture stopped by closing its channel never shows tcpdump's exit summary: the
+    # last count it printed on SIGUSR1 (a signal, so tcpdump is never held up) does
+    ask = f"{{ while sleep {p.stats_every}; do kill -USR1 $p || exit; done; }} >/dev/null 2>&1"
+    script = f"{tcpdump} & p=$!; {ask} & s=$!; wait $p; r=$?; kill $s; exit $r"
+    return f"{head}sh -c {shlex.quote(script)}"
 
 
 register(

@@ -156,7 +156,9 @@ def test_vlan_capture_reports_tcpdumps_kernel_drops() -> None:
     host, name, asked = sources.asked[0]
     assert (host, name) == ("controller", "capture")
     assert registry.get("capture").command(asked) == (
-        "exec timeout 25 tcpdump -i bond0 -U -w - -n -s 128 -c 2"
+        "exec timeout 25 sh -c 'tcpdump -i bond0 -U -w - -n -s 128 -c 2 & p=$!; "
+        "{ while sleep 1; do kill -USR1 $p || exit; done; } >/dev/null 2>&1 & s=$!; "
+        "wait $p; r=$?; kill $s; exit $r'"
     )
 
 
@@ -170,6 +172,7 @@ def test_bpdu_capture_asks_for_inbound_bpdus_on_the_taps() -> None:
         "filter": spec.bpf_filter,
         "backstop": spec.backstop,
     }
+    assert spec.stats_every == 1
     assert registry.get("capture").command(params) == (
         "exec timeout 20 tcpdump -i tap1 -Q in -U -w - -n -s 256 -c 500 "
         "'ether dst 01:80:c2:00:00:00 or ether dst 01:00:0c:cc:cc:cd'"
@@ -181,6 +184,18 @@ async def _capture(ctx: CheckContext) -> list[CapturePoint]:
     async with Capture(ctx, points, CaptureSpec(arm_timeout=5)) as cap:
         await cap.wait(lambda: False, 5)
     return points
+
+
+def test_the_last_sigusr1_count_gives_the_drops_of_a_capture_we_stopped() -> None:
+    counts = (
+        "tcpdump: {} packets captured, {} packets received by filter, {} packets dropped by kernel"
+    )
+    said = [LISTENING, counts.format(1, 1, 0), counts.format(1, 40, 39)]
+    sources = FakeSources({"compute": (said, [pcap_bytes([ping(20)])], [])})
+    points = asyncio.run(_capture(_ctx(sources, ["compute"])))
+    assert points[0].log.kernel_drops == 39
+    assert points[0].log.summary == [counts.format(1, 40, 39)]
+    assert points[0].errors == []
 
 
 def test_a_stream_that_ends_on_a_live_host_names_the_lost_point() -> None:
