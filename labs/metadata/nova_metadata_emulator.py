@@ -179,10 +179,10 @@ class NovaHandler(BaseHTTPRequestHandler):
             "public-keys/0/openssh-key": inst.get("ssh_key", ""),
         }
         if path in ("", "/latest", "/latest/meta-data"):
-            return ("\n".join(sorted(k.split("/")[0] for k in meta)) + "\n").encode()
+            return "\n".join(sorted({k.split("/")[0] for k in meta})).encode()
         for key, value in meta.items():
             if path == f"/latest/meta-data/{key}":
-                return (str(value) + "\n").encode()
+                return str(value).encode()  # as nova: no trailing newline
         if path == "/openstack/latest/meta_data.json":
             doc = {
                 "uuid": instance_id,
