@@ -111,7 +111,7 @@ class InvestigationScreen(WalkScreen):
         sources = getattr(self.session.runner, "sources", None)
         if isinstance(sources, SosreportSources):
             sources.on_read = lambda r: self.route(
-                LiveLine(f"{r.host}:sosreport", f"{r.source}: read {', '.join(r.files)}")
+                LiveLine("sosreports:files read", f"{r.host} {r.source}: {', '.join(r.files)}")
             )
 
     def _restore(self) -> None:
