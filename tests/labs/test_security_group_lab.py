@@ -1,0 +1,132 @@
+"""The security-group lab, for real: neutron's iptables_hybrid rules on a bridged tap
+(br_netfilter + physdev), conntrack, tcpdump on both sides of the tap, and the drills.
+
+The tests run in file order against one module-scoped lab: faulty first, then the
+healthy rebuild, then teardown. Drills run as the CLI does, bounded by the 60 s every
+drill must finish in (a subprocess timeout, not a timed assertion).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine.remote.inventory import load_inventory
+from labs.core import netns
+from labs.core.registry import LABS
+from labs.security_group import plan
+from labs.security_group.lab import SecurityGroupLab, fallback_drops, port_allows_ssh
+from tests.labs.conftest import fresh_lab
+
+Capture = Callable[[str, str], Any]  # the `capture` fixture in conftest.py
+
+pytestmark = pytest.mark.lab
+REPO = Path(__file__).resolve().parents[2]
+PLAYBOOK = REPO / "playbooks" / "security-group.yaml"
+SHARED_VARS = {"ip", "capture_iface", "mtu", "lab_mode", "netns"}  # every network lab's
+SYN = rf"{plan.INSTANCE_IP}\.22: Flags \[S\]"
+
+
+def cli(*argv: str) -> subprocess.CompletedProcess[str]:
+    """The CLI on this incident's playbook only (others' playbooks are not under test here)."""
+    return subprocess.run(
+        [sys.executable, "-m", "tui.cli", "--playbooks", str(PLAYBOOK), *argv],
+        cwd=REPO, capture_output=True, text=True, timeout=60,
+        stdin=subprocess.DEVNULL, check=False,
+    )  # fmt: skip
+
+
+def connect_from_outside(seconds: int = 2) -> int:
+    """bash's /dev/tcp connect to the instance's port 22: 0 connected, 124 timed out."""
+    script = f"exec 3<>/dev/tcp/{plan.INSTANCE_IP}/22"
+    argv = netns.in_ns(plan.OUTSIDE.netns, ["timeout", str(seconds), "bash", "-c", script])
+    return subprocess.run(argv, capture_output=True, check=False, timeout=10).returncode
+
+
+def conntrack_to_port() -> list[str]:
+    argv = netns.in_ns(plan.COMPUTE.netns, ["conntrack", "-L", "-p", "tcp", "--dport", "22"])
+    out = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=10).stdout
+    return [ln for ln in out.splitlines() if f"dst={plan.INSTANCE_IP}" in ln]
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[SecurityGroupLab]:
+    yield from fresh_lab("security-group", SecurityGroupLab)
+
+
+# ---------------------------------------------------------------- faulty
+
+
+def test_registered_and_up_with_the_network_labs_inventory_shape(lab: SecurityGroupLab) -> None:
+    assert LABS["security-group"] is lab
+    status = lab.status()
+    assert status.running, status.details
+    assert (status.mode, status.healthy) == (plan.MODE, False)
+    inv = load_inventory(lab.inventory_path())
+    assert sorted(inv.hosts) == ["compute", "controller", "instance", "outside"]
+    for name, host in inv.hosts.items():
+        assert host.roles == [name]
+        assert set(host.vars) >= SHARED_VARS, name
+    assert inv.host("compute").vars["tap_iface"] == plan.TAP
+    assert inv.host("compute").vars["bridge"] == plan.QBR
+    assert not port_allows_ssh()
+
+
+def test_the_syn_reaches_the_bridge_not_the_instance_and_the_drop_counts(
+    lab: SecurityGroupLab, capture: Capture
+) -> None:
+    ping = netns.run(netns.in_ns(plan.OUTSIDE.netns, ["ping", "-c1", "-W1", plan.INSTANCE_IP]))
+    assert "1 received" in ping.stdout  # ICMP is allowed
+    bridge = capture(plan.COMPUTE.netns, plan.QBR)
+    inside = capture(plan.INSTANCE.netns, "eth0")
+    before = fallback_drops()
+    assert before is not None
+    assert connect_from_outside() == 124  # filtered: no RST, no SYN-ACK
+    bridge.wait_for(SYN)
+    after = fallback_drops()
+    assert after is not None
+    assert after > before
+    # a ping after the SYNs (ICMP is allowed): every frame the instance got before it is read
+    netns.run(netns.in_ns(plan.OUTSIDE.netns, ["ping", "-c1", "-W1", plan.INSTANCE_IP]))
+    inside.wait_for(r"ICMP echo request")
+    assert inside.lines
+    assert not [ln for ln in inside.lines if "Flags [S]" in ln]
+    flows = conntrack_to_port()
+    assert flows
+    assert all("SYN_SENT" in f and "[UNREPLIED]" in f for f in flows)
+
+
+def test_drill_ends_in_security_group_blocks_port(lab: SecurityGroupLab) -> None:
+    out = cli("drill", "security-group", "--autopilot")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout.rstrip().endswith("diagnosis: security-group-blocks-port")
+    assert "0 in instance eth0" in out.stdout
+
+
+# ---------------------------------------------------------------- healthy
+
+
+def test_healthy_lets_ssh_in(lab: SecurityGroupLab, capture: Capture) -> None:
+    lab.up(healthy=True)
+    assert port_allows_ssh()
+    inside = capture(plan.INSTANCE.netns, "eth0")
+    assert connect_from_outside() == 0
+    inside.wait_for(SYN)
+
+
+def test_healthy_drill_never_ends_in_the_blocked_port(lab: SecurityGroupLab) -> None:
+    out = cli("drill", "security-group", "--healthy", "--autopilot")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout.rstrip().splitlines()[-1] == "diagnosis: port-open"
+
+
+def test_down_leaves_nothing(lab: SecurityGroupLab) -> None:
+    lab.down()
+    assert netns.namespaces(plan.NS_PREFIX) == []
+    assert netns.links(prefix=plan.ROOT_PREFIX) == []
+    assert not lab.run_dir.exists()
