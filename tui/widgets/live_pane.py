@@ -25,6 +25,8 @@ from typing import Any
 from textual.app import App, ComposeResult
 from textual.containers import Vertical
 from textual.content import Content
+from textual.geometry import Region
+from textual.strip import Strip
 from textual.timer import Timer
 from textual.worker import Worker
 
@@ -124,6 +126,7 @@ class LivePane(Vertical):
         self._status_at = 0.0  # monotonic time of the last border/report update
         self._counts_stale = False  # lines written since the counts were last shown
         self._log = LiveLog(max_lines=max_lines)
+        self._painted: tuple[tuple[Any, ...], list[Strip]] | None = None
 
     def compose(self) -> ComposeResult:
         yield self._log
@@ -135,6 +138,26 @@ class LivePane(Vertical):
 
     def on_unmount(self) -> None:
         FlushClock.of(self.app).panes.pop(id(self), None)
+
+    # ---- the frame around the lines ------------------------------------------
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """The border and title, as last painted unless something marked them dirty.
+
+        The screen repaints every widget under the panes' changed rows in each frame,
+        and Textual's per-widget pass (background, title styles, opacity, filters)
+        cost as much for this unchanged frame as for the new rows inside it."""
+        key = (crop, self.size, tuple(self.app.get_line_filters()))
+        if self._painted is not None and self._painted[0] == key:
+            return self._painted[1]
+        strips = super().render_lines(crop)
+        self._painted = (key, strips)
+        return strips
+
+    def _set_dirty(self, *regions: Region) -> None:
+        """Textual's one way of marking a widget's painted lines stale (refresh, a
+        style change, a resize): forget the frame too."""
+        self._painted = None
+        super()._set_dirty(*regions)
 
     @property
     def log_widget(self) -> LiveLog:
