@@ -250,10 +250,20 @@ def drops(points: Sequence[CapturePoint]) -> dict[str, int]:
 
 
 def drops_note(found: dict[str, int]) -> str:
-    """For a check's summary: "" when no point reported."""
+    """For a check's summary: "" when no point reported a count.
+
+    >>> drops_note({"a:eth0": 0, "b:eth0": 0})
+    ' (tcpdump: 0 packets dropped by kernel at 2 points)'
+    >>> drops_note({"a:eth0": 0, "b:eth0": 39})
+    ' (tcpdump: packets dropped by kernel: 39 at b:eth0)'
+    """
+    lost = {label: n for label, n in found.items() if n}
     if not found:
         return ""
-    said = ", ".join(f"{n} at {label}" for label, n in found.items())
+    if not lost:
+        points = f"{len(found)} point{'s' if len(found) > 1 else ''}"
+        return f" (tcpdump: 0 packets dropped by kernel at {points})"
+    said = ", ".join(f"{n} at {label}" for label, n in lost.items())
     return f" (tcpdump: packets dropped by kernel: {said})"
 
 
