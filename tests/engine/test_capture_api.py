@@ -5,6 +5,8 @@ count reaches the result, and a lost or unreadable stream is an error naming the
 from __future__ import annotations
 
 import asyncio
+import doctest
+import importlib
 import io
 import random
 import struct
@@ -252,3 +254,18 @@ def test_frame_stream_header_split_corrupt_record_and_big_blocks() -> None:
     assert [f.vids for f in got] == [(20,), (30,)]
     assert (stats.unknown_blocks, stats.malformed, stats.truncated) == (1, 1, 0)
     assert stats.first_problem.startswith(f"offset {len(data) - len(ng_epb(7, 2, ping(40)))}:")
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "engine.capture.stream",
+        "engine.capture.points",
+        "engine.parsers.pcap_scan",
+        "engine.detectors.vlan",
+    ],
+)
+def test_doctests(module: str) -> None:
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.attempted > 0
+    assert result.failed == 0
