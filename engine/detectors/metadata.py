@@ -15,7 +15,7 @@ from engine.errors import CloudtalesError
 from engine.results import CheckResult, Evidence, FactValue
 
 PROBE_OUTCOMES = ("no_route", "refused", "timeout", "forbidden", "server_error", "ok")
-LISTENER_OUTCOMES = ("not_listening", "listening")
+LISTENER_OUTCOMES = ("not_listening", "no_metadata_path", "listening")
 LOG_OUTCOMES = ("signature_rejected", "backend_errors", "no_errors")
 SECRET_OUTCOMES = ("secrets_differ", "secret_unset", "secrets_match")
 
@@ -28,23 +28,26 @@ MAX_SHOWN_LINES = 5
 @dataclass(frozen=True)
 class Probe:
     route: str  # `ip route get` output, or what it said
+    tcp: str  # what a bare connect to port 80 said ("" connected, or old recordings)
     http_status: int  # 0: no HTTP answer
     curl_exit: int
 
 
 def parse_probe(text: str, where: str) -> Probe:
-    route, status, code = "", None, None
+    route, tcp, status, code = "", "", None, None
     for line in text.splitlines():
         key, _, rest = line.partition(" ")
         if key == "route":
             route = rest.split("\\")[0].replace(" uid 0", "").strip()
+        elif key == "tcp":
+            tcp = rest.strip().removeprefix("bash: connect: ").removeprefix("bash: line 1: ")
         elif key == "http" and rest.strip().isdigit():
             status = int(rest.strip())
         elif key == "curl_exit" and rest.strip().lstrip("-").isdigit():
             code = int(rest.strip())
     if code is None:
         raise CloudtalesError(f"{where}: no curl exit status in the probe's output (curl missing?)")
-    return Probe(route, status or 0, code)
+    return Probe(route, tcp, status or 0, code)
 
 
 def judge_probe(host: str, probe: Probe) -> CheckResult:
@@ -52,10 +55,13 @@ def judge_probe(host: str, probe: Probe) -> CheckResult:
         "route": probe.route,
         "http_status": probe.http_status,
         "curl_exit": probe.curl_exit,
+        "tcp": probe.tcp,
     }
     routed = " via " in probe.route or " dev " in probe.route
     if not routed or "unreachable" in probe.route:
         outcome, said = "no_route", f"no route to 169.254.169.254 ({probe.route or 'nothing'})"
+    elif "unreachable" in probe.tcp.lower() or "no route" in probe.tcp.lower():
+        outcome, said = "no_route", f"{probe.tcp} (a hop has no route to 169.254.169.254)"
     elif probe.curl_exit == 7:
         outcome, said = "refused", "connection refused"
     elif probe.curl_exit == 28:
@@ -110,8 +116,10 @@ def judge_listener(
     if on_port:
         who = ", ".join(f"{x.process} on {x.address}:{x.port}" for x in on_port)
         outcome, summary = "listening", f"{host}: {who}"
-    else:
+    elif redirect:
         outcome, summary = "not_listening", f"{host}: nothing listens on port {port}"
+    else:  # no redirect either: this namespace is not on the metadata path at all
+        outcome, summary = "no_metadata_path", f"{host}: nothing listens on port {port}"
     summary += f"; redirect {'169.254.169.254:80 -> ' + str(port) if redirect else 'absent'}"
     evidence = [Evidence(f"TCP listeners on {host} (ss -ltnp)", summary, host)]
     if redirect:

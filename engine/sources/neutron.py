@@ -27,12 +27,15 @@ class HttpProbeParams(SourceParams):
 
 
 def http_probe_command(p: HttpProbeParams) -> str:
-    """The route to 169.254.169.254, then one GET with curl: ``http CODE`` and its exit."""
+    """The route to 169.254.169.254, what a bare TCP connect to port 80 said (refused,
+    unreachable: curl says neither), then one GET with curl: ``http CODE`` and its exit."""
     if not p.path.startswith("/") or any(c.isspace() for c in p.path):
         raise ValueError(f"metadata path {p.path!r} must start with / and hold no spaces")
     url = shlex.quote(f"http://{METADATA_IP}{p.path}")
     return (
         f'echo "route $(ip -o -4 route get {METADATA_IP} 2>&1 | head -n 1)"; '
+        f'echo "tcp $(timeout {int(p.max_time)} bash -c '
+        f"'exec 3<>/dev/tcp/{METADATA_IP}/80' 2>&1 | head -n 1)\"; "
         f"curl -s -o /dev/null -w 'http %{{http_code}}\\n' --max-time {int(p.max_time)} {url}; "
         'echo "curl_exit $?"'
     )
