@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TextIO
 
@@ -33,7 +32,6 @@ from engine.parsers.pcap import (
     LINKTYPE_LINUX_SLL,
     LINKTYPE_LINUX_SLL2,
     LINKTYPE_NAMES,
-    Capture,
     CaptureStats,
     Frame,
     PcapFormatError,
@@ -209,16 +207,6 @@ class CaptureReport:
         return lines
 
 
-def analyze_frames(
-    path: str, stats: CaptureStats, frames: Iterable[Frame], mtu: int = 1500
-) -> CaptureReport:
-    """One streaming pass over decoded frames: memory stays bounded."""
-    tally = CaptureTally(mtu)
-    for frame in frames:
-        tally.add(frame)
-    return report_of(path, stats, tally)
-
-
 def report_of(path: str, stats: CaptureStats, tally: CaptureTally) -> CaptureReport:
     report = CaptureReport(path, tally.mtu, stats, tally.vlan())
     report.bpdus, report.dhcp = tally.bpdus, tally.dhcp
@@ -228,10 +216,6 @@ def report_of(path: str, stats: CaptureStats, tally: CaptureTally) -> CaptureRep
     report.stacks_unlisted = tally.stacks_unlisted
     report.stp = tally.stp if tally.stp.total else None
     return report
-
-
-def analyze_capture(capture: Capture, mtu: int = 1500) -> CaptureReport:
-    return analyze_frames(capture.path, capture.stats, capture.frames, mtu)
 
 
 def stream_report(fh: Readable, name: str, mtu: int = 1500, pure: bool = False) -> CaptureReport:
