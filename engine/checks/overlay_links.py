@@ -44,8 +44,14 @@ register(
         params=OverlayLinksParams,
         run=run,
         facts=(
-            "vxlan_device", "vni", "dstport", "underlay", "underlay_mtu", "vxlan_mtu",
-            "overlay_mtu", "overhead",
+            "vxlan_device",
+            "vni",
+            "dstport",
+            "underlay",
+            "underlay_mtu",
+            "vxlan_mtu",
+            "overlay_mtu",
+            "overhead",
         ),  # fmt: skip
     )
 )

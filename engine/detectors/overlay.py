@@ -127,9 +127,7 @@ def judge_instance_mtu(host: str, link: LinkInfo, overlay_mtu: int) -> CheckResu
         "excess": max(0, link.mtu - overlay_mtu),
         "tx_dropped": link.stats.get("tx_dropped"),
     }
-    line = (
-        f"{host} {link.ifname}: mtu {link.mtu}, tx dropped {link.stats.get('tx_dropped', '?')}"
-    )
+    line = f"{host} {link.ifname}: mtu {link.mtu}, tx dropped {link.stats.get('tx_dropped', '?')}"
     evidence = (Evidence(f"{host}: {link.ifname}", line, host),)
     if link.mtu > overlay_mtu:
         return CheckResult(
@@ -240,9 +238,9 @@ def judge_underlay(
     )
 
 
-def mtu_options(argvs: Iterable[Sequence[str]], conf_lines: Iterable[tuple[str, str]]) -> list[
-    tuple[str, str]
-]:
+def mtu_options(
+    argvs: Iterable[Sequence[str]], conf_lines: Iterable[tuple[str, str]]
+) -> list[tuple[str, str]]:
     """(where, value) of every DHCP option 26 (interface-mtu) in dnsmasq command lines
     and configuration lines ((where, line) pairs)."""
     found: list[tuple[str, str]] = []

@@ -71,10 +71,10 @@ class OverlayMtuLab(NetnsLab):
 
     def _build(self, state: LabState, progress: Progress) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        neutron = Path(p.NEUTRON_DIR)
-        state.created_paths = [str(d) for d in (ETC_NETNS, neutron) if not d.exists()]
+        shared = (ETC_NETNS, Path(p.NEUTRON_DIR), Path(p.NOVA_DIR))
+        state.created_paths = [str(d) for d in shared if not d.exists()]
         state.save(self._state_path)
-        for d in (ETC_NETNS, neutron):  # ip netns exec binds /etc/netns/NS/neutron over it
+        for d in shared:  # ip netns exec binds /etc/netns/NS/{neutron,nova} over them
             d.mkdir(exist_ok=True)
 
         progress("creating namespaces")
@@ -94,11 +94,15 @@ class OverlayMtuLab(NetnsLab):
         progress("wiring the underlay (bond0, MTU 1500) and VXLAN 5 on both nodes")
         self._wire_data_path()
 
-        progress("writing neutron's configuration on the controller")
+        progress("writing neutron's configuration on the controller, nova.conf on both nodes")
         etc = ETC_NETNS / p.CONTROLLER.netns / "neutron"
         (etc / "plugins" / "ml2").mkdir(parents=True, exist_ok=True)
         (etc / "neutron.conf").write_text(p.neutron_conf())
         (etc / "plugins" / "ml2" / "ml2_conf.ini").write_text(p.ml2_conf())
+        for h in (p.CONTROLLER, p.COMPUTE):
+            nova = ETC_NETNS / h.netns / "nova"
+            nova.mkdir(parents=True, exist_ok=True)
+            (nova / "nova.conf").write_text(p.nova_conf(h))
         plan = dnsmasq_plan(self.run_dir, state.healthy)
         (etc / "dhcp_agent.ini").write_text(p.dhcp_agent_ini(plan.conf_file))
         option = " (option 26)" if state.healthy else " (no option 26)"
@@ -140,8 +144,19 @@ class OverlayMtuLab(NetnsLab):
 
     def _write_inventory(self, files: netns.SshFiles) -> None:
         host_vars: dict[str, dict[str, object]] = {
-            "controller": {"ip": p.GATEWAY_IP, "uplink": p.UPLINK, "dhcp_iface": p.BRIDGE},
-            "compute": {"ip": None, "uplink": p.UPLINK, "tap_iface": "tap0", "bridge": p.BRIDGE},
+            "controller": {
+                "ip": p.GATEWAY_IP,
+                "uplink": p.UPLINK,
+                "dhcp_iface": p.BRIDGE,
+                "nova_conf": p.NOVA_CONF,
+            },
+            "compute": {
+                "ip": None,
+                "uplink": p.UPLINK,
+                "tap_iface": "tap0",
+                "bridge": p.BRIDGE,
+                "nova_conf": p.NOVA_CONF,
+            },
             "instance": {"ip": p.INSTANCE_IP, "dhcp_iface": "eth0", "mac": p.INSTANCE_MAC},
             "outside": {"ip": p.OUTSIDE_IP},
         }

@@ -29,6 +29,8 @@ INSTANCE_IP = "10.0.100.5"
 INSTANCE_MAC = "fa:16:3e:00:01:05"
 OUTSIDE_IP = "203.0.113.10"
 NEUTRON_DIR = "/etc/neutron"
+NOVA_DIR = "/etc/nova"
+NOVA_CONF = "/etc/nova/nova.conf"
 
 
 @dataclass(frozen=True)
@@ -60,11 +62,7 @@ def dnsmasq_neutron_conf(healthy: bool) -> str:
 
 
 def neutron_conf() -> str:
-    return (
-        "[DEFAULT]\n"
-        "core_plugin = ml2\n"
-        f"global_physnet_mtu = {UNDERLAY_MTU}\n"
-    )
+    return f"[DEFAULT]\ncore_plugin = ml2\nglobal_physnet_mtu = {UNDERLAY_MTU}\n"
 
 
 def ml2_conf() -> str:
@@ -85,4 +83,15 @@ def dhcp_agent_ini(conf_path: str) -> str:
         "interface_driver = linuxbridge\n"
         "dhcp_driver = neutron.agent.linux.dhcp.Dnsmasq\n"
         f"dnsmasq_config_file = {conf_path}\n"
+    )
+
+
+def nova_conf(host: HostPlan) -> str:
+    """nova.conf of a node: networking is neutron's (no vlan_interface anywhere)."""
+    return (
+        "[DEFAULT]\n"
+        f"my_ip={host.mgmt_ip}\n"
+        "use_neutron=True\n"
+        "[neutron]\n"
+        "url=http://10.250.23.1:9696\n"
     )

@@ -118,7 +118,8 @@ request subnet-mask, broadcast-address, routers, interface-mtu,
 
 def start_dhclient(ns: str, iface: str, run_dir: Path, want_ip: str) -> None:
     """``dhclient -1`` in the foreground (its pid is ours); waits until ``iface`` has
-    ``want_ip``. dhclient-script applies option 26 (interface-mtu) when it comes."""
+    ``want_ip`` and the default route. dhclient-script adds the address, then applies
+    option 26 (interface-mtu) when it came, then the routes: the route means it is done."""
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "dhclient.conf").write_text(DHCLIENT_CONF)
     log = run_dir / "dhclient.log"
@@ -128,7 +129,8 @@ def start_dhclient(ns: str, iface: str, run_dir: Path, want_ip: str) -> None:
     spawn(ns, argv, log)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        if want_ip in netns.ip("-4", "-o", "addr", "show", "dev", iface, ns=ns).stdout:
+        addr = netns.ip("-4", "-o", "addr", "show", "dev", iface, ns=ns).stdout
+        if want_ip in addr and netns.ip("-4", "route", "show", "default", ns=ns).stdout.strip():
             return
         time.sleep(0.05)
     tail = log.read_text().strip().splitlines()[-1:] if log.exists() else []
