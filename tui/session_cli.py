@@ -152,6 +152,11 @@ def cmd_investigate(args: argparse.Namespace) -> int:
     graph = load_valid_graph(args.playbooks)
     if getattr(args, "sosreport", None):
         return _investigate_offline(graph, args)
+    if getattr(args, "role", None):
+        raise CloudtalesError(
+            "--role HOST=ROLE names a sosreport host's roles: give --sosreport too "
+            "(live hosts take their roles from the inventory)"
+        )
     inventory = load_inventory(args.inventory) if args.inventory else None
     session: Session | None
     if args.resume:

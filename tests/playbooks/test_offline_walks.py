@@ -124,3 +124,13 @@ def test_resuming_an_offline_journal_stays_offline(
     assert lines[0].startswith("offline: 3 sosreports")
     assert rc == 3
     assert no_network == []
+
+
+def test_role_without_sosreport_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    rc = main([*playbook_args(), "investigate", "--role", "a=compute", "-s", "x", "--autopilot"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2
+    assert err == [
+        "cloudtales: error: --role HOST=ROLE names a sosreport host's roles: give "
+        "--sosreport too (live hosts take their roles from the inventory)"
+    ]
