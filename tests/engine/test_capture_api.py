@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from engine.analyzers.capture_report import report_of, stream_report
 from engine.analyzers.capture_tally import CaptureTally
@@ -26,8 +27,11 @@ from engine.errors import CloudtalesError
 from engine.parsers.pcap import CaptureStats, PcapFormatError, PcapStream
 from engine.parsers.pcap_scan import ScanSession
 from engine.remote.inventory import load_inventory
+from engine.remote.replay import ReplayRunner, load_recordings
 from engine.remote.runner import CommandResult
 from engine.sources import registry
+from engine.sources.live import LiveSources
+from engine.sources.recorded import RecordedSources, SourceRecorder, load_answers
 from tests.engine.capture_samples import captures
 from tests.engine.test_pcap import ng_block, ng_epb, ng_idb, ng_shb, pcap_bytes, ping
 
@@ -269,3 +273,50 @@ def test_doctests(module: str) -> None:
     result = doctest.testmod(importlib.import_module(module))
     assert result.attempted > 0
     assert result.failed == 0
+
+
+class NoStreams:
+    """The replayed runner for everything but captures: a capture must come from the
+    recorded source answers, never from a command recording."""
+
+    live = False
+
+    def __init__(self, inner: ReplayRunner) -> None:
+        self.inner = inner
+
+    async def run(self, host: Any, command: str, timeout: float = 30.0) -> CommandResult:
+        return await self.inner.run(host, command, timeout)
+
+    def stream_bytes(self, *args: Any, **kw: Any) -> Any:
+        raise AssertionError("a capture went to the runner, not to the source provider")
+
+
+def test_a_recorded_capture_replays_by_source_name_and_params(tmp_path: Path) -> None:
+    """drill --record's path: the capture streams through the source recorder, which
+    writes its bytes beside sources.yaml; the recorded provider replays them."""
+    rehearsal = INVENTORY.parent
+    entries = yaml.safe_load((rehearsal / "recordings.yaml").read_text())
+    inv = load_inventory(INVENTORY)
+    hosts = [inv.host(h) for h in ("outside", "controller", "compute")]
+    params = capture.VlanCaptureParams(traffic_from="outside", target="10.0.100.5")
+
+    def run(runner: Any, provider: Any) -> Any:
+        ctx = CheckContext(runner, inv, hosts, {}, 60.0, provider=provider)
+        return asyncio.run(capture.run(ctx, params))
+
+    replay = ReplayRunner(load_recordings(entries, rehearsal))
+    recorder = SourceRecorder(LiveSources(replay), tmp_path / "sources.yaml")
+    first = run(replay, recorder)
+    answers = load_answers(tmp_path / "sources.yaml")
+    assert [(a.host, a.source) for a in answers if a.stream] == [
+        ("outside", "capture"),
+        ("controller", "capture"),
+        ("compute", "capture"),
+    ]
+    replayed = run(
+        NoStreams(ReplayRunner(load_recordings(entries, rehearsal))),
+        RecordedSources(answers, tmp_path),
+    )
+    assert first.outcome == replayed.outcome == "stacked"
+    assert replayed.facts == first.facts
+    assert replayed.facts["first_stacking_hop"] == "compute:bond0"
