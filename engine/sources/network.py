@@ -38,9 +38,7 @@ def _capture(p: CaptureParams) -> str:
     head = f"exec timeout {p.backstop} " if p.backstop else ""
     only = f" -Q {p.direction}" if p.direction else ""
     bpf = f" {shlex.quote(p.filter)}" if p.filter else ""
-    tcpdump = (
-        f"tcpdump -i {shlex.quote(p.iface)}{only} -U -w - -n -s {p.snaplen} -c {p.count}{bpf}"
-    )
+    tcpdump = f"tcpdump -i {shlex.quote(p.iface)}{only} -U -w - -n -s {p.snaplen} -c {p.count}{bpf}"
     if not p.stats_every:
         return head + tcpdump
     # a capture stopped by closing its channel never shows tcpdump's exit summary: the
@@ -154,5 +152,22 @@ register(
         offline=False,
         sos_note="a probe happens now: no sosreport holds it",
         parser="engine.detectors.overlay.parse_ping_sizes",
+    )
+)
+
+
+class RouteParams(SourceParams):
+    target: str
+
+
+register(
+    Source(
+        "route_get",
+        "The route this host takes to TARGET (ip -4 route get)",
+        live=lambda p: f"ip -4 route get {shlex.quote(p.target)} 2>&1",
+        params=RouteParams,
+        offline=False,
+        sos_note="asks the kernel now; sos keeps the routing tables, not a lookup",
+        parser="engine.detectors.dns.judge_upstreams",
     )
 )
