@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from engine.errors import CloudtalesError
+from labs.compute_service_down.lab import ComputeServiceDownLab
 from labs.core.base import Lab
 from labs.disappearing_images.lab import DisappearingImagesLab
+from labs.dns.lab import DnsForwarderLab
 from labs.double_vlan.lab import DoubleVlanLab
 from labs.havana.lab import HavanaLab
 from labs.metadata.lab import MetadataLab
@@ -26,6 +28,8 @@ LABS: dict[str, Lab] = {
         MetadataLab(),
         SecurityGroupLab(),
         OverlayMtuLab(),
+        DnsForwarderLab(),
+        ComputeServiceDownLab(),
     )
 }
 

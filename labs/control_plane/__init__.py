@@ -1,0 +1,1 @@
+"""A real OpenStack control plane (keystone, glance, placement, nova) for any lab."""
