@@ -268,8 +268,14 @@ def drops_note(found: dict[str, int]) -> str:
 
 
 def drops_evidence(points: Sequence[CapturePoint]) -> list[Evidence]:
-    """tcpdump's own exit summary per point that printed one."""
-    lines = [f"{p.label}: {'; '.join(p.log.summary)}" for p in points if p.log.summary]
+    """tcpdump's own last count per point that printed one, next to the frames decoded
+    here (its count may lag by the second between two counts, or by what libpcap still
+    buffered)."""
+    lines = [
+        f"{p.label}: {len(p.frames)} frames decoded; tcpdump said: {'; '.join(p.log.summary)}"
+        for p in points
+        if p.log.summary
+    ]
     return [Evidence("tcpdump's own counts", "\n".join(lines))] if lines else []
 
 

@@ -157,7 +157,7 @@ def test_vlan_capture_reports_tcpdumps_kernel_drops() -> None:
         " (tcpdump: packets dropped by kernel: 5 at compute:bond0)"
     )
     counts = [e for e in result.evidence if e.title == "tcpdump's own counts"]
-    assert counts[0].text == "compute:bond0: " + "; ".join(SUMMARY)
+    assert counts[0].text == "compute:bond0: 2 frames decoded; tcpdump said: " + "; ".join(SUMMARY)
     assert [e.text for e in result.evidence if e.title == "pings lost"] == ["sizes: 1472"]
     host, name, asked = sources.asked[0]
     assert (host, name) == ("controller", "capture")
