@@ -91,6 +91,7 @@ register(
         live=http_probe_command,
         params=HttpProbeParams,
         offline=False,
+        sos_note="an HTTP answer from 169.254.169.254 exists only while asked",
         parser="engine.detectors.metadata.parse_probe",
     )
 )
@@ -150,6 +151,7 @@ register(
         live=connect_command,
         params=ConnectParams,
         offline=False,
+        sos_note="a connect attempt exists only while it is made",
         parser="engine.detectors.secgroup.parse_connect",
     )
 )
@@ -160,6 +162,7 @@ register(
         live=syn_capture_command,
         params=SynCaptureParams,
         offline=False,
+        sos_note="a capture exists only while the traffic crosses",
         parser="engine.detectors.secgroup.count_syns",
     )
 )
