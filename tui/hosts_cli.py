@@ -104,14 +104,25 @@ def _inventory(args: argparse.Namespace) -> Inventory:
 def cmd_hosts(args: argparse.Namespace) -> int:
     if args.write_inventory and not args.nova:
         raise CloudtalesError("--write-inventory needs --nova (it saves what nova.conf says)")
+    from engine.remote.connect_early import (
+        MAX_CONNECTING,
+        connection_budget,
+        open_early,
+        open_early_from_file,
+    )
+
+    # the first hosts' TCP connects start now, while pydantic and asyncssh load
+    first = min(args.concurrency or connection_budget(), MAX_CONNECTING)
+    if args.inventory and not args.ssh_config:
+        early = open_early_from_file(args.inventory, first, args.limit)
+    else:
+        early = None
     inventory = _inventory(args)
     for note in inventory.notes:
         _err(f"note: {note}")
-    from engine.remote.connect_early import MAX_CONNECTING, connection_budget, open_early
-
-    # the first hosts' TCP connects start now, while the SSH library is still loading
     at_once = min(len(inventory.hosts), args.concurrency or connection_budget())
-    early = open_early(inventory, inventory.hosts.values(), min(at_once, MAX_CONNECTING))
+    if not early:  # not read early: now that the inventory is known
+        early = open_early(inventory, inventory.hosts.values(), min(at_once, MAX_CONNECTING))
     import asyncio
 
     return asyncio.run(_survey(args, inventory, at_once, early))

@@ -27,10 +27,11 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fnmatch
 import ipaddress
 import resource
 import socket
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -99,13 +100,62 @@ class EarlySockets:
 
 def open_early(inventory: Inventory, hosts: Iterable[Host], limit: int) -> EarlySockets:
     """Start a TCP connect to the first ``limit`` eligible ``hosts``; never blocks or raises."""
+    wheres = (early_address(host, inventory) for host in hosts)
+    return _open((w for w in wheres if w is not None), limit)
+
+
+def open_early_from_file(
+    path: str | Path, limit: int, patterns: Sequence[str] | None = None
+) -> EarlySockets:
+    """``open_early`` before the inventory is even validated (pydantic loads meanwhile).
+
+    Only a cloudtales YAML inventory is read here, for its hosts' ``address``, ``port``,
+    ``transport`` and ``roles`` (``patterns``: the ``--limit`` globs over names and roles).
+    Anything else (an Ansible inventory, an ``ssh.config``, a file that does not parse)
+    opens nothing, and the validated inventory decides as usual. A host this reading gets
+    wrong only costs a socket nobody takes.
+    """
+    try:
+        wheres = _peek(Path(path).expanduser(), patterns)
+    except Exception:  # the inventory loader reports what is wrong with the file
+        return EarlySockets()
+    return _open(wheres, limit)
+
+
+def _peek(path: Path, patterns: Sequence[str] | None) -> list[tuple[str, int]]:
+    if path.suffix not in (".yaml", ".yml") or DEFAULT_SSH_CONFIG.expanduser().is_file():
+        return []
+    import yaml
+
+    data = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    if not isinstance(data, dict) or "ansible" in data:
+        return []
+    hosts, ssh = data.get("hosts"), data.get("ssh") or {}
+    if not isinstance(hosts, dict) or not isinstance(ssh, dict) or ssh.get("config"):
+        return []
+    found: list[tuple[str, int]] = []
+    for name, h in hosts.items():
+        if not isinstance(h, dict) or h.get("transport", "ssh") != "ssh":
+            continue
+        roles = h.get("roles") or []
+        names = [str(name), *(str(r) for r in roles if isinstance(roles, list))]
+        if patterns and not any(fnmatch.fnmatchcase(x, p) for p in patterns for x in names):
+            continue
+        port = h.get("port", 22)
+        try:
+            ip = ipaddress.ip_address(str(h.get("address", "127.0.0.1")))
+        except ValueError:
+            continue
+        if isinstance(port, int) and not isinstance(port, bool) and 0 < port < 65536:
+            found.append((str(ip), port))
+    return found
+
+
+def _open(wheres: Iterable[tuple[str, int]], limit: int) -> EarlySockets:
     early = EarlySockets()
-    for host in hosts:
+    for where in wheres:
         if len(early) >= limit:
             break
-        where = early_address(host, inventory)
-        if where is None:
-            continue
         family = socket.AF_INET6 if ":" in where[0] else socket.AF_INET
         try:
             sock = socket.socket(family, socket.SOCK_STREAM)

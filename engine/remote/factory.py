@@ -35,6 +35,13 @@ class InventoryRunner:
     async def run(self, host: Host, command: str, timeout: float = 30.0) -> CommandResult:
         return await self.runner_for(host).run(host, command, timeout)
 
+    async def run_short(self, host: Host, command: str, timeout: float = 30.0) -> CommandResult:
+        """A command that ends by itself at once (``SshRunner.run_short``)."""
+        runner = self.runner_for(host)
+        if isinstance(runner, SshRunner):
+            return await runner.run_short(host, command, timeout)
+        return await runner.run(host, command, timeout)
+
     def stream_lines(
         self, host: Host, command: str, timeout: float = 60.0
     ) -> AsyncGenerator[str, None]:

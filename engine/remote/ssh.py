@@ -167,6 +167,12 @@ def wrap_command(command: str, timeout: float) -> str:
     )
 
 
+def _line(command: str, timeout: float, watchdog: bool) -> str:
+    if watchdog:
+        return wrap_command(command, timeout)
+    return f"exec sh -c {shlex.quote(command)}"  # POSIX sh whatever the login shell
+
+
 def host_label(host: Host) -> str:
     return host.name or host.address
 
@@ -219,12 +225,31 @@ class SshRunner:
     # -- the protocol ------------------------------------------------------------------
 
     async def run(self, host: Host, command: str, timeout: float = 30.0) -> CommandResult:
+        return await self._run(host, command, timeout, watchdog=True)
+
+    async def run_short(self, host: Host, command: str, timeout: float = 30.0) -> CommandResult:
+        """``run`` for a command that ends by itself within moments and leaves nothing
+        running (the hosts probe: shell builtins, ``id``, ``sudo -n true``).
+
+        It runs as ``exec sh -c COMMAND``, without the watchdog and the backstop, which
+        cost the host about 1.5 ms of CPU per command (a ``timeout`` and three forks;
+        measured on OpenSSH 9.2); a fan-out over a thousand hosts spends that a thousand
+        times. The deadline still holds here; on cancel or timeout the channel closes and
+        the command finishes on its own.
+        """
+        return await self._run(host, command, timeout, watchdog=False)
+
+    async def _run(
+        self, host: Host, command: str, timeout: float, *, watchdog: bool
+    ) -> CommandResult:
         started = time.monotonic()
         conn = await self._connection(host)
         deadline = asyncio.get_running_loop().time() + timeout
         try:
             with self._translate(host):
-                async with self._session(host, conn, command, timeout, deadline, "utf-8") as s:
+                async with self._session(
+                    host, conn, command, timeout, deadline, "utf-8", watchdog=watchdog
+                ) as s:
                     async with asyncio.timeout_at(deadline):
                         completed = await s.proc.wait()
                     s.closed = True
@@ -547,6 +572,8 @@ class SshRunner:
         timeout: float,
         deadline: float,
         encoding: str | None,
+        *,
+        watchdog: bool = True,
     ) -> AsyncIterator[_Session]:
         slots = self._slots_for(host)
         try:
@@ -557,7 +584,7 @@ class SshRunner:
         try:
             proc = await within(
                 deadline,
-                _open_process(conn, wrap_command(command, timeout), encoding),
+                _open_process(conn, _line(command, timeout, watchdog), encoding),
                 host_label(host),
                 command,
                 timeout,

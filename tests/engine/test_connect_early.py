@@ -4,11 +4,18 @@ SSH connection that then runs over them, against a real sshd (tests/sshd_fixture
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import asyncssh
 import pytest
 
 from engine.errors import TransportError
-from engine.remote.connect_early import EarlySockets, early_address, open_early
+from engine.remote.connect_early import (
+    EarlySockets,
+    early_address,
+    open_early,
+    open_early_from_file,
+)
 from engine.remote.factory import InventoryRunner
 from engine.remote.inventory import Host, Inventory
 from engine.remote.ssh import SshRunner
@@ -111,3 +118,39 @@ async def test_known_hosts_read_once_but_again_when_it_changes(
         assert "host key verification failed" in str(info.value)
     finally:
         await runner.close()
+
+
+def test_open_early_from_the_inventory_file(sshd: Inventory, tmp_path: Path) -> None:
+    port = sshd.host("target").port
+    inv = tmp_path / "inv.yaml"
+    inv.write_text(
+        "name: t\n"
+        "hosts:\n"
+        f"  a: {{address: 127.0.0.1, port: {port}, roles: [compute]}}\n"
+        f"  b: {{address: '::1', port: {port}, roles: [controller]}}\n"
+        f"  c: {{address: localhost, port: {port}}}\n"
+        "  d: {address: 127.0.0.1, transport: local}\n"
+    )
+    early = open_early_from_file(inv, 10)
+    assert len(early) == 2  # a and b: IP addresses reached over ssh
+    early.close()
+    early = open_early_from_file(inv, 10, ["comp*"])  # --limit over names and roles
+    assert len(early) == 1
+    sock = early.take(("127.0.0.1", port))
+    assert sock is not None
+    sock.close()
+    assert len(open_early_from_file(inv, 1)) == 1
+    # what only the validated inventory can decide opens nothing
+    configured = tmp_path / "configured.yaml"
+    configured.write_text(inv.read_text() + "ssh: {config: /nowhere}\n")
+    assert len(open_early_from_file(configured, 10)) == 0
+    wrapped = tmp_path / "wrapped.yaml"
+    wrapped.write_text(inv.read_text() + "ansible: {inventory: hosts.ini}\n")
+    assert len(open_early_from_file(wrapped, 10)) == 0
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("hosts: [unclosed\n")
+    assert len(open_early_from_file(broken, 10)) == 0
+    assert len(open_early_from_file(tmp_path / "missing.yaml", 10)) == 0
+    ini = tmp_path / "hosts.ini"
+    ini.write_text(f"[compute]\n127.0.0.1 ansible_port={port}\n")
+    assert len(open_early_from_file(ini, 10)) == 0

@@ -150,3 +150,29 @@ def test_the_probe_script_answers_with_builtins_and_sbin_fallbacks() -> None:
     assert fields["tool_no-such-tool-x"] == ""
     assert (fields["uid"], fields["user"]) == (str(os.getuid()), getpass.getuser())
     assert parse_sudo_probe(out).user == getpass.getuser()
+
+
+async def test_the_probe_runs_without_the_watchdog_where_the_runner_can() -> None:
+    """One remote command per host, sent through ``run_short`` (no watchdog, no backstop)."""
+    from engine.hosts_probe import probe_hosts, probe_script
+    from engine.remote.inventory import Host, Inventory
+    from engine.remote.runner import CommandResult
+
+    class Recorder:
+        def __init__(self) -> None:
+            self.calls: list[tuple[str, str]] = []
+
+        async def run_short(self, host: Host, command: str, timeout: float = 30) -> CommandResult:
+            self.calls.append((host.name, command))
+            out = "hostname=n\nkernel=6\nuid=0\nuser=root\nsudo=root\n"
+            return CommandResult(host.name, command, 0, out, "", 0.0)
+
+        async def run(self, host: Host, command: str, timeout: float = 30) -> CommandResult:
+            raise AssertionError("the probe went through run()")
+
+    inv = Inventory(hosts={"a": Host(address="10.0.0.1"), "b": Host(address="10.0.0.2")})
+    runner = Recorder()
+    probes = await probe_hosts(inv, runner)  # type: ignore[arg-type]
+    assert [p.host for p in probes] == ["a", "b"]
+    assert all(p.reachable and p.root_ok for p in probes)
+    assert sorted(runner.calls) == [("a", probe_script()), ("b", probe_script())]

@@ -108,6 +108,23 @@ async def test_run_quoting_stdin_and_signals(sshd: Inventory, runner: SshRunner)
     assert (await runner.run(host, "kill -TERM $$")).exit_status == 128 + signal.SIGTERM
 
 
+async def test_run_short_runs_plain_sh_without_the_watchdog(
+    sshd: Inventory, runner: SshRunner
+) -> None:
+    host = target(sshd)
+    show = 'tr "\\0" " " </proc/$$/cmdline; echo; exit 3'
+    short = await runner.run_short(host, show)
+    assert short.stdout.startswith("sh -c ")  # the login shell exec'd sh, nothing around it
+    assert "timeout" not in short.stdout
+    assert "trap" not in short.stdout
+    assert short.exit_status == 3
+    guarded = await runner.run(host, show)
+    assert "trap '' TERM" in guarded.stdout  # run: under the watchdog
+    assert guarded.exit_status == 3
+    quoted = await runner.run_short(host, """printf '%s|%s\\n' "it's" '$HOME "x"'""")
+    assert quoted.stdout == """it's|$HOME "x"\n"""
+
+
 async def test_twenty_concurrent_commands_share_one_connection(
     sshd_server: SshdServer, sshd: Inventory, runner: SshRunner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
