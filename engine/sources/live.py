@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from engine.remote.inventory import Host
 from engine.remote.runner import CommandResult, Runner
+from engine.sources.api import API_SOURCES
 from engine.sources.registry import get
 
 
@@ -49,6 +50,10 @@ class LiveSources:
     async def read(
         self, host: Host, name: str, timeout: float = 30.0, **params: Any
     ) -> CommandResult:
+        if name in API_SOURCES:  # the api provider: openstacksdk, not a shell
+            from engine.sources.api_client import read_api
+
+            return await read_api(host, name, timeout, **params)
         return await self.runner.run(host, command_of(name, **params), timeout=timeout)
 
     async def stream_bytes(

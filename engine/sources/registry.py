@@ -9,7 +9,7 @@ from engine.errors import CloudtalesError
 from engine.sources.spec import Source
 
 _SOURCES: dict[str, Source] = {}
-_CATALOGUES = frozenset({"network", "host", "nova", "services", "neutron"})
+_CATALOGUES = frozenset({"network", "host", "nova", "services", "neutron", "api", "compute"})
 
 
 def register(source: Source) -> Source:
