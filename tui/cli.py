@@ -65,6 +65,12 @@ def _parser() -> argparse.ArgumentParser:
         "help": "hide every remedy action: dry runs are shown, never run (k9s --readonly)",
     }
     p.add_argument("--read-only", **read_only)  # type: ignore[arg-type]
+    p.add_argument(
+        "--cloud",
+        metavar="NAME",
+        help="the clouds.yaml cloud the API checks ask, found the standard way "
+        "(default: the controller's os_cloud var, else OS_CLOUD)",
+    )
     sub = p.add_subparsers(dest="cmd", metavar="COMMAND")
 
     inv = sub.add_parser(
@@ -367,6 +373,10 @@ def cmd_hosts(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.cloud:
+        from engine.sources.api_client import use_cloud
+
+        use_cloud(args.cloud)
     try:
         if args.cmd is None:
             args.cmd, args.inventory, args.symptom, args.autopilot = (
