@@ -75,3 +75,31 @@ register(
         parser="engine.parsers.rabbitmqctl",
     )
 )
+
+
+class DnsLookupParams(SourceParams):
+    qname: str = "www.openstack.org"
+    server: str = ""  # "": the host's own resolv.conf
+    wait: int = 2  # s dig waits for the one try
+
+
+def dns_lookup_command(p: DnsLookupParams) -> str:
+    """The host's nameserver lines, then one ``dig`` try (A record)."""
+    at = f" @{shlex.quote(p.server)}" if p.server else ""
+    return (
+        "grep -E '^nameserver' /etc/resolv.conf 2>/dev/null; "
+        f"dig +tries=1 +time={int(p.wait)}{at} {shlex.quote(p.qname)} A 2>&1"
+    )
+
+
+register(
+    Source(
+        "dns_lookup",
+        "One DNS lookup with dig (A record), after the host's nameserver lines",
+        live=dns_lookup_command,
+        params=DnsLookupParams,
+        offline=False,
+        sos_note="a lookup happens now: no sosreport holds it",
+        parser="engine.detectors.dns.parse_dig",
+    )
+)

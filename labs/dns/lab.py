@@ -1,0 +1,198 @@
+"""dns: the tenant network's dnsmasq forwards to a resolver it cannot reach.
+
+Hosts (network namespaces ``ct-dn-*``), each with real OpenSSH on a management
+network bridged in the root namespace (``ctdn-mgmt``, 10.250.31.0/24)::
+
+    resolver 198.51.100.53 ── outside 198.51.100.1 / 203.0.113.10 ── eth1 203.0.113.1
+    (real dnsmasq, the site DNS)   (the site router)                  controller
+                                                    brq-tenant 10.0.100.1 (dnsmasq: DHCP + DNS)
+                                                        │ bond0
+    instance eth0 10.0.100.5 ── tap0 ── brq-tenant ── bond0 compute
+
+The instance takes its address and its resolver (option 6: 10.0.100.1) from real
+dnsmasq on the controller, started as neutron's DHCP agent starts it, with
+``--server=198.51.100.53`` from ``dnsmasq_dns_servers``. The site resolver is a second
+real dnsmasq in its own namespace (``ct-dn-resolver``), behind the outside router.
+
+- faulty: the network node has no route to the resolvers' network. dnsmasq cannot send
+  the query on, and answers the instance at once (dnsmasq 2.90: REFUSED, EDE "network
+  error"; its log says "config error is REFUSED").
+- ``--healthy``: the route exists; the instance resolves ``www.openstack.org``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from labs.core import netns
+from labs.core.base import LabState, Progress
+from labs.core.netns_lab import ETC_NETNS, NetnsLab, no_ipv6, wire_mgmt_bridge
+from labs.dns import plan as p
+from labs.services import dhcp
+
+
+def dnsmasq_plan(run_dir: Path) -> dhcp.DnsmasqPlan:
+    return dhcp.DnsmasqPlan(
+        netns=p.CONTROLLER.netns,
+        iface=p.BRIDGE,
+        gateway=p.GATEWAY_IP,
+        hosts=((p.INSTANCE_MAC, "instance", p.INSTANCE_IP),),
+        run_dir=run_dir / "controller" / "dnsmasq",
+        conf_text=p.DNSMASQ_NEUTRON_CONF,
+        conf_file=f"{p.NEUTRON_DIR}/dnsmasq-neutron.conf",
+        conf_written=ETC_NETNS / p.CONTROLLER.netns / "neutron" / "dnsmasq-neutron.conf",
+        dns=True,
+        upstream=(p.RESOLVER_IP,),
+    )
+
+
+class DnsForwarderLab(NetnsLab):
+    name = "dns"
+    title = "DNS forwarder unreachable"
+    ns_prefix = p.NS_PREFIX
+    root_prefix = p.ROOT_PREFIX
+    mgmt_bridge = p.MGMT_BRIDGE
+    mgmt_net = p.MGMT_NET
+    mode = p.MODE
+    tools = {"tcpdump": "tcpdump", "ping": "iputils-ping", "dig": "bind9-dnsutils", **dhcp.TOOLS}
+    host_names = tuple(h.name for h in p.HOSTS)
+
+    def _build(self, state: LabState, progress: Progress) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        shared = (ETC_NETNS, Path(p.NEUTRON_DIR), Path(p.NOVA_DIR))
+        state.created_paths = [str(d) for d in shared if not d.exists()]
+        state.save(self._state_path)
+        for d in shared:  # ip netns exec binds /etc/netns/NS/{neutron,nova} over them
+            d.mkdir(exist_ok=True)
+
+        progress("creating namespaces")
+        for ns in [h.netns for h in p.HOSTS] + [p.RESOLVER_NS]:
+            router = ns in (p.CONTROLLER.netns, p.OUTSIDE.netns)
+            netns.add_namespace(
+                ns, {**no_ipv6(), **({"net.ipv4.ip_forward": "1"} if router else {})}
+            )
+            etc = ETC_NETNS / ns
+            etc.mkdir(parents=True, exist_ok=True)
+            (etc / "resolv.conf").write_text("# the lab host's own (dhclient-script writes it)\n")
+
+        progress("wiring the management network")
+        wire_mgmt_bridge(
+            p.MGMT_BRIDGE,
+            p.MGMT_GATEWAY,
+            [(h.netns, h.root_veth, "mgmt0", h.mgmt_ip) for h in p.HOSTS],
+        )
+        progress("wiring the tenant network, the outside router and the site resolver")
+        self._wire_data_path(state.healthy)
+
+        progress("writing neutron's DHCP agent configuration and nova.conf")
+        etc = ETC_NETNS / p.CONTROLLER.netns / "neutron"
+        etc.mkdir(parents=True, exist_ok=True)
+        (etc / "dhcp_agent.ini").write_text(p.dhcp_agent_ini())
+        for h in (p.CONTROLLER, p.COMPUTE):
+            nova = ETC_NETNS / h.netns / "nova"
+            nova.mkdir(parents=True, exist_ok=True)
+            (nova / "nova.conf").write_text(p.nova_conf(h))
+
+        progress("starting the site resolver (dnsmasq) and the tenant network's dnsmasq")
+        resolver_dir = self.run_dir / "resolver"
+        resolver_dir.mkdir(parents=True, exist_ok=True)
+        netns.run(netns.in_ns(p.RESOLVER_NS, p.resolver_argv(str(resolver_dir))))
+        dhcp.start_dnsmasq(dnsmasq_plan(self.run_dir))
+
+        files = self._start_ssh(
+            [netns.SshHost(h.name, h.netns, h.mgmt_ip) for h in p.HOSTS], progress
+        )
+        progress("dhclient on the instance: waiting for a lease")
+        dhcp.start_dhclient(p.INSTANCE.netns, "eth0", self.run_dir / "instance", p.INSTANCE_IP)
+        self._write_inventory(files)
+
+    def _wire_data_path(self, healthy: bool) -> None:
+        ctl, cmp_, ins, out = (h.netns for h in p.HOSTS)
+        netns.add_veth("eth0", "eth1", ns=out, peer_ns=ctl)
+        netns.add_address("eth0", f"{p.OUTSIDE_IP}/24", ns=out)
+        netns.link_up("eth0", ns=out)
+        netns.add_route("10.0.100.0/24", "203.0.113.1", ns=out)
+        netns.add_address("eth1", "203.0.113.1/24", ns=ctl)
+        netns.link_up("eth1", ns=ctl)
+        if healthy:  # the network node's route to the site resolvers
+            netns.add_route(p.RESOLVER_NET, p.OUTSIDE_IP, ns=ctl)
+
+        netns.add_veth("eth1", "eth0", ns=out, peer_ns=p.RESOLVER_NS)
+        netns.add_address("eth1", "198.51.100.1/24", ns=out)
+        netns.link_up("eth1", ns=out)
+        netns.add_address("eth0", f"{p.RESOLVER_IP}/24", ns=p.RESOLVER_NS)
+        netns.link_up("eth0", ns=p.RESOLVER_NS)
+        netns.add_route("default", "198.51.100.1", ns=p.RESOLVER_NS)
+
+        netns.add_veth(p.UPLINK, p.UPLINK, ns=ctl, peer_ns=cmp_)
+        netns.add_veth("eth0", "tap0", ns=ins, peer_ns=cmp_)
+        netns.ip("link", "set", "dev", "eth0", "address", p.INSTANCE_MAC, ns=ins)
+        for ns, ports in ((ctl, (p.UPLINK,)), (cmp_, (p.UPLINK, "tap0"))):
+            netns.add_bridge(p.BRIDGE, ns=ns)
+            for dev in ports:
+                netns.set_master(dev, p.BRIDGE, ns=ns)
+                netns.link_up(dev, ns=ns)
+            netns.link_up(p.BRIDGE, ns=ns)
+        netns.add_address(p.BRIDGE, f"{p.GATEWAY_IP}/24", ns=ctl)
+        netns.link_up("eth0", ns=ins)
+
+    def _write_inventory(self, files: netns.SshFiles) -> None:
+        host_vars: dict[str, dict[str, object]] = {
+            "controller": {
+                "ip": p.GATEWAY_IP,
+                "uplink": p.UPLINK,
+                "dhcp_iface": p.BRIDGE,
+                "nova_conf": p.NOVA_CONF,
+            },
+            "compute": {
+                "ip": None,
+                "uplink": p.UPLINK,
+                "tap_iface": "tap0",
+                "bridge": p.BRIDGE,
+                "nova_conf": p.NOVA_CONF,
+            },
+            "instance": {"ip": p.INSTANCE_IP, "dhcp_iface": "eth0", "mac": p.INSTANCE_MAC},
+            "outside": {"ip": p.OUTSIDE_IP},
+        }
+        hosts = {
+            h.name: {
+                "address": h.mgmt_ip,
+                "port": 22,
+                "roles": [h.name],
+                "vars": {
+                    **host_vars[h.name],
+                    "capture_iface": h.capture_iface,
+                    "mtu": 1500,
+                    "lab_mode": p.MODE,
+                    "netns": h.netns,
+                },
+            }
+            for h in p.HOSTS
+        }
+        self._write_inventory_doc(files, hosts, p.MODE)
+
+    # ------------------------------------------------------------ inspecting
+
+    @staticmethod
+    def routed() -> bool:
+        out = netns.ip("-4", "route", "show", p.RESOLVER_NET, ns=p.CONTROLLER.netns, check=False)
+        return bool(out.stdout.strip())
+
+    def _problems(self, state: LabState) -> list[str]:
+        names = [h.netns for h in p.HOSTS] + [p.RESOLVER_NS]
+        problems = self._base_problems(names, [h.name for h in p.HOSTS])
+        if p.CONTROLLER.netns in netns.namespaces(p.NS_PREFIX) and self.routed() != state.healthy:
+            problems.append("the controller's route to the resolvers is not as built")
+        if dhcp.dnsmasq_pid(dnsmasq_plan(self.run_dir)) is None:
+            problems.append("dnsmasq is not running on the controller")
+        return problems + self._inventory_problems()
+
+    def _describe(self, state: LabState) -> list[str]:
+        route = "routed" if self.routed() else "NO route"
+        return [
+            self._summary(state, "healthy (route to the resolvers)", "faulty (no route)"),
+            f"controller dnsmasq forwards to {p.RESOLVER_IP} ({route}); "
+            f"the site resolver answers {p.NAME} = {p.NAME_IP}",
+            self._sshd_line((h.name, h.mgmt_ip) for h in p.HOSTS),
+            *self._inventory_lines(),
+        ]
