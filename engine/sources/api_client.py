@@ -38,9 +38,12 @@ def use_cloud(name: str | None) -> None:
 
 
 def cloud_for(host: Host) -> tuple[str, str]:
-    """(cloud name, clouds.yaml path or "") for reads made for ``host``."""
-    name = (_override[0] if _override else "") or str(host.vars.get("os_cloud") or "")
-    name = name or os.environ.get("OS_CLOUD", "")
+    """(cloud name, clouds.yaml path or "") for reads made for ``host``: ``--cloud``
+    (standard clouds.yaml search), else the host's ``os_cloud`` (with its ``clouds_path``),
+    else ``OS_CLOUD``."""
+    if _override:  # clouds.yaml from the standard places only
+        return _override[0], ""
+    name = str(host.vars.get("os_cloud") or "") or os.environ.get("OS_CLOUD", "")
     if not name:
         raise CloudtalesError(
             f"no cloud to ask for host {host.name}: give --cloud NAME (or OS_CLOUD), "
