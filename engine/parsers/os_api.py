@@ -119,7 +119,8 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         "amqp_unreachable",
         re.compile(
             r"AMQP server on \S+ is unreachable|AMQP server \S+ closed the connection"
-            r"|Too many heartbeats missed|Unable to connect to AMQP server|impl_rabbit.*Connection failed"
+            r"|Too many heartbeats missed|Unable to connect to AMQP server"
+            r"|impl_rabbit.*Connection failed"
             r"|(?i:MessagingTimeout|Timed out waiting for a reply)"
         ),
     ),
