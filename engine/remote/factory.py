@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable
+from typing import TYPE_CHECKING
 
 from engine.remote.connect_early import EarlySockets
 from engine.remote.inventory import Host, Inventory
 from engine.remote.local import LocalRunner
 from engine.remote.runner import CommandResult, Runner
-from engine.remote.ssh import SshRunner
+
+if TYPE_CHECKING:  # asyncssh (about 0.1 s of imports) loads with the first ssh host
+    from engine.remote.ssh import SshRunner
 
 
 class InventoryRunner:
@@ -29,6 +32,8 @@ class InventoryRunner:
                 self._local = LocalRunner()
             return self._local
         if self._ssh is None:
+            from engine.remote.ssh import SshRunner
+
             self._ssh = SshRunner(self.inventory, early=self._early)
         return self._ssh
 
@@ -37,10 +42,11 @@ class InventoryRunner:
 
     async def run_short(self, host: Host, command: str, timeout: float = 30.0) -> CommandResult:
         """A command that ends by itself at once (``SshRunner.run_short``)."""
-        runner = self.runner_for(host)
-        if isinstance(runner, SshRunner):
-            return await runner.run_short(host, command, timeout)
-        return await runner.run(host, command, timeout)
+        if host.transport == "local":
+            return await self.runner_for(host).run(host, command, timeout)
+        self.runner_for(host)
+        assert self._ssh is not None
+        return await self._ssh.run_short(host, command, timeout)
 
     def stream_lines(
         self, host: Host, command: str, timeout: float = 60.0
