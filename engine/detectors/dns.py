@@ -219,7 +219,7 @@ def dns_packet(frame: Frame) -> DnsPacket | None:
 
 
 def _qname(data: bytes, off: int) -> str:
-    labels = []
+    labels: list[str] = []
     while off < len(data) and data[off] and len(labels) < 20:
         n = data[off]
         if n & 0xC0:
