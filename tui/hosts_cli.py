@@ -273,12 +273,19 @@ def summary(probes: Sequence[HostProbe]) -> str:
         parts.append(f"{len(probes) - len(up)} unreachable")
     parts.append(f"root (login or sudo -n) on {len(root)} of {len(up)}")
     lines = ["; ".join(parts)]
-    lines += [f"  no {tool} on: {', '.join(hosts)}" for tool, hosts in missing.items()]
+    lines += [f"  no {tool} on: {_names(hosts)}" for tool, hosts in missing.items()]
     no_root = [p for p in up if not p.root_ok]
     for p in no_root:
         assert p.sudo is not None
         lines.append(f"  {p.sudo.error(p.host)}")
     return "\n".join(lines)
+
+
+def _names(hosts: Sequence[str], shown: int = 10) -> str:
+    """Up to ``shown`` names, then how many more (the table lists every host)."""
+    if len(hosts) <= shown:
+        return ", ".join(hosts)
+    return f"{', '.join(hosts[:shown])} and {len(hosts) - shown} more ({len(hosts)} hosts)"
 
 
 def _probe_json(p: HostProbe) -> dict[str, object]:

@@ -176,3 +176,24 @@ async def test_the_probe_runs_without_the_watchdog_where_the_runner_can() -> Non
     assert [p.host for p in probes] == ["a", "b"]
     assert all(p.reachable and p.root_ok for p in probes)
     assert sorted(runner.calls) == [("a", probe_script()), ("b", probe_script())]
+
+
+def test_the_summary_names_at_most_ten_hosts_per_missing_tool() -> None:
+    from engine.hosts_probe import HostProbe
+    from engine.privilege import SudoStatus
+    from tui.hosts_cli import summary
+
+    def probe(i: int) -> HostProbe:
+        return HostProbe(
+            host=f"h{i:04d}", address=f"127.0.{i // 254}.{i % 254 + 1}", transport="ssh",
+            reachable=True, become="none", tools={"virsh": None, "ip": "/usr/sbin/ip"},
+            sudo=SudoStatus("root", "root"),
+        )  # fmt: skip
+
+    text = summary([probe(i) for i in range(1000)])
+    assert text.splitlines() == [
+        "1000 of 1000 host(s) reachable; root (login or sudo -n) on 1000 of 1000",
+        "  no virsh on: h0000, h0001, h0002, h0003, h0004, h0005, h0006, h0007, h0008, h0009"
+        " and 990 more (1000 hosts)",
+    ]
+    assert summary([probe(0), probe(1)]).splitlines()[1] == "  no virsh on: h0000, h0001"
