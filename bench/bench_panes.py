@@ -2,16 +2,18 @@
 
 Run on demand (never in CI): ``.venv/bin/python bench/bench_panes.py`` (needs tmux).
 
-What runs. A small Textual app (``PaneBenchApp`` below) lays out a 2x2 grid of the app's
-real pane widget, ``tui.widgets.live_pane.LivePane``, styled by the real ``tui/app.tcss``.
-Each pane is fed by its own asyncio worker on the app's event loop, the way the app
-feeds panes (a check's ``emit`` and ``LivePane._stream`` both call ``LivePane.push``
-from the loop): every 10 ms it pushes the lines due by then for the target rate
-(default 10,000 lines/s per pane), from a pool of ~110-character tcpdump-style lines,
-1 in 100 flagged as an anomaly. ``--producer thread`` uses one OS thread per pane
-instead. The panes flush on their own 30 Hz timer (one ``Log.write_lines`` per flush)
-and the app updates a status line on every ``PaneFlushed``, like the investigation
-screen. A label at the top shows ``KEY#NNNN#``; the ``x`` binding increments it.
+What runs (``bench/pane_apps.py``). ``--screen grid`` (the default): a small Textual app
+lays out a 2x2 grid of the app's real pane widget, ``tui.widgets.live_pane.LivePane``,
+styled by the real ``tui/app.tcss``. ``--screen investigation``: the real app on the real
+investigation screen (the recorded Double VLAN session) with a check running whose
+lines go through the screen's ``route``, as a check's ``emit`` does. Each pane is fed by
+its own asyncio worker on the app's event loop, the way the app feeds panes (a check's
+``emit`` and ``LivePane._stream`` both call ``LivePane.push`` from the loop): every 10 ms
+it pushes the lines due by then for the target rate (default 10,000 lines/s per pane),
+from a pool of ~110-character tcpdump-style lines, 1 in 100 flagged as an anomaly.
+``--producer thread`` (grid) uses one OS thread per pane instead. The panes flush on
+the app's 30 Hz clock (one ``LiveLog.write_lines`` per pane and tick). A label at the top
+shows ``KEY#NNNN#``; the ``x`` binding increments it (a layout pass).
 
 How it is measured. The app runs in a tmux pane (200x50) on a private tmux socket, so
 the terminal emulator parses every byte Textual writes, as a user's terminal would.
@@ -34,7 +36,6 @@ into the panes; ``dropped`` counts lines the panes' bounded deques discarded.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import random
@@ -42,136 +43,12 @@ import shutil
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-PANES = 4
-POOL = 4096
-MARK = "KEY#{:04d}#"
-
-
-# ---- the app under test (runs inside tmux) ------------------------------------------------
-def _line_pool(pane: int) -> list[Any]:
-    from engine.checks.base import LiveLine
-
-    src = f"compute:tcpdump bond{pane}"
-    out = []
-    for i in range(POOL):
-        text = (
-            f"14:{i // 60 % 60:02d}:{i % 60:02d}.{(i * 7919) % 1000000:06d} bond{pane} "
-            f"vlan 20, vlan 100, IP 10.0.100.4 > 10.0.100.5: ICMP echo request, "
-            f"seq {i}, length {1000 + i % 500}"
-        )
-        anomaly = "2 VLAN tags, 1522 > 1518" if i % 100 == 0 else None
-        out.append(LiveLine(src, text, anomaly))
-    return out
-
-
-def run_app(
-    rate: int, producer: str, out: str, profile: str | None = None, fed: int = PANES
-) -> None:
-    from textual import on
-    from textual.app import App, ComposeResult
-    from textual.containers import Grid
-    from textual.widgets import Label, Static
-
-    from tui.messages import PaneFlushed
-    from tui.widgets.live_pane import FlushClock, LivePane
-
-    class PaneBenchApp(App[None]):
-        CSS_PATH = str(ROOT / "tui" / "app.tcss")
-        BINDINGS = [("x", "press", "press"), ("z", "quit", "quit")]
-        CSS = "#keys, #feed { height: 1; width: 100%; }"
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.presses = 0
-            self.flushes = 0
-            self.started = 0.0
-            self.stopping = threading.Event()
-
-        def compose(self) -> ComposeResult:
-            yield Label(MARK.format(0), id="keys")
-            yield Static("feed: idle", id="feed")
-            with Grid(id="panes"):
-                for i in range(1, PANES + 1):
-                    yield LivePane(f"pane {i}", id=f"pane-{i}")
-
-        def on_mount(self) -> None:
-            self.started = time.monotonic()
-            for i, pane in enumerate(self.query(LivePane)):
-                pane.attach(f"compute:tcpdump bond{i}")
-                if not rate or i >= fed:
-                    continue
-                pool = _line_pool(i)
-                if producer == "thread":
-                    threading.Thread(
-                        target=self._feed_thread, args=(pane, pool), daemon=True
-                    ).start()
-                else:
-                    self.run_worker(self._feed(pane, pool), group="feed", exit_on_error=False)
-
-        async def _feed(self, pane: LivePane, pool: list[Any]) -> None:
-            t0, sent = time.monotonic(), 0
-            while True:
-                await asyncio.sleep(0.01)
-                due = int((time.monotonic() - t0) * rate)
-                for k in range(sent, due):
-                    pane.push(pool[k % POOL])
-                sent = due
-
-        def _feed_thread(self, pane: LivePane, pool: list[Any]) -> None:
-            t0, sent = time.monotonic(), 0
-            while not self.stopping.wait(0.01):
-                due = int((time.monotonic() - t0) * rate)
-                for k in range(sent, due):
-                    pane.push(pool[k % POOL])
-                sent = due
-
-        def action_press(self) -> None:
-            self.presses += 1
-            self.query_one("#keys", Label).update(MARK.format(self.presses))
-
-        @on(PaneFlushed)
-        def _flushed(self, event: PaneFlushed) -> None:
-            self.flushes += 1
-            panes = list(self.query(LivePane))
-            total = sum(p.lines for p in panes)
-            alerts = sum(p.anomalies for p in panes)
-            # the investigation screen shows this in a border subtitle, which repaints
-            # without a layout pass; a one-row Static of fixed size needs none either
-            self.query_one("#feed", Static).update(
-                f"feed: {total} live lines, {alerts} !! ({event.last_anomaly})", layout=False
-            )
-
-        def stats(self) -> dict[str, Any]:
-            panes = list(self.query(LivePane))
-            return {
-                "seconds": time.monotonic() - self.started,
-                "lines": [p.lines for p in panes],
-                "dropped": [p.dropped for p in panes],
-                "log_lines": [p.log_widget.line_count for p in panes],
-                "flush_events": self.flushes,
-                "presses": self.presses,
-                "tick_gaps": list(FlushClock.of(self).gaps)[30:],  # after the start-up
-            }
-
-        def action_quit(self) -> None:  # type: ignore[override]
-            self.stopping.set()
-            Path(out).write_text(json.dumps(self.stats()))
-            self.exit()
-
-    if not profile:
-        PaneBenchApp().run()
-        return
-    import cProfile
-
-    with cProfile.Profile() as prof:
-        PaneBenchApp().run()
-    prof.dump_stats(profile)
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # a sibling script, not a package
+from pane_apps import MARK, PANES, run_grid, run_investigation  # noqa: E402
 
 
 # ---- the driver ---------------------------------------------------------------------------
@@ -279,6 +156,7 @@ def _percentile(values: list[float], q: float) -> float:
 def measure(
     rate: int,
     producer: str,
+    screen: str,
     presses: int,
     seconds: float,
     profile: str | None = None,
@@ -289,7 +167,7 @@ def measure(
     out.unlink(missing_ok=True)
     app_cmd = (
         f"exec {sys.executable} {Path(__file__).resolve()} --app --rate {rate} "
-        f"--producer {producer} --fed {fed} --out {out}"
+        f"--producer {producer} --screen {screen} --fed {fed} --out {out}"
         + (f" --profile {profile}" if profile else "")
     )
     tm = ["tmux", "-L", sock]
@@ -313,6 +191,8 @@ def measure(
         c0, s0, h0, w0 = _cpu_ticks(pid), _cpu_ticks(server), _host_ticks(), time.perf_counter()
         rss = [_rss_mb(pid)]
         lat: list[float] = []
+        sent: list[float] = []
+        seen_at: list[float] = []
         missed = 0
         gap = seconds / presses
         rng = random.Random(1)
@@ -326,9 +206,11 @@ def measure(
                 missed += 1
             else:
                 lat.append(seen - t0)
+                sent.append(t0)
+                seen_at.append(seen)
         c1, s1, h1, w1 = _cpu_ticks(pid), _cpu_ticks(server), _host_ticks(), time.perf_counter()
         rss.append(_rss_mb(pid))
-        screen = tmux.cmd("capture-pane -p -t app")
+        final = tmux.cmd("capture-pane -p -t app")
         tmux.cmd("send-keys -t app z")
         deadline = time.monotonic() + 15
         while not out.exists() and time.monotonic() < deadline:
@@ -346,6 +228,7 @@ def measure(
         "rate": rate,
         "fed": fed if rate else 0,
         "producer": producer if rate else "-",
+        "screen": screen,
         "window": window,
         "lat": lat,
         "missed": missed,
@@ -355,8 +238,27 @@ def measure(
         "host_busy": (h1[0] - h0[0]) / max(1, h1[1] - h0[1]) * 100,
         "others": ((h1[0] - h0[0]) - (c1 - c0) - (s1 - s0)) / clk / window * 100,
         "rss": rss,
-        "visible": sum("ICMP echo" in row for row in screen),
+        "visible": sum("ICMP echo" in row for row in final),
         "app": app_stats,
+        "split": _split(sent, seen_at, app_stats),
+    }
+
+
+def _split(sent: list[float], seen: list[float], app: dict[str, Any]) -> dict[str, str]:
+    """Median/p95 ms of each leg of a press: sent -> handled by the app -> its frame
+    handed to the terminal -> seen on tmux's screen (presses matched in order)."""
+    handled, written = app.get("handled", []), app.get("written", [])
+    legs: dict[str, list[float]] = {"key": [], "paint": [], "terminal": []}
+    pairs = zip(sent, seen, handled[-len(sent) :], written[-len(sent) :], strict=False)
+    for t0, t1, h, w in pairs:
+        if t0 <= h <= w <= t1:
+            legs["key"].append(h - t0)
+            legs["paint"].append(w - h)
+            legs["terminal"].append(t1 - w)
+    return {
+        k: f"{statistics.median(v) * 1000:.1f}/{_percentile(v, 0.95) * 1000:.1f}"
+        for k, v in legs.items()
+        if v
     }
 
 
@@ -374,7 +276,9 @@ def print_table(results: list[dict[str, Any]]) -> None:
         secs = app.get("seconds") or 1
         pushed = sum(app.get("lines", [0])) / secs
         dropped = sum(app.get("dropped", [0]))
+        where = "" if r["screen"] == "grid" else " inv."
         feed = f"{r['fed']} x {r['rate']:,}/s ({r['producer']})" if r["rate"] else "idle (no feed)"
+        feed += where
         gaps = [g * 1000 for g in app.get("tick_gaps", [])] or [float("nan")]
         ticks = f"{_percentile(gaps, 0.95):.0f}/{max(gaps):.0f}"
         rss = f"{r['rss'][0]:.0f}/{max(r['rss']):.0f}/{r['rss'][-1]:.0f} MB"
@@ -400,6 +304,10 @@ def print_table(results: list[dict[str, Any]]) -> None:
             f"    tcpdump lines on screen at the end: {r['visible']}; "
             f"control-mode poll round trip {r['rtt'] * 1000:.2f} ms"
         )
+        split = r["split"]
+        if split:
+            legs = ", ".join(f"{k} {v}" for k, v in split.items())
+            print(f"    key->paint legs p50/p95 ms: {legs} (sent->handled->written->seen)")
 
 
 def json_rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -430,7 +338,9 @@ def json_rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
         lat = [x * 1000 for x in r["lat"]] or [float("nan")]
         app = r["app"]
         feed = f"{r['fed']} x {r['rate']:,}/s" if r["rate"] else "idle"
-        four = r["rate"] and r["fed"] == PANES
+        if r["screen"] != "grid":
+            feed = f"investigation {feed}"
+        four = r["rate"] and r["fed"] == PANES and r["screen"] == "grid"
         row(f"panes {feed}: key->paint p50", _percentile(lat, 0.5), "ms")
         row(
             f"panes {feed}: key->paint p95",
@@ -456,10 +366,31 @@ def json_rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
+def run_app(args: argparse.Namespace) -> None:
+    """Inside tmux: the app under test (under cProfile with ``--profile``)."""
+    if args.screen == "investigation":
+        app = lambda: run_investigation(args.rate, args.out, args.fed)  # noqa: E731
+    else:
+        app = lambda: run_grid(args.rate, args.producer, args.out, args.fed)  # noqa: E731
+    if not args.profile:
+        app()
+        return
+    import cProfile
+
+    with cProfile.Profile() as prof:
+        app()
+    prof.dump_stats(args.profile)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     ap.add_argument("--rate", type=int, default=10_000, help="lines/s per pane")
     ap.add_argument("--producer", choices=("loop", "thread"), default="loop")
+    ap.add_argument(
+        "--no-investigation",
+        action="store_true",
+        help="skip the row on the real investigation screen (a check running, 4 sources)",
+    )
     ap.add_argument("--presses", type=int, default=50)
     ap.add_argument("--seconds", type=float, default=10.0, help="spread the presses over this")
     ap.add_argument("--no-idle", action="store_true", help="skip the idle (no feed) baseline")
@@ -473,10 +404,11 @@ def main() -> int:
     ap.add_argument("--json-out", metavar="FILE", help="also write the rows as JSON to FILE")
     ap.add_argument("--fed", type=int, default=PANES, help=argparse.SUPPRESS)
     ap.add_argument("--app", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--screen", choices=("grid", "investigation"), help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.app:
-        run_app(args.rate, args.producer, args.out, args.profile, args.fed)
+        run_app(args)
         return 0
     if not shutil.which("tmux"):
         print("bench_panes: tmux is not installed (apt-get install tmux)", file=sys.stderr)
@@ -486,21 +418,24 @@ def main() -> int:
     load = os.getloadavg()
     print(
         f"textual {textual.__version__}, {os.cpu_count()} CPUs, load average {load[0]:.2f}; "
-        f"{PANES} LivePane in a 2x2 grid, tmux 200x50\n"
+        f"{PANES} LivePane in a 2x2 grid (inv.: on the investigation screen), tmux 200x50\n"
     )
-    runs = ([] if args.no_idle else [(0, PANES)]) + [(args.rate, PANES)]
+    runs = ([] if args.no_idle else [(0, PANES, "grid")]) + [(args.rate, PANES, "grid")]
     if args.single_rate:
-        runs.append((args.single_rate, 1))
+        runs.append((args.single_rate, 1, "grid"))
+    if not args.no_investigation:
+        runs.append((args.rate, PANES, "investigation"))
     results = [
         measure(
             rate,
-            args.producer,
+            args.producer if screen == "grid" else "loop",
+            screen,
             args.presses,
             args.seconds,
-            rate and fed == PANES and args.profile or None,
+            rate and fed == PANES and screen == "grid" and args.profile or None,
             fed,
         )
-        for rate, fed in runs
+        for rate, fed, screen in runs
     ]
     print_table(results)
     if args.json_out:

@@ -8,8 +8,9 @@ from __future__ import annotations
 from textual.app import App, ComposeResult
 
 from engine.checks.base import LiveLine
+from tui.widgets.frame_clock import FlushClock
 from tui.widgets.live_log import LiveLog
-from tui.widgets.live_pane import FlushClock, LivePane
+from tui.widgets.live_pane import LivePane
 from tui.widgets.live_text import clean_lines
 
 LONG = "x" * 50 + "TAIL"  # 54 cells

@@ -1,8 +1,8 @@
 """One live pane: a bounded buffer flushed ~30 times a second into a ``LiveLog``.
 
 Producers (a check's ``emit`` or the pane's own command worker) only append to a
-``deque(maxlen=...)``. One clock per app (``FlushClock``) flushes every mounted pane in
-the same tick, so a frame repaints all panes once instead of once per pane timer; a
+``deque(maxlen=...)``. One clock per app (``FlushClock``, frame_clock.py) flushes every
+mounted pane in the same tick and paints them, once per frame for all panes; a
 flush is one ``LiveLog.write_lines`` call (LAB-NOTES "Textual live panes": never write
 line by line). When the screen cannot keep up, the deque drops the oldest lines and
 the pane counts them instead of building a backlog. The counts in the border and the
@@ -16,18 +16,15 @@ lines containing a text (the counts then say how many of the kept lines match).
 from __future__ import annotations
 
 import asyncio
-import gc
 import time
-import weakref
 from collections import deque
 from typing import Any
 
-from textual.app import App, ComposeResult
+from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.content import Content
 from textual.geometry import Region
 from textual.strip import Strip
-from textual.timer import Timer
 from textual.worker import Worker
 
 from engine.checks.base import LiveLine
@@ -35,32 +32,9 @@ from engine.livefeed import live_lines
 from engine.remote.inventory import Host
 from engine.remote.runner import Runner
 from tui.messages import PaneCommandEnded, PaneFlushed
+from tui.widgets.frame_clock import STATUS_HZ, FlushClock
 from tui.widgets.live_log import LiveLog
 from tui.widgets.live_text import ANOMALY_MARK, STATUS_MARK
-
-FPS = 30.0
-STATUS_HZ = 4.0
-GC_THRESHOLD = (20_000, 10, 10)  # Python's default is (700, 10, 10)
-_gc_tuned = False
-
-
-def quiet_gc() -> None:
-    """Keep the collector's full scans out of the frames, once per process.
-
-    Each painted row allocates a few short-lived containers (Textual's ``Strip`` and its
-    caches), so at 30 frames a second the default thresholds ran a full (generation 2)
-    collection about once a second, each up to 74 ms of CPU on the CI machine kind:
-    the key->paint tail. ``gc.freeze()`` moves what start-up built (the app, its
-    screens, the playbook graph) out of those scans, and a larger first threshold
-    makes young collections rarer; measured at 4 x 10k lines/s: no full scan in 5 s,
-    young collections at most 6.5 ms.
-    """
-    global _gc_tuned
-    if _gc_tuned:
-        return
-    _gc_tuned = True
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLD)
 
 
 def format_line(line: LiveLine) -> str:
@@ -68,35 +42,6 @@ def format_line(line: LiveLine) -> str:
     if line.anomaly:
         return f"{ANOMALY_MARK}{line.text}  [{line.anomaly}]"
     return line.text
-
-
-class FlushClock:
-    """One ``FPS`` timer per app that flushes every mounted live pane in the same tick."""
-
-    _clocks: weakref.WeakKeyDictionary[App[Any], FlushClock] = weakref.WeakKeyDictionary()
-
-    def __init__(self, app: App[Any]) -> None:
-        quiet_gc()
-        self.panes: dict[int, LivePane] = {}
-        self.timer: Timer = app.set_interval(1 / FPS, self.tick, name="live panes")
-        # seconds between ticks: a line waits at most one gap before it is written
-        self.gaps: deque[float] = deque(maxlen=4096)
-        self._last = time.monotonic()
-
-    @classmethod
-    def of(cls, app: App[Any]) -> FlushClock:
-        clock = cls._clocks.get(app)
-        if clock is None:
-            clock = cls._clocks[app] = cls(app)
-        return clock
-
-    def tick(self) -> None:
-        now = time.monotonic()
-        self.gaps.append(now - self._last)
-        self._last = now
-        for pane in list(self.panes.values()):
-            if pane.is_mounted:
-                pane.flush()
 
 
 class LivePane(Vertical):
@@ -191,10 +136,13 @@ class LivePane(Vertical):
     def push_status(self, text: str) -> None:
         self._buffer.append(STATUS_MARK + text)
 
-    def flush(self, final: bool = False) -> None:
+    def flush(self, final: bool = False, report: bool | None = None) -> None:
         """Write everything buffered since the last frame in one ``write_lines``.
 
-        ``final`` (a step or command ended) also brings the counts up to date now."""
+        ``final`` (a step or command ended) also brings the counts up to date now.
+        ``report``: the clock's say on whether this tick shows counts (all panes in
+        the same tick, so the screen's status updates make one repaint, not four);
+        None: at most ``STATUS_HZ`` times a second."""
         if self._buffer:
             batch = list(self._buffer)
             self._buffer.clear()
@@ -205,7 +153,7 @@ class LivePane(Vertical):
         if not (final or self._counts_stale):
             return
         now = time.monotonic()
-        if not final and now - self._status_at < 1 / STATUS_HZ:
+        if not final and not report and (report is False or now - self._status_at < 1 / STATUS_HZ):
             return  # a later tick shows them (the clock keeps running)
         self._status_at = now
         self._counts_stale = False
@@ -318,4 +266,15 @@ class LivePane(Vertical):
         log = self._log
         if log.filter is not None:
             counts = f"/{log.filter}: {len(log.shown)} of {log.line_count} kept; {counts}"
-        self.border_subtitle = Content(counts)
+        self._set_subtitle(Content(counts))
+
+    def _set_subtitle(self, subtitle: Content) -> None:
+        """``border_subtitle = subtitle``, repainting the bottom border row only.
+
+        Textual's setter repaints the whole pane: with four panes reporting together,
+        that doubled the cost of a frame (4-5 ms -> 9-14 ms) every quarter second."""
+        # what the setter stores (Textual's _BorderTitle), then the row it is drawn on
+        self._border_subtitle = self.render_str(subtitle).expand_tabs(4).split()[0]
+        width, height = self.outer_size
+        offset = self.content_offset  # refresh regions are relative to the content
+        self.refresh(Region(-offset.x, height - 1 - offset.y, width, 1))
