@@ -254,18 +254,18 @@ def judge_capture(point: str, frames: Iterable[Frame], client: str, server: str)
     evidence = (Evidence(f"DNS on {point}", "\n".join(rows) or "no DNS packet"),)
     if not queries:
         return CheckResult("no_queries", f"no DNS query from {client} on {point}", facts, evidence)
+    asked = f"{len(queries)} {'query' if len(queries) == 1 else 'queries'} from {client}"
     if not replies:
         return CheckResult(
             "no_replies",
-            f"{len(queries)} queries from {client} on {point}, no reply",
+            f"{asked} on {point}, no reply",
             facts,
             evidence,
         )
     if any(r != "NOERROR" for r in rcodes):
         return CheckResult(
             "error_replies",
-            f"{len(queries)} queries from {client} on {point}, answered "
-            f"{'/'.join(rcodes)} by {server}",
+            f"{asked} on {point}, answered {'/'.join(rcodes)} by {server}",
             facts,
             evidence,
         )
