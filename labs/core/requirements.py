@@ -54,6 +54,7 @@ EXTRA: dict[str, Requirements] = {
         python={"scapy": "scapy"},
         notes=("kernel: tc clsact + BPF (or 802.1Q)",),
     ),
+    "overlay-mtu": Requirements(notes=("kernel: network namespaces, veth, bridge, vxlan",)),
 }
 
 

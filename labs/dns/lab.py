@@ -30,6 +30,8 @@ from labs.core.netns_lab import ETC_NETNS, NetnsLab, no_ipv6, wire_mgmt_bridge
 from labs.dns import plan as p
 from labs.services import dhcp
 
+TOOLS = {"dig": "bind9-dnsutils"}  # the instance's and the network node's lookups
+
 
 def dnsmasq_plan(run_dir: Path) -> dhcp.DnsmasqPlan:
     return dhcp.DnsmasqPlan(
@@ -54,7 +56,7 @@ class DnsForwarderLab(NetnsLab):
     mgmt_bridge = p.MGMT_BRIDGE
     mgmt_net = p.MGMT_NET
     mode = p.MODE
-    tools = {"tcpdump": "tcpdump", "ping": "iputils-ping", "dig": "bind9-dnsutils", **dhcp.TOOLS}
+    tools = {"tcpdump": "tcpdump", "ping": "iputils-ping", **TOOLS, **dhcp.TOOLS}
     host_names = tuple(h.name for h in p.HOSTS)
 
     def _build(self, state: LabState, progress: Progress) -> None:
