@@ -62,6 +62,7 @@ class RehearsalResult:
     diagnosis: str | None
     facts: dict[str, FactValue]
     commands: list[str]
+    verdict: str = ""  # the walk's last line: ``diagnosis: ID`` or ``inconclusive: ...``
 
     def mismatches(self, spec: Rehearsal) -> list[str]:
         """What differs from the expectation, one line each (empty: it passed)."""
@@ -147,11 +148,13 @@ async def rehearse(graph: PlaybookGraph, spec: Rehearsal) -> RehearsalResult:
         walker = Walker.start(graph, spec.symptom, journal, rehearsal=str(spec.directory))
         await autopilot(walker, runner, inventory)
     dia = walker.diagnosis
+    verdict = walker.verdict
     return RehearsalResult(
         path=walker.path,
         diagnosis=dia.id if dia else INCONCLUSIVE,
         facts=walker.facts,
         commands=recorded.asked + replay.commands(),  # sources asked, then commands
+        verdict=verdict.line() if verdict is not None else "",
     )
 
 

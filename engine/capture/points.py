@@ -232,13 +232,20 @@ def raise_lost_points(
 
 def with_drops(result: CheckResult, points: Sequence[CapturePoint]) -> CheckResult:
     """A check's result with tcpdump's own counts: fact ``kernel_drops`` (label -> packets
-    dropped by kernel, for each point whose tcpdump printed its exit summary), a note in
-    the summary and the summary lines as evidence when there are any."""
+    dropped by kernel, for each point whose tcpdump printed a count), a note in the
+    summary and the summary lines as evidence when there are any.
+
+    ``kernel_drops_total`` is set only when every point printed a count: a diagnosis that
+    stands on a packet's absence at a point requires it to be 0 (a frame tcpdump dropped
+    is not a frame the network lost)."""
     dropped = drops(points)
+    facts = {**result.facts, "kernel_drops": dropped}
+    if points and len(dropped) == len(points):  # every point counted: absence can be read
+        facts["kernel_drops_total"] = sum(dropped.values())
     return replace(
         result,
         summary=result.summary + drops_note(dropped),
-        facts={**result.facts, "kernel_drops": dropped},
+        facts=facts,
         evidence=[*result.evidence, *drops_evidence(points)],
     )
 

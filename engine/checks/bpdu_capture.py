@@ -144,7 +144,12 @@ async def run(ctx: CheckContext, params: BpduCaptureParams) -> CheckResult:
     for o in outcomes:  # every host's points (a merge keeps one host's dict)
         found = o.facts.get("kernel_drops")
         dropped.update(found if isinstance(found, dict) else {})
-    return replace(merged, facts={**merged.facts, "kernel_drops": dropped})
+    facts = {**merged.facts, "kernel_drops": dropped}
+    facts.pop("kernel_drops_total", None)
+    totals = [o.facts.get("kernel_drops_total") for o in outcomes]
+    if all(isinstance(t, int) for t in totals):  # every host's every point counted
+        facts["kernel_drops_total"] = sum(t for t in totals if isinstance(t, int))
+    return replace(merged, facts=facts)
 
 
 register(
@@ -163,6 +168,7 @@ register(
             "capture_points",
             "capture_mode",
             "kernel_drops",
+            "kernel_drops_total",
         ),
     )
 )

@@ -115,6 +115,7 @@ register(
             "frames",
             "vlan_offload_warnings",
             "kernel_drops",
+            "kernel_drops_total",
         ),
     )
 )

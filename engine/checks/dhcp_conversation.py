@@ -136,6 +136,7 @@ register(
             "first_stacking_point",
             "capture_seconds",
             "kernel_drops",
+            "kernel_drops_total",
         ),
     )
 )
