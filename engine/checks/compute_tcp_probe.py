@@ -6,12 +6,12 @@ mapped to the inventory: open, refused, filtered (no answer) or unreachable.
 
 from __future__ import annotations
 
-from engine.checks.api_hosts import inventory_host
 from engine.checks.base import CheckContext, CheckParams, CheckType, LiveLine
 from engine.checks.registry import register
 from engine.detectors.secgroup import CONNECT_OUTCOMES, judge_connect, parse_connect
 from engine.errors import CloudtalesError
 from engine.results import CheckResult
+from engine.sources.api_hosts import inventory_host
 
 
 class ComputeTcpProbeParams(CheckParams):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from engine.checks.api_hosts import inventory_host
 from engine.checks.base import CheckContext, CheckParams, CheckType, LiveLine
 from engine.checks.registry import register
 from engine.detectors.compute_service import LOG_OUTCOMES, judge_log
@@ -17,6 +16,7 @@ from engine.errors import CloudtalesError
 from engine.parsers.os_api import scan_compute_log
 from engine.remote.host_vars import problem
 from engine.results import CheckResult
+from engine.sources.api_hosts import inventory_host
 
 DEFAULT_LOG = "/var/log/nova/nova-compute.log"
 

@@ -6,13 +6,13 @@ inventory (``engine/checks/api_hosts.py``); ``ps`` lists its nova-compute proces
 
 from __future__ import annotations
 
-from engine.checks.api_hosts import inventory_host
 from engine.checks.base import CheckContext, CheckParams, CheckType, LiveLine
 from engine.checks.registry import register
 from engine.detectors.compute_service import PROCESS_OUTCOMES, judge_process
 from engine.errors import CloudtalesError
 from engine.parsers.os_api import parse_processes
 from engine.results import CheckResult
+from engine.sources.api_hosts import inventory_host
 
 
 class NovaComputeProcessParams(CheckParams):
