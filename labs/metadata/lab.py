@@ -33,7 +33,8 @@ from pathlib import Path
 
 from engine.errors import CloudtalesError
 from labs.core import netns
-from labs.core.base import LabState, Progress
+from labs.core.base import LabState, Progress, quiet
+from labs.core.faults import Injection
 from labs.core.netns_lab import ETC_NETNS, NetnsLab, no_ipv6, wire_mgmt_bridge
 from labs.metadata import plan
 from labs.metadata.plan import (
@@ -101,6 +102,30 @@ class MetadataLab(NetnsLab):
 
     def _choose_mode(self, state: LabState | None, progress: Progress) -> str:
         return self.fault
+
+    def inject_fault(self, progress: Progress = quiet) -> Injection:
+        """``drill --surprise``, in place: haproxy dies (proxy-down), or nova's secret is
+        rotated and nova's metadata API restarted without the agent's (secret-mismatch)."""
+        state = LabState.load(self._state_path)
+        if state is None or not state.complete:
+            raise CloudtalesError(f"lab {self.name} is not up: nothing to inject a fault into")
+        if not state.healthy:
+            return Injection(self.name, "already faulty")
+        if state.mode == SECRET_MISMATCH:
+            progress("controller: rotating nova's metadata_proxy_shared_secret only")
+            conf = ETC_NETNS / CONTROLLER.netns / "nova" / "nova.conf"
+            conf.write_text(plan.nova_conf(plan.OTHER_SECRET))
+            netns.stop_pids([p for p in (self._pid("api"),) if p is not None])
+            self._start_emulator("api")
+            how = "controller: nova.conf's metadata_proxy_shared_secret no longer the agent's"
+        else:
+            progress("controller: the metadata proxy (haproxy) dies")
+            netns.stop_pids([p for p in (self._pid("haproxy"),) if p is not None])
+            how = "controller: haproxy, the router's metadata proxy, is gone"
+        state.healthy = False
+        state.extra["fault_injected_at"] = round(time.time(), 3)
+        state.save(self._state_path)
+        return Injection(self.name, how)
 
     # ------------------------------------------------------------ building
 
@@ -174,9 +199,11 @@ class MetadataLab(NetnsLab):
         ]
         if role == "agent":
             argv += ["--socket", str(plan.agent_socket(self.run_dir))]
+        started = log.read_text().count("listening on") if log.exists() else 0
         pid = spawn(CONTROLLER.netns, argv, self.run_dir / "controller" / f"{role}.out")
         (self.run_dir / "controller" / f"{role}.pid").write_text(f"{pid}\n")
-        self._wait(lambda: "listening on" in log.read_text(), f"the emulated {role}", pid)
+        ready = lambda: log.read_text().count("listening on") > started  # noqa: E731
+        self._wait(ready, f"the emulated {role}", pid)
 
     def _start_haproxy(self) -> None:
         cfg = self.run_dir / "controller" / "haproxy.cfg"

@@ -16,10 +16,13 @@ the instance, whose sshd listens on 10.0.0.5:22. ``--healthy``: the group allows
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
+from engine.errors import CloudtalesError
 from labs.core import netns
-from labs.core.base import LabState, Progress
+from labs.core.base import LabState, Progress, quiet
+from labs.core.faults import Injection
 from labs.core.netns_lab import NetnsLab, no_ipv6, wire_mgmt_bridge
 from labs.security_group import plan
 from labs.security_group.plan import (
@@ -73,8 +76,6 @@ class SecurityGroupLab(NetnsLab):
     def _preflight(self) -> None:
         super()._preflight()
         if not BRIDGE_NF.exists():
-            from engine.errors import CloudtalesError
-
             raise CloudtalesError(
                 "lab security-group: this kernel has no br_netfilter "
                 f"({BRIDGE_NF} missing), so iptables cannot see bridged frames"
@@ -104,6 +105,24 @@ class SecurityGroupLab(NetnsLab):
         files = self._start_ssh(SSH_HOSTS, progress)
         progress("writing inventory")
         self._write_inventory_doc(files, plan.inventory_hosts(), state.mode)
+
+    def inject_fault(self, progress: Progress = quiet) -> Injection:
+        """``drill --surprise``, in place: the group's tcp/22 rule is deleted, and neutron
+        removes its RETURN rule from the port's chain (namespaces, sshd and keys stay)."""
+        state = LabState.load(self._state_path)
+        if state is None or not state.complete:
+            raise CloudtalesError(f"lab {self.name} is not up: nothing to inject a fault into")
+        if not state.healthy:
+            return Injection(self.name, "already faulty")
+        progress(f"compute: removing the tcp/22 rule from {IN_CHAIN}")
+        rule = ["-p", "tcp", "-m", "tcp", "--dport", str(plan.SSH_PORT), "-j", "RETURN"]
+        netns.run(netns.in_ns(COMPUTE.netns, ["iptables", "-w", "-D", IN_CHAIN, *rule]))
+        state.healthy = False
+        state.extra["fault_injected_at"] = round(time.time(), 3)
+        state.save(self._state_path)
+        return Injection(
+            self.name, f"compute: the security group lost its tcp/22 rule ({IN_CHAIN})"
+        )
 
     def _problems(self, state: LabState) -> list[str]:
         problems = self._base_problems([h.netns for h in HOSTS], [h.name for h in HOSTS])

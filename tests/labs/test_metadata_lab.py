@@ -30,14 +30,12 @@ from tests.labs.conftest import fresh_lab
 
 pytestmark = pytest.mark.lab
 REPO = Path(__file__).resolve().parents[2]
-PLAYBOOK = REPO / "playbooks" / "metadata.yaml"
 SHARED_VARS = {"ip", "capture_iface", "mtu", "lab_mode", "netns"}  # every network lab's
 
 
 def cli(*argv: str) -> subprocess.CompletedProcess[str]:
-    """The CLI on this incident's playbook only (others' playbooks are not under test here)."""
     return subprocess.run(
-        [sys.executable, "-m", "tui.cli", "--playbooks", str(PLAYBOOK), *argv],
+        [sys.executable, "-m", "tui.cli", *argv],
         cwd=REPO, capture_output=True, text=True, timeout=60,
         stdin=subprocess.DEVNULL, check=False,
     )  # fmt: skip
@@ -165,6 +163,28 @@ def test_healthy_drill_never_ends_in_a_metadata_fault(lab: MetadataLab) -> None:
     assert out.returncode == 0, out.stdout + out.stderr
     last = out.stdout.rstrip().splitlines()[-1]
     assert last == "diagnosis: metadata-ok"
+
+
+def test_surprise_kills_the_proxy_in_place(lab: MetadataLab) -> None:
+    keys = (lab.run_dir / "known_hosts").read_bytes()
+    injection = lab.inject_fault()
+    assert not injection.rebuilt
+    status = lab.status()
+    assert status.running, status.details
+    assert status.healthy is False
+    assert curl_from_instance()[0] == "000"
+    assert not plan.listening(plan.CONTROLLER.netns, plan.PROXY_PORT)
+    assert (lab.run_dir / "known_hosts").read_bytes() == keys
+
+
+def test_surprise_rotates_novas_secret_in_place(lab: MetadataLab) -> None:
+    lab.select_fault(plan.SECRET_MISMATCH)
+    lab.up(healthy=True)
+    assert curl_from_instance()[0] == "200"
+    lab.inject_fault()
+    assert lab.status().running
+    assert curl_from_instance()[0] == "403"
+    assert "does not match the expected value" in log(lab, "nova")
 
 
 def test_down_leaves_nothing(lab: MetadataLab) -> None:

@@ -27,15 +27,13 @@ Capture = Callable[[str, str], Any]  # the `capture` fixture in conftest.py
 
 pytestmark = pytest.mark.lab
 REPO = Path(__file__).resolve().parents[2]
-PLAYBOOK = REPO / "playbooks" / "security-group.yaml"
 SHARED_VARS = {"ip", "capture_iface", "mtu", "lab_mode", "netns"}  # every network lab's
 SYN = rf"{plan.INSTANCE_IP}\.22: Flags \[S\]"
 
 
 def cli(*argv: str) -> subprocess.CompletedProcess[str]:
-    """The CLI on this incident's playbook only (others' playbooks are not under test here)."""
     return subprocess.run(
-        [sys.executable, "-m", "tui.cli", "--playbooks", str(PLAYBOOK), *argv],
+        [sys.executable, "-m", "tui.cli", *argv],
         cwd=REPO, capture_output=True, text=True, timeout=60,
         stdin=subprocess.DEVNULL, check=False,
     )  # fmt: skip
@@ -123,6 +121,19 @@ def test_healthy_drill_never_ends_in_the_blocked_port(lab: SecurityGroupLab) -> 
     out = cli("drill", "security-group", "--healthy", "--autopilot")
     assert out.returncode == 0, out.stdout + out.stderr
     assert out.stdout.rstrip().splitlines()[-1] == "diagnosis: port-open"
+
+
+def test_surprise_injects_the_fault_in_place(lab: SecurityGroupLab) -> None:
+    keys = (lab.run_dir / "known_hosts").read_bytes()
+    injection = lab.inject_fault()
+    assert not injection.rebuilt
+    assert "lost its tcp/22 rule" in injection.how
+    status = lab.status()
+    assert status.running, status.details
+    assert status.healthy is False
+    assert not port_allows_ssh()
+    assert connect_from_outside() == 124
+    assert (lab.run_dir / "known_hosts").read_bytes() == keys  # same hosts, same keys
 
 
 def test_down_leaves_nothing(lab: SecurityGroupLab) -> None:
