@@ -126,6 +126,9 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
     ("db_error", re.compile(r"DBConnectionError|OperationalError|Can't connect to MySQL")),
 )
+# at start-up nova-compute waits for nova-conductor and says so with a MessagingTimeout:
+# the conductor was slow, not the broker unreachable
+_CONDUCTOR_WAIT = "Timed out waiting for nova-conductor"
 _STOPPED = re.compile(r"Caught SIGTERM|Stopping|stopping service|Shutting down")
 _TRACEBACK = re.compile(r"^\d{4}-\d\d-\d\d \S+ \d+ ERROR \S+\s+(File |\^|Traceback)")
 
@@ -136,7 +139,7 @@ def scan_compute_log(text: str) -> LogFinding:
     counts: dict[str, int] = {}
     lines = text.splitlines()
     for i, line in enumerate(lines):
-        if _TRACEBACK.match(line):
+        if _TRACEBACK.match(line) or _CONDUCTOR_WAIT in line:
             continue
         for kind, pattern in PATTERNS:
             if pattern.search(line):

@@ -18,12 +18,13 @@ from engine.sources import api_client
 
 REPO = Path(__file__).resolve().parents[2]
 RECORDED = REPO / "tests/rehearsals/compute-service-down-rabbit-unreachable/sources.yaml"
+STOPPED = REPO / "tests/rehearsals/compute-service-down-stopped/sources.yaml"
 PASSWORD = "s3cret-never-shown"
 
 
-def answer(source: str) -> str:
-    rows = yaml.safe_load(RECORDED.read_text())
-    return next(r["stdout"] for r in rows if r["source"] == source)
+def answer(source: str, path: Path = RECORDED) -> str:
+    rows = yaml.safe_load(path.read_text())
+    return next(r.get("stdout", "") for r in rows if r["source"] == source)
 
 
 def test_services_from_the_real_api_name_the_host_down() -> None:
@@ -58,8 +59,19 @@ def test_processes_and_log_from_the_real_compute() -> None:
     assert procs
     assert all("nova-compute" in p.args for p in procs)
     assert judge_process("compute-2", procs).outcome == "running"
-    assert judge_process("compute-2", parse_processes("")).outcome == "not_running"
-    finding = scan_compute_log(answer("nova_compute_log_tail"))
+    stopped = parse_processes(answer("nova_compute_processes", STOPPED))
+    assert judge_process("compute-2", stopped).outcome == "not_running"
+    # the recorded tail holds nova-compute's start-up wait for the conductor only
+    tail = answer("nova_compute_log_tail")
+    assert "Timed out waiting for nova-conductor" in tail
+    assert scan_compute_log(tail).kind == "clean"
+    # a line the same lab's nova-compute wrote once its heartbeats to RabbitMQ timed out
+    line = (
+        "2026-12-04 14:29:40.379 12515 ERROR oslo.messaging._drivers.impl_rabbit [-] "
+        "[ee960755-45b5-498f-91fb-eef2b0ff4cd8] AMQP server on 10.250.24.1:5672 is unreachable: "
+        "timed out. Trying again in 1 seconds.: TimeoutError: timed out"
+    )
+    finding = scan_compute_log(tail + line + "\n")
     assert finding.kind == "amqp_unreachable"
     assert "10.250.24.1:5672" in finding.line
     assert judge_log("compute-2", "/x.log", finding).outcome == "amqp_unreachable"
