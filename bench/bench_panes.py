@@ -241,6 +241,8 @@ def measure(
         "visible": sum("ICMP echo" in row for row in final),
         "app": app_stats,
         "split": _split(sent, seen_at, app_stats),
+        "sent": sent,
+        "seen": seen_at,
     }
 
 
@@ -396,6 +398,12 @@ def main() -> int:
     ap.add_argument("--no-idle", action="store_true", help="skip the idle (no feed) baseline")
     ap.add_argument("--profile", metavar="FILE", help="cProfile the fed app (slows it) to FILE")
     ap.add_argument(
+        "--profile-screen",
+        choices=("grid", "investigation"),
+        default="grid",
+        help="which 4-pane row --profile profiles",
+    )
+    ap.add_argument(
         "--single-rate",
         type=int,
         default=100_000,
@@ -432,7 +440,7 @@ def main() -> int:
             screen,
             args.presses,
             args.seconds,
-            rate and fed == PANES and screen == "grid" and args.profile or None,
+            rate and fed == PANES and screen == args.profile_screen and args.profile or None,
             fed,
         )
         for rate, fed, screen in runs
