@@ -24,9 +24,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from labs.core import netns
+from labs.core import netns, tenant
 from labs.core.base import LabState, Progress
-from labs.core.netns_lab import ETC_NETNS, NetnsLab, no_ipv6, wire_mgmt_bridge
+from labs.core.netns_lab import ETC_NETNS, NetnsLab, wire_mgmt_bridge
 from labs.dns import plan as p
 from labs.services import dhcp
 
@@ -61,21 +61,15 @@ class DnsForwarderLab(NetnsLab):
 
     def _build(self, state: LabState, progress: Progress) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        shared = (ETC_NETNS, Path(p.NEUTRON_DIR), Path(p.NOVA_DIR))
+        shared = tenant.shared_dirs()
         state.created_paths = [str(d) for d in shared if not d.exists()]
         state.save(self._state_path)
         for d in shared:  # ip netns exec binds /etc/netns/NS/{neutron,nova} over them
             d.mkdir(exist_ok=True)
 
         progress("creating namespaces")
-        for ns in [h.netns for h in p.HOSTS] + [p.RESOLVER_NS]:
-            router = ns in (p.CONTROLLER.netns, p.OUTSIDE.netns)
-            netns.add_namespace(
-                ns, {**no_ipv6(), **({"net.ipv4.ip_forward": "1"} if router else {})}
-            )
-            etc = ETC_NETNS / ns
-            etc.mkdir(parents=True, exist_ok=True)
-            (etc / "resolv.conf").write_text("# the lab host's own (dhclient-script writes it)\n")
+        names = [h.netns for h in p.HOSTS] + [p.RESOLVER_NS]
+        tenant.add_namespaces(names, routers=[p.CONTROLLER.netns, p.OUTSIDE.netns])
 
         progress("wiring the management network")
         wire_mgmt_bridge(
@@ -90,10 +84,7 @@ class DnsForwarderLab(NetnsLab):
         etc = ETC_NETNS / p.CONTROLLER.netns / "neutron"
         etc.mkdir(parents=True, exist_ok=True)
         (etc / "dhcp_agent.ini").write_text(p.dhcp_agent_ini())
-        for h in (p.CONTROLLER, p.COMPUTE):
-            nova = ETC_NETNS / h.netns / "nova"
-            nova.mkdir(parents=True, exist_ok=True)
-            (nova / "nova.conf").write_text(p.nova_conf(h))
+        tenant.write_nova_confs((p.CONTROLLER, p.COMPUTE))
 
         progress("starting the site resolver (dnsmasq) and the tenant network's dnsmasq")
         resolver_dir = self.run_dir / "resolver"
@@ -139,38 +130,7 @@ class DnsForwarderLab(NetnsLab):
         netns.link_up("eth0", ns=ins)
 
     def _write_inventory(self, files: netns.SshFiles) -> None:
-        host_vars: dict[str, dict[str, object]] = {
-            "controller": {
-                "ip": p.GATEWAY_IP,
-                "uplink": p.UPLINK,
-                "dhcp_iface": p.BRIDGE,
-                "nova_conf": p.NOVA_CONF,
-            },
-            "compute": {
-                "ip": None,
-                "uplink": p.UPLINK,
-                "tap_iface": "tap0",
-                "bridge": p.BRIDGE,
-                "nova_conf": p.NOVA_CONF,
-            },
-            "instance": {"ip": p.INSTANCE_IP, "dhcp_iface": "eth0", "mac": p.INSTANCE_MAC},
-            "outside": {"ip": p.OUTSIDE_IP},
-        }
-        hosts = {
-            h.name: {
-                "address": h.mgmt_ip,
-                "port": 22,
-                "roles": [h.name],
-                "vars": {
-                    **host_vars[h.name],
-                    "capture_iface": h.capture_iface,
-                    "mtu": 1500,
-                    "lab_mode": p.MODE,
-                    "netns": h.netns,
-                },
-            }
-            for h in p.HOSTS
-        }
+        hosts = tenant.inventory_hosts(p.HOSTS, mode=p.MODE, mtu=1500, instance_mac=p.INSTANCE_MAC)
         self._write_inventory_doc(files, hosts, p.MODE)
 
     # ------------------------------------------------------------ inspecting

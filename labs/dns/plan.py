@@ -5,7 +5,7 @@ Pure data and text, so tests and status can read it without building anything.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from labs.core import tenant
 
 NS_PREFIX = "ct-dn-"
 ROOT_PREFIX = "ctdn-"
@@ -14,40 +14,22 @@ MGMT_NET = "10.250.31.0/24"
 MGMT_GATEWAY = "10.250.31.254/24"
 MODE = "dnsmasq-forwarder"
 
-UPLINK = "bond0"
-BRIDGE = "brq-tenant"
-GATEWAY_IP = "10.0.100.1"  # the network node: router, DHCP and DNS (dnsmasq) for the tenant
-INSTANCE_IP = "10.0.100.5"
+UPLINK = tenant.UPLINK
+BRIDGE = tenant.BRIDGE
+GATEWAY_IP = tenant.GATEWAY_IP  # the network node: router, DHCP and DNS (dnsmasq)
+INSTANCE_IP = tenant.INSTANCE_IP
 INSTANCE_MAC = "fa:16:3e:00:02:05"
-OUTSIDE_IP = "203.0.113.10"  # also the site router towards the resolvers' network
+OUTSIDE_IP = tenant.OUTSIDE_IP  # also the site router towards the resolvers' network
 RESOLVER_NET = "198.51.100.0/24"
 RESOLVER_IP = "198.51.100.53"  # the site resolver: a second real dnsmasq, its own namespace
 RESOLVER_NS = f"{NS_PREFIX}resolver"
 NAME = "www.openstack.org"  # the site resolver's record: what the instance looks up
 NAME_IP = "198.51.100.80"
-NEUTRON_DIR = "/etc/neutron"
-NOVA_DIR = "/etc/nova"
-NOVA_CONF = "/etc/nova/nova.conf"
+NEUTRON_DIR = tenant.NEUTRON_DIR
 
 
-@dataclass(frozen=True)
-class HostPlan:
-    name: str
-    mgmt_ip: str
-    root_veth: str
-    data_ip: str | None
-    capture_iface: str
-
-    @property
-    def netns(self) -> str:
-        return NS_PREFIX + self.name
-
-
-CONTROLLER = HostPlan("controller", "10.250.31.1", "ctdn-ctl", GATEWAY_IP, BRIDGE)
-COMPUTE = HostPlan("compute", "10.250.31.2", "ctdn-cmp", None, UPLINK)
-INSTANCE = HostPlan("instance", "10.250.31.3", "ctdn-ins", INSTANCE_IP, "eth0")
-OUTSIDE = HostPlan("outside", "10.250.31.4", "ctdn-out", OUTSIDE_IP, "eth0")
-HOSTS = (CONTROLLER, COMPUTE, INSTANCE, OUTSIDE)
+HOSTS = tenant.hosts_of(NS_PREFIX, "10.250.31", ROOT_PREFIX, BRIDGE)
+CONTROLLER, COMPUTE, INSTANCE, OUTSIDE = HOSTS
 
 
 def dhcp_agent_ini() -> str:
@@ -79,7 +61,3 @@ def resolver_argv(run_dir: str) -> list[str]:
         f"--log-facility={run_dir}/resolver.log",
         f"--pid-file={run_dir}/resolver.pid",
     ]
-
-
-def nova_conf(host: HostPlan) -> str:
-    return f"[DEFAULT]\nmy_ip={host.mgmt_ip}\nuse_neutron=True\n"

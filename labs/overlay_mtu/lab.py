@@ -26,9 +26,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from labs.core import netns
+from labs.core import netns, tenant
 from labs.core.base import LabState, Progress
-from labs.core.netns_lab import ETC_NETNS, NetnsLab, no_ipv6, wire_mgmt_bridge
+from labs.core.netns_lab import ETC_NETNS, NetnsLab, wire_mgmt_bridge
 from labs.overlay_mtu import plan as p
 from labs.services import dhcp
 
@@ -71,19 +71,14 @@ class OverlayMtuLab(NetnsLab):
 
     def _build(self, state: LabState, progress: Progress) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        shared = (ETC_NETNS, Path(p.NEUTRON_DIR), Path(p.NOVA_DIR))
+        shared = tenant.shared_dirs()
         state.created_paths = [str(d) for d in shared if not d.exists()]
         state.save(self._state_path)
         for d in shared:  # ip netns exec binds /etc/netns/NS/{neutron,nova} over them
             d.mkdir(exist_ok=True)
 
         progress("creating namespaces")
-        for h in p.HOSTS:
-            forward = {"net.ipv4.ip_forward": "1"} if h is p.CONTROLLER else {}
-            netns.add_namespace(h.netns, {**no_ipv6(), **forward})
-            etc = ETC_NETNS / h.netns
-            etc.mkdir(parents=True, exist_ok=True)
-            (etc / "resolv.conf").write_text("# the lab host's own (dhclient-script may write)\n")
+        tenant.add_namespaces([h.netns for h in p.HOSTS], routers=[p.CONTROLLER.netns])
 
         progress("wiring the management network")
         wire_mgmt_bridge(
@@ -99,10 +94,7 @@ class OverlayMtuLab(NetnsLab):
         (etc / "plugins" / "ml2").mkdir(parents=True, exist_ok=True)
         (etc / "neutron.conf").write_text(p.neutron_conf())
         (etc / "plugins" / "ml2" / "ml2_conf.ini").write_text(p.ml2_conf())
-        for h in (p.CONTROLLER, p.COMPUTE):
-            nova = ETC_NETNS / h.netns / "nova"
-            nova.mkdir(parents=True, exist_ok=True)
-            (nova / "nova.conf").write_text(p.nova_conf(h))
+        tenant.write_nova_confs((p.CONTROLLER, p.COMPUTE))
         plan = dnsmasq_plan(self.run_dir, state.healthy)
         (etc / "dhcp_agent.ini").write_text(p.dhcp_agent_ini(plan.conf_file))
         option = " (option 26)" if state.healthy else " (no option 26)"
@@ -143,38 +135,9 @@ class OverlayMtuLab(NetnsLab):
         netns.link_up("eth0", ns=ins)
 
     def _write_inventory(self, files: netns.SshFiles) -> None:
-        host_vars: dict[str, dict[str, object]] = {
-            "controller": {
-                "ip": p.GATEWAY_IP,
-                "uplink": p.UPLINK,
-                "dhcp_iface": p.BRIDGE,
-                "nova_conf": p.NOVA_CONF,
-            },
-            "compute": {
-                "ip": None,
-                "uplink": p.UPLINK,
-                "tap_iface": "tap0",
-                "bridge": p.BRIDGE,
-                "nova_conf": p.NOVA_CONF,
-            },
-            "instance": {"ip": p.INSTANCE_IP, "dhcp_iface": "eth0", "mac": p.INSTANCE_MAC},
-            "outside": {"ip": p.OUTSIDE_IP},
-        }
-        hosts = {
-            h.name: {
-                "address": h.mgmt_ip,
-                "port": 22,
-                "roles": [h.name],
-                "vars": {
-                    **host_vars[h.name],
-                    "capture_iface": h.capture_iface,
-                    "mtu": p.UNDERLAY_MTU,
-                    "lab_mode": p.MODE,
-                    "netns": h.netns,
-                },
-            }
-            for h in p.HOSTS
-        }
+        hosts = tenant.inventory_hosts(
+            p.HOSTS, mode=p.MODE, mtu=p.UNDERLAY_MTU, instance_mac=p.INSTANCE_MAC
+        )
         self._write_inventory_doc(files, hosts, p.MODE)
 
     # ------------------------------------------------------------ inspecting

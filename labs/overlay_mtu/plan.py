@@ -5,7 +5,7 @@ Pure data and text, so tests and status can read it without building anything.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from labs.core import tenant
 
 NS_PREFIX = "ct-om-"
 ROOT_PREFIX = "ctom-"
@@ -21,36 +21,18 @@ VNI = 5
 VXLAN_PORT = 4789
 VXLAN_DEV = f"vxlan-{VNI}"  # linuxbridge agent naming
 BRIDGE = "brq-tenant"
-UPLINK = "bond0"  # the underlay NIC, a veth named like the other labs' uplinks
+UPLINK = tenant.UPLINK
 CONTROLLER_UNDERLAY = "192.168.50.1"
 COMPUTE_UNDERLAY = "192.168.50.2"
-GATEWAY_IP = "10.0.100.1"  # the router's and dnsmasq's address on the tenant network
-INSTANCE_IP = "10.0.100.5"
+GATEWAY_IP = tenant.GATEWAY_IP  # the router's and dnsmasq's address on the tenant network
+INSTANCE_IP = tenant.INSTANCE_IP
 INSTANCE_MAC = "fa:16:3e:00:01:05"
-OUTSIDE_IP = "203.0.113.10"
-NEUTRON_DIR = "/etc/neutron"
-NOVA_DIR = "/etc/nova"
-NOVA_CONF = "/etc/nova/nova.conf"
+OUTSIDE_IP = tenant.OUTSIDE_IP
+NEUTRON_DIR = tenant.NEUTRON_DIR
 
 
-@dataclass(frozen=True)
-class HostPlan:
-    name: str
-    mgmt_ip: str
-    root_veth: str
-    data_ip: str | None
-    capture_iface: str
-
-    @property
-    def netns(self) -> str:
-        return NS_PREFIX + self.name
-
-
-CONTROLLER = HostPlan("controller", "10.250.23.1", "ctom-ctl", GATEWAY_IP, UPLINK)
-COMPUTE = HostPlan("compute", "10.250.23.2", "ctom-cmp", None, UPLINK)
-INSTANCE = HostPlan("instance", "10.250.23.3", "ctom-ins", INSTANCE_IP, "eth0")
-OUTSIDE = HostPlan("outside", "10.250.23.4", "ctom-out", OUTSIDE_IP, "eth0")
-HOSTS = (CONTROLLER, COMPUTE, INSTANCE, OUTSIDE)
+HOSTS = tenant.hosts_of(NS_PREFIX, "10.250.23", ROOT_PREFIX, UPLINK)
+CONTROLLER, COMPUTE, INSTANCE, OUTSIDE = HOSTS
 
 
 def dnsmasq_neutron_conf(healthy: bool) -> str:
@@ -83,15 +65,4 @@ def dhcp_agent_ini(conf_path: str) -> str:
         "interface_driver = linuxbridge\n"
         "dhcp_driver = neutron.agent.linux.dhcp.Dnsmasq\n"
         f"dnsmasq_config_file = {conf_path}\n"
-    )
-
-
-def nova_conf(host: HostPlan) -> str:
-    """nova.conf of a node: networking is neutron's (no vlan_interface anywhere)."""
-    return (
-        "[DEFAULT]\n"
-        f"my_ip={host.mgmt_ip}\n"
-        "use_neutron=True\n"
-        "[neutron]\n"
-        "url=http://10.250.23.1:9696\n"
     )

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import queue
 import re
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import IO, TypeVar
+from pathlib import Path
+from typing import IO, Any, TypeVar
 
 import pytest
 
+from engine.checks.base import CheckContext
+from engine.checks.registry import get_check_type
+from engine.remote.factory import make_runner
+from engine.remote.inventory import load_inventory
+from engine.results import CheckResult
+
 LabT = TypeVar("LabT")
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _pump(stream: IO[str], into: queue.Queue[str | None]) -> None:
@@ -114,3 +124,28 @@ def fresh_lab(name: str, kind: type[LabT]) -> Iterator[LabT]:
     the_lab.up()
     yield the_lab
     the_lab.down()
+
+
+def lab_cli(*argv: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """The CLI as a user runs it, from the repo; bounded by ``timeout`` (a drill's 60 s)."""
+    return subprocess.run(
+        [sys.executable, "-m", "tui.cli", *argv],
+        cwd=REPO, capture_output=True, text=True, timeout=timeout,
+        stdin=subprocess.DEVNULL, check=False,
+    )  # fmt: skip
+
+
+def run_lab_check(inventory_path: Path, name: str, hosts: list[str], **params: Any) -> CheckResult:
+    """One check type run over SSH against a lab's inventory, as the walker runs it."""
+    inventory = load_inventory(inventory_path)
+    ctype = get_check_type(name)
+
+    async def go() -> CheckResult:
+        runner = make_runner(inventory)
+        ctx = CheckContext(runner, inventory, [inventory.host(h) for h in hosts], {}, 30.0)
+        try:
+            return await ctype.run(ctx, ctype.params.model_validate(params))
+        finally:
+            await runner.close()
+
+    return asyncio.run(go())

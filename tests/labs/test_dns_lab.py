@@ -9,38 +9,24 @@ drill must finish in (a subprocess timeout, not a timed assertion).
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from engine.checks.base import CheckContext
-from engine.checks.registry import get_check_type
-from engine.remote.factory import make_runner
 from engine.remote.inventory import load_inventory
 from engine.results import CheckResult
 from labs.core import netns
 from labs.core.registry import LABS
 from labs.dns import plan
 from labs.dns.lab import DnsForwarderLab
-from tests.labs.conftest import fresh_lab
+from tests.labs.conftest import fresh_lab, lab_cli, run_lab_check
 
 pytestmark = pytest.mark.lab
-REPO = Path(__file__).resolve().parents[2]
 SHARED_VARS = {"ip", "capture_iface", "mtu", "lab_mode", "netns"}  # every network lab's
 DIAGNOSIS = "dns-forwarder-unreachable"
-
-
-def cli(*argv: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tui.cli", *argv],
-        cwd=REPO, capture_output=True, text=True, timeout=timeout,
-        stdin=subprocess.DEVNULL, check=False,
-    )  # fmt: skip
 
 
 def dig_from_instance() -> str:
@@ -53,18 +39,7 @@ def dig_from_instance() -> str:
 
 
 def run_check(lab: DnsForwarderLab, name: str, hosts: list[str], **params: Any) -> CheckResult:
-    inventory = load_inventory(lab.inventory_path())
-    ctype = get_check_type(name)
-
-    async def go() -> CheckResult:
-        runner = make_runner(inventory)
-        ctx = CheckContext(runner, inventory, [inventory.host(h) for h in hosts], {}, 30.0)
-        try:
-            return await ctype.run(ctx, ctype.params.model_validate(params))
-        finally:
-            await runner.close()
-
-    return asyncio.run(go())
+    return run_lab_check(lab.inventory_path(), name, hosts, **params)
 
 
 @pytest.fixture(scope="module")
@@ -114,14 +89,14 @@ def test_checks_see_the_refusal_and_the_unreachable_forwarder(lab: DnsForwarderL
 
 
 def test_drill_ends_in_the_forwarder_diagnosis(lab: DnsForwarderLab) -> None:
-    out = cli("drill", "dns", "--autopilot")
+    out = lab_cli("drill", "dns", "--autopilot")
     assert out.returncode == 0, out.stdout + out.stderr
     assert out.stdout.rstrip().endswith(f"diagnosis: {DIAGNOSIS}")
     assert lab.status().running  # a lab the user had up stays up
 
 
 def test_triage_routes_to_the_forwarder_diagnosis(lab: DnsForwarderLab) -> None:
-    out = cli("drill", "dns", "--autopilot", "--symptom", "instance-unreachable")
+    out = lab_cli("drill", "dns", "--autopilot", "--symptom", "instance-unreachable")
     assert out.returncode == 0, out.stdout + out.stderr
     assert "iu-dns -> failed" in out.stdout
     assert out.stdout.rstrip().endswith(f"diagnosis: {DIAGNOSIS}")
@@ -140,14 +115,16 @@ def test_healthy_resolves_through_the_site_resolver(lab: DnsForwarderLab) -> Non
 
 
 def test_healthy_drill_never_ends_in_the_forwarder_diagnosis(lab: DnsForwarderLab) -> None:
-    out = cli("drill", "dns", "--healthy", "--autopilot")
+    out = lab_cli("drill", "dns", "--healthy", "--autopilot")
     assert out.returncode == 0, out.stdout + out.stderr
     assert out.stdout.rstrip().splitlines()[-1] == "diagnosis: dns-resolves"
 
 
 def test_healthy_triage_passes_dns_by(lab: DnsForwarderLab) -> None:
     """The triage's DHCP watch alone takes 45 s: a longer bound than a drill's."""
-    out = cli("drill", "dns", "--healthy", "--autopilot", "-s", "instance-unreachable", timeout=150)
+    out = lab_cli(
+        "drill", "dns", "--healthy", "--autopilot", "-s", "instance-unreachable", timeout=150
+    )
     assert out.returncode in (0, 3), out.stdout + out.stderr
     assert "iu-dns -> answered" in out.stdout
     assert DIAGNOSIS not in out.stdout.rstrip().splitlines()[-1]

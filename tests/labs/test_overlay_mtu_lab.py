@@ -8,38 +8,24 @@ drill must finish in (a subprocess timeout, not a timed assertion).
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from engine.checks.base import CheckContext
-from engine.checks.registry import get_check_type
-from engine.remote.factory import make_runner
 from engine.remote.inventory import load_inventory
 from engine.results import CheckResult
 from labs.core import netns
 from labs.core.registry import LABS
 from labs.overlay_mtu import plan
 from labs.overlay_mtu.lab import OverlayMtuLab
-from tests.labs.conftest import fresh_lab
+from tests.labs.conftest import fresh_lab, lab_cli, run_lab_check
 
 pytestmark = pytest.mark.lab
-REPO = Path(__file__).resolve().parents[2]
 SHARED_VARS = {"ip", "capture_iface", "mtu", "lab_mode", "netns"}  # every network lab's
 DIAGNOSIS = "overlay-mtu-exceeds-underlay"
-
-
-def cli(*argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tui.cli", *argv],
-        cwd=REPO, capture_output=True, text=True, timeout=60,
-        stdin=subprocess.DEVNULL, check=False,
-    )  # fmt: skip
 
 
 def ping_from_instance(size: int) -> bool:
@@ -51,18 +37,7 @@ def ping_from_instance(size: int) -> bool:
 
 
 def run_check(lab: OverlayMtuLab, name: str, hosts: list[str], **params: Any) -> CheckResult:
-    inventory = load_inventory(lab.inventory_path())
-    ctype = get_check_type(name)
-
-    async def go() -> CheckResult:
-        runner = make_runner(inventory)
-        ctx = CheckContext(runner, inventory, [inventory.host(h) for h in hosts], {}, 30.0)
-        try:
-            return await ctype.run(ctx, ctype.params.model_validate(params))
-        finally:
-            await runner.close()
-
-    return asyncio.run(go())
+    return run_lab_check(lab.inventory_path(), name, hosts, **params)
 
 
 @pytest.fixture(scope="module")
@@ -116,14 +91,14 @@ def test_checks_see_the_overlay_the_capture_and_the_missing_option(lab: OverlayM
 
 
 def test_drill_ends_in_the_overlay_diagnosis(lab: OverlayMtuLab) -> None:
-    out = cli("drill", "overlay-mtu", "--autopilot")
+    out = lab_cli("drill", "overlay-mtu", "--autopilot")
     assert out.returncode == 0, out.stdout + out.stderr
     assert out.stdout.rstrip().endswith(f"diagnosis: {DIAGNOSIS}")
     assert lab.status().running  # a lab the user had up stays up
 
 
 def test_triage_routes_to_the_overlay_diagnosis(lab: OverlayMtuLab) -> None:
-    out = cli("drill", "overlay-mtu", "--autopilot", "--symptom", "instance-unreachable")
+    out = lab_cli("drill", "overlay-mtu", "--autopilot", "--symptom", "instance-unreachable")
     assert out.returncode == 0, out.stdout + out.stderr
     assert "om-overlay-links -> vxlan" in out.stdout
     assert out.stdout.rstrip().endswith(f"diagnosis: {DIAGNOSIS}")
@@ -145,7 +120,7 @@ def test_healthy_advertises_1450_and_large_packets_fit(lab: OverlayMtuLab) -> No
 def test_healthy_drills_never_end_in_the_overlay_diagnosis(
     lab: OverlayMtuLab, symptom: str
 ) -> None:
-    out = cli("drill", "overlay-mtu", "--healthy", "--autopilot", "--symptom", symptom)
+    out = lab_cli("drill", "overlay-mtu", "--healthy", "--autopilot", "--symptom", symptom)
     assert out.returncode in (0, 3), out.stdout + out.stderr
     last = out.stdout.rstrip().splitlines()[-1]
     assert last == "diagnosis: om-mtu-consistent"

@@ -1,0 +1,106 @@
+"""What the neutron-style network labs share: four hosts, one inventory shape, their /etc.
+
+The overlay-mtu and dns labs (and any lab the ``instance-unreachable`` triage serves)
+have the same hosts (controller, compute, instance, outside) and write the same
+variables, so routing never leans on a variable only one lab has: every host has ``ip``,
+``capture_iface``, ``mtu``, ``lab_mode`` and ``netns``; the controller and the compute
+``uplink`` and ``nova_conf``; the controller ``dhcp_iface``; the compute ``tap_iface``
+and ``bridge``; the instance ``dhcp_iface`` and ``mac``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from labs.core import netns
+from labs.core.netns_lab import ETC_NETNS, no_ipv6
+
+NOVA_DIR = "/etc/nova"
+NOVA_CONF = "/etc/nova/nova.conf"
+NEUTRON_DIR = "/etc/neutron"
+UPLINK = "bond0"  # a veth named like the other labs' uplinks (no bonding driver here)
+BRIDGE = "brq-tenant"  # linuxbridge agent naming
+GATEWAY_IP = "10.0.100.1"
+INSTANCE_IP = "10.0.100.5"
+OUTSIDE_IP = "203.0.113.10"
+
+
+@dataclass(frozen=True)
+class NetHost:
+    name: str
+    netns: str
+    mgmt_ip: str
+    root_veth: str
+    data_ip: str | None
+    capture_iface: str
+
+
+def hosts_of(prefix: str, mgmt: str, root: str, controller_iface: str) -> tuple[NetHost, ...]:
+    """controller, compute, instance, outside: namespaces ``PREFIX<name>``, management
+    addresses ``MGMT.1``..``MGMT.4``, root-side veths ``ROOT-ctl`` ..."""
+    return (
+        NetHost("controller", f"{prefix}controller", f"{mgmt}.1", f"{root}ctl", GATEWAY_IP,
+                controller_iface),
+        NetHost("compute", f"{prefix}compute", f"{mgmt}.2", f"{root}cmp", None, UPLINK),
+        NetHost("instance", f"{prefix}instance", f"{mgmt}.3", f"{root}ins", INSTANCE_IP, "eth0"),
+        NetHost("outside", f"{prefix}outside", f"{mgmt}.4", f"{root}out", OUTSIDE_IP, "eth0"),
+    )  # fmt: skip
+
+
+def shared_dirs() -> tuple[Path, ...]:
+    """Root-namespace dirs ``ip netns exec`` binds /etc/netns/NS/* over."""
+    return (ETC_NETNS, Path(NEUTRON_DIR), Path(NOVA_DIR))
+
+
+def add_namespaces(names: Iterable[str], routers: Iterable[str]) -> None:
+    """Each namespace with IPv6 off (routers forward), and its own resolv.conf: dhclient-
+    script writes /etc/resolv.conf, which ``ip netns exec`` binds to the namespace's."""
+    forwarding = set(routers)
+    for ns in names:
+        forward = {"net.ipv4.ip_forward": "1"} if ns in forwarding else {}
+        netns.add_namespace(ns, {**no_ipv6(), **forward})
+        etc = ETC_NETNS / ns
+        etc.mkdir(parents=True, exist_ok=True)
+        (etc / "resolv.conf").write_text("# the lab host's own (dhclient-script writes it)\n")
+
+
+def write_nova_confs(hosts: Iterable[NetHost]) -> None:
+    """nova.conf of each node: networking is neutron's (no vlan_interface anywhere)."""
+    for h in hosts:
+        nova = ETC_NETNS / h.netns / "nova"
+        nova.mkdir(parents=True, exist_ok=True)
+        (nova / "nova.conf").write_text(
+            f"[DEFAULT]\nmy_ip={h.mgmt_ip}\nuse_neutron=True\n[neutron]\nurl=http://{GATEWAY_IP}:9696\n"
+        )
+
+
+def inventory_hosts(
+    hosts: Sequence[NetHost], *, mode: str, mtu: int, instance_mac: str, bridge: str = BRIDGE
+) -> dict[str, object]:
+    """The ``hosts`` of the inventory, in the shape every network lab writes."""
+    controller, compute, instance, outside = hosts
+    own: dict[str, dict[str, object]] = {
+        controller.name: {"ip": controller.data_ip, "uplink": UPLINK, "dhcp_iface": bridge,
+                          "nova_conf": NOVA_CONF},
+        compute.name: {"ip": None, "uplink": UPLINK, "tap_iface": "tap0", "bridge": bridge,
+                       "nova_conf": NOVA_CONF},
+        instance.name: {"ip": instance.data_ip, "dhcp_iface": "eth0", "mac": instance_mac},
+        outside.name: {"ip": outside.data_ip},
+    }  # fmt: skip
+    return {
+        h.name: {
+            "address": h.mgmt_ip,
+            "port": 22,
+            "roles": [h.name],
+            "vars": {
+                **own[h.name],
+                "capture_iface": h.capture_iface,
+                "mtu": mtu,
+                "lab_mode": mode,
+                "netns": h.netns,
+            },
+        }
+        for h in hosts
+    }
