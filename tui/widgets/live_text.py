@@ -3,8 +3,9 @@
 A batch of ~330 tcpdump lines (36 KB) arrives 30 times a second per pane, so the usual
 case (printable ASCII) must cost a few C-level passes over the whole batch and no
 Python work per line: one ``join``, one ``encode``, one ``bytes.translate`` that deletes
-control bytes (a length change means there was one), one ``max(map(len))``. ``str.isprintable``
-over the same text cost 4x the translate (Unicode tables per character), a regex 8x.
+control bytes (a length change means there was one), one ``max(map(len))``. ``clean_lines``
+for 333 lines: 16-17 us; ``str.isprintable`` over the joined text 54-60 us (Unicode tables per
+character), a regex search 120-135 us.
 """
 
 from __future__ import annotations
