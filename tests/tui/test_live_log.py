@@ -12,6 +12,7 @@ from textual.app import App, ComposeResult
 from textual.geometry import Region
 
 from engine.checks.base import LiveLine
+from tui.widgets.frame_clock import FlushClock
 from tui.widgets.live_log import LiveLog
 from tui.widgets.live_pane import LivePane
 from tui.widgets.live_text import clean_lines
@@ -141,3 +142,31 @@ def test_clean_lines_takes_the_fast_path_only_for_clean_text() -> None:
     assert clean_lines(clean) is clean  # printable, not copied
     assert clean_lines(["esc\x1b[0m", "del\x7f"]) == ["esc\ufffd[0m", "del\ufffd"]
     assert clean_lines(["wide\u200b\x00"]) == ["wide\u200b\ufffd"]
+
+
+async def test_the_frame_clock_paints_the_panes_in_its_tick() -> None:
+    app = PaneApp()
+    async with app.run_test() as pilot:
+        pane = app.pane
+        clock = FlushClock.of(app)
+        pane.push(line("painted by the clock"))
+        before = clock.painted
+        clock.tick()
+        assert clock.painting  # this Textual has what the early paint needs
+        assert clock.painted == before + 1
+        assert not pane.log_widget._repaint_required  # claimed: no second frame for it
+        await pilot.pause()
+        assert "painted by the clock" in screen_text(app)
+
+
+async def test_without_the_early_paint_textual_paints_the_panes() -> None:
+    app = PaneApp()
+    async with app.run_test() as pilot:
+        clock = FlushClock.of(app)
+        clock.painting = False  # a Textual without the internals
+        painted = clock.painted
+        app.pane.push(line("painted by Textual's timer"))
+        clock.tick()
+        await pilot.pause()
+        assert clock.painted == painted
+        assert "painted by Textual's timer" in screen_text(app)

@@ -26,7 +26,8 @@ import weakref
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from textual.app import App
+from textual.app import App, ScreenStackError
+from textual.dom import NoScreen
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widget import Widget
@@ -60,9 +61,8 @@ def quiet_gc() -> None:
     gc.set_threshold(*GC_THRESHOLD)
 
 
-def _can_paint(app: App[Any]) -> bool:
+def _can_paint(app: App[Any], screen: Screen[Any]) -> bool:
     """The Textual internals the early paint uses are there."""
-    screen = app.screen
     return (
         hasattr(Screen, "_on_timer_update")
         and hasattr(app, "_batch_count")
@@ -109,14 +109,22 @@ class FlushClock:
     def paint(self, panes: list[LivePane]) -> None:
         """Paint what the flush changed on the current screen now (see the docstring)."""
         app = self.app
-        if self.painting is None:
-            self.painting = _can_paint(app)
-        if not self.painting or app._batch_count or not app.is_running:
+        if self.painting is False or not app.is_running:
             return
-        screen = app.screen
+        try:
+            screen = app.screen
+        except ScreenStackError:  # starting or closing
+            return
+        if self.painting is None:
+            self.painting = _can_paint(app, screen)
+        if not self.painting or app._batch_count:
+            return
         dirty = screen._dirty_widgets
         for pane in panes:
-            if pane.screen is not screen or not pane.display:
+            try:
+                if pane.screen is not screen or not pane.display:
+                    continue
+            except NoScreen:  # being removed
                 continue
             log = pane.log_widget
             parts: tuple[Widget | None, ...] = (
