@@ -175,9 +175,9 @@ class ComputeServiceDownLab(NetnsLab):
         conn = cloud.connect(self.clouds_path, CLOUD)
         progress("registering users, catalogue, image and flavor (openstacksdk)")
         t = time.monotonic()
-        cloud.register(conn, plane.site)
+        cloud.sdk_step("registering the catalogue", cloud.register, conn, plane.site)
         conn = cloud.connect(self.clouds_path, CLOUD)
-        cloud.seed(conn)
+        cloud.sdk_step("uploading the image and the flavor", cloud.seed, conn)
         plane.timings["register"] = time.monotonic() - t
 
         progress("starting nova-conductor, nova-scheduler and nova-compute x2")
@@ -186,7 +186,7 @@ class ComputeServiceDownLab(NetnsLab):
         for node in plane.computes:
             plane.start_compute(node)
         want = {h.name: "up" for h in COMPUTES}
-        cloud.wait_states(conn, want, 180.0, progress)
+        cloud.sdk_step("waiting for nova-compute", cloud.wait_states, conn, want, 180.0, progress)
         plane.discover_hosts()
         plane.timings["nova-compute"] = time.monotonic() - t
         progress(f"both nova-compute services up ({plane.timings['nova-compute']:.1f} s)")
@@ -195,7 +195,10 @@ class ComputeServiceDownLab(NetnsLab):
         if not state.healthy:
             self._inject(plane, state.mode, progress)
             t = time.monotonic()
-            cloud.wait_states(conn, {FAULTY.name: "down"}, 120.0, progress)
+            down = {FAULTY.name: "down"}
+            cloud.sdk_step(
+                "waiting for nova to say down", cloud.wait_states, conn, down, 120.0, progress
+            )
             state.extra["down_after_seconds"] = round(time.monotonic() - t, 1)
             progress(f"nova reports {FAULTY.name} down ({state.extra['down_after_seconds']} s)")
         self._write_inventory(state, files, plane)

@@ -25,6 +25,17 @@ IMAGE = "cirros-tiny"
 FLAVOR = "m1.nano"
 
 
+def sdk_step(what: str, fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)``; an openstacksdk failure becomes one line naming the step."""
+    try:
+        return fn(*args)
+    except CloudtalesError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - every SDK failure is one line
+        said = next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), type(exc).__name__)
+        raise CloudtalesError(f"control plane: {what} failed: {said[:300]}") from None
+
+
 def clouds_yaml(site: Site, cloud: str) -> str:
     doc = {
         "clouds": {
@@ -122,7 +133,9 @@ def wait_states(
 
 
 def boot(conn: Any, servers: Iterable[tuple[str, str]]) -> None:
-    """One server per (name, compute host), ``networks: none`` (no neutron in the lab)."""
+    """One server per (name, compute host), ``networks: none``. Not used by the lab yet:
+    without neutron, nova's API answers every server GET with a 500 (it asks the network
+    API for the server's security groups)."""
     image = conn.image.find_image(IMAGE)
     flavor = conn.compute.find_flavor(FLAVOR)
     for name, host in servers:
