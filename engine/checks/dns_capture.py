@@ -70,6 +70,13 @@ register(
         outcomes=CAPTURE_OUTCOMES,
         params=DnsCaptureParams,
         run=run,
-        facts=("queries", "replies", "rcodes", "forwarded_seen"),
+        facts=(
+            "queries",
+            "replies",
+            "rcodes",
+            "forwarded_seen",
+            "kernel_drops",
+            "kernel_drops_total",
+        ),
     )
 )

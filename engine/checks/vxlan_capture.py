@@ -89,6 +89,14 @@ register(
         outcomes=UNDERLAY_OUTCOMES,
         params=VxlanCaptureParams,
         run=run,
-        facts=("vxlan_frames", "overhead", "largest_inner", "largest_outer", "lost_sizes"),
+        facts=(
+            "vxlan_frames",
+            "overhead",
+            "largest_inner",
+            "largest_outer",
+            "lost_sizes",
+            "kernel_drops",
+            "kernel_drops_total",
+        ),
     )
 )
