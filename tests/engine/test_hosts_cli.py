@@ -197,3 +197,19 @@ def test_the_summary_names_at_most_ten_hosts_per_missing_tool() -> None:
         " and 990 more (1000 hosts)",
     ]
     assert summary([probe(0), probe(1)]).splitlines()[1] == "  no virsh on: h0000, h0001"
+
+
+def test_uid_and_user_come_from_builtins_without_id() -> None:
+    """No ``id`` on PATH: /proc/self/status and /etc/passwd answer (one process less)."""
+    import getpass
+    import os
+
+    from engine.privilege import SUDO_PROBE, parse_sudo_probe
+
+    out = subprocess.run(
+        ["/bin/sh", "-c", SUDO_PROBE],
+        capture_output=True, text=True, env={"PATH": "/nonexistent"}, check=True,
+    ).stdout  # fmt: skip
+    fields = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+    assert (fields["uid"], fields["user"]) == (str(os.getuid()), getpass.getuser())
+    assert parse_sudo_probe(out).user == getpass.getuser()
