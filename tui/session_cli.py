@@ -368,7 +368,9 @@ def cmd_drill(args: argparse.Namespace) -> int:
     lab = with_fault(get_lab(pb.drill.lab), fault)
     found = running_as(lab)  # a lab someone brought up: used as it is, left up
     if found is not None:
-        _refuse_found_lab(args.name, found, bool(args.healthy), surprise)
+        _refuse_found_lab(
+            args.name, found, bool(args.healthy), surprise, getattr(lab, "fault", None)
+        )
     state = "healthy" if args.healthy else "faulty"
     shown = "a tale" if blind else pb.title
     _say(f"drill {args.name}: {shown} ({'surprise' if surprise else state} lab)")
@@ -453,8 +455,14 @@ def cmd_drill(args: argparse.Namespace) -> int:
             _say(line)
 
 
-def _refuse_found_lab(name: str, found: LabInfo, healthy: bool, surprise: bool) -> None:
-    """A drill uses a lab that is up only as it is: one line saying what to do instead."""
+def _refuse_found_lab(
+    name: str, found: LabInfo, healthy: bool, surprise: bool, fault: str | None = None
+) -> None:
+    """A drill uses a lab that is up only as it is: one line saying what to do instead.
+
+    ``fault``: the fault this drill expects (a lab with several faults runs one of them as
+    its mode); a faulty lab up with another fault would be scored against the wrong
+    diagnosis."""
     from labs.core.base import health
 
     now, down = health(found.healthy), f"run `cloudtales lab down {name}`"
@@ -467,6 +475,11 @@ def _refuse_found_lab(name: str, found: LabInfo, healthy: bool, surprise: bool) 
     if found.healthy != healthy:
         instead = "drop --healthy" if healthy else "add --healthy"
         raise CloudtalesError(f"drill {name}: the lab is up {now}; {down} or {instead}")
+    if fault and not healthy and not found.healthy and found.mode != fault:
+        raise CloudtalesError(
+            f"drill {name}: the lab is up with fault {found.mode!r}, not {fault!r}; "
+            f"{down} or use --fault {found.mode}"
+        )
 
 
 def score_lines(attempt: DrillAttempt) -> list[str]:

@@ -108,3 +108,22 @@ def test_a_drill_takes_down_only_what_it_brought_up(lab: DoubleVlanLab) -> None:
     status = cli("lab", "status", "double-vlan")
     assert status.stdout.splitlines()[0] == "lab double-vlan: not running"
     assert netns.namespaces(NS_PREFIX) == []
+
+
+def test_a_drill_refuses_a_lab_up_with_another_fault() -> None:
+    """The metadata lab up with its default fault: a drill asking for the other fault
+    would be scored against the wrong diagnosis, so it refuses and touches nothing."""
+    up = cli("lab", "up", "metadata")
+    try:
+        assert up.returncode == 0, up.stderr
+        mode = cli("lab", "status", "metadata").stdout.splitlines()[0]
+        out = cli("drill", "metadata", "--fault", "secret-mismatch", "--autopilot")
+        assert out.returncode == 2
+        assert out.stderr.splitlines() == [
+            "cloudtales: error: drill metadata: the lab is up with fault 'proxy-down', "
+            "not 'secret-mismatch'; run `cloudtales lab down metadata` or use --fault proxy-down"
+        ]
+        assert out.stdout == ""
+        assert cli("lab", "status", "metadata").stdout.splitlines()[0] == mode
+    finally:
+        cli("lab", "down", "metadata")
