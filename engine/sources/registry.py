@@ -9,7 +9,9 @@ from engine.errors import CloudtalesError
 from engine.sources.spec import Source
 
 _SOURCES: dict[str, Source] = {}
-_CATALOGUES = frozenset({"network", "host", "nova", "services", "neutron", "api", "compute"})
+_CATALOGUES = frozenset(
+    {"network", "host", "nova", "services", "neutron", "api", "compute", "conntrack"}
+)
 
 
 def register(source: Source) -> Source:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from engine.errors import CloudtalesError
 from labs.compute_service_down.lab import ComputeServiceDownLab
+from labs.conntrack_full.lab import ConntrackFullLab, restore_orphaned_max
 from labs.core.base import Lab
 from labs.disappearing_images.lab import DisappearingImagesLab
 from labs.dns.lab import DnsForwarderLab
@@ -30,11 +31,13 @@ LABS: dict[str, Lab] = {
         OverlayMtuLab(),
         DnsForwarderLab(),
         ComputeServiceDownLab(),
+        ConntrackFullLab(),
     )
 }
 
 
 def get_lab(name: str) -> Lab:
+    restore_orphaned_max()  # a global nf_conntrack_max a crashed lab left lowered
     try:
         return LABS[name]
     except KeyError:

@@ -1,0 +1,73 @@
+"""The lab's traffic: an app server in the instance, a bounded burst of flows from outside.
+
+Run as a script inside a namespace (``python3 burst.py serve PORT`` /
+``python3 burst.py burst TARGET PORT COUNT STATUS_FILE``). ``burst`` opens up to COUNT
+TCP connections one after another and keeps each one open: a completed handshake makes
+the router's conntrack entry ASSURED, which early_drop never evicts. It stops at the
+first connect that gets no answer within a second (the router's table is full), writes
+``held N`` or ``held N, connect N+1 dropped`` to STATUS_FILE, and then holds every
+established connection (a byte each way every 20 s keeps them alive) until killed.
+"""
+
+from __future__ import annotations
+
+import selectors
+import socket
+import sys
+import time
+
+
+def serve(port: int) -> None:
+    sel = selectors.DefaultSelector()
+    lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    lsock.bind(("0.0.0.0", port))
+    lsock.listen(1024)
+    sel.register(lsock, selectors.EVENT_READ)
+    while True:
+        for key, _ in sel.select():
+            sock = key.fileobj
+            assert isinstance(sock, socket.socket)
+            if sock is lsock:
+                conn, _addr = lsock.accept()
+                sel.register(conn, selectors.EVENT_READ)
+                continue
+            data = sock.recv(64)
+            if data:
+                sock.sendall(data)  # echo: the established flow keeps answering
+            else:
+                sel.unregister(sock)
+                sock.close()
+
+
+def burst(target: str, port: int, count: int, status_file: str) -> None:
+    held: list[socket.socket] = []
+    dropped = False
+    for _ in range(count):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.settimeout(1.0)
+        try:
+            s.connect((target, port))
+        except OSError:
+            s.close()
+            dropped = True
+            break
+        held.append(s)
+    note = f", connect {len(held) + 1} dropped" if dropped else ""
+    with open(status_file, "w") as fh:
+        fh.write(f"held {len(held)}{note}\n")
+    while True:
+        time.sleep(20)
+        for s in held:
+            try:
+                s.sendall(b".")
+                s.recv(64)
+            except OSError:
+                pass
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "serve":
+        serve(int(sys.argv[2]))
+    else:
+        burst(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])
