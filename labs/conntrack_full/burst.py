@@ -6,7 +6,9 @@ TCP connections one after another and keeps each one open: a completed handshake
 the router's conntrack entry ASSURED, which early_drop never evicts. It stops at the
 first connect that gets no answer within a second (the router's table is full), writes
 ``held N`` or ``held N, connect N+1 dropped`` to STATUS_FILE, and then holds every
-established connection (a byte each way every 20 s keeps them alive) until killed.
+established connection (a byte each way every 20 s) until killed. Like clients that
+retry, it tries one more connect every half second while it holds fewer than COUNT, so a
+slot freed by an expiring entry (the router's own IGMP report) is taken again.
 """
 
 from __future__ import annotations
@@ -40,30 +42,43 @@ def serve(port: int) -> None:
                 sock.close()
 
 
+def _connect(target: str, port: int, timeout: float) -> socket.socket | None:
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect((target, port))
+    except OSError:
+        s.close()
+        return None
+    s.settimeout(1.0)
+    return s
+
+
 def burst(target: str, port: int, count: int, status_file: str) -> None:
     held: list[socket.socket] = []
     dropped = False
-    for _ in range(count):
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.settimeout(1.0)
-        try:
-            s.connect((target, port))
-        except OSError:
-            s.close()
+    while len(held) < count:
+        s = _connect(target, port, 1.0)
+        if s is None:
             dropped = True
             break
         held.append(s)
     note = f", connect {len(held) + 1} dropped" if dropped else ""
     with open(status_file, "w") as fh:
         fh.write(f"held {len(held)}{note}\n")
-    while True:
-        time.sleep(20)
-        for s in held:
-            try:
-                s.sendall(b".")
-                s.recv(64)
-            except OSError:
-                pass
+    last_echo = time.monotonic()
+    while True:  # clients retry: a slot freed (an entry expired) is taken again, up to COUNT
+        time.sleep(0.5)
+        if len(held) < count and (s := _connect(target, port, 0.5)) is not None:
+            held.append(s)
+        if time.monotonic() - last_echo >= 20:
+            last_echo = time.monotonic()
+            for s in held:
+                try:
+                    s.sendall(b".")
+                    s.recv(64)
+                except OSError:
+                    pass
 
 
 if __name__ == "__main__":
