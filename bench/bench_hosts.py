@@ -14,7 +14,8 @@ run; the bench waits for sshd's children of the previous run to exit) with
 ``RLIMIT_NOFILE`` set to 1024 (soft and hard), and runs the same remote command, the
 hosts probe (``engine.hosts_probe.probe_script``), on every host:
 
-  cloudtales   ``cloudtales hosts -i INV --json`` (its default concurrency);
+  cloudtales   ``cloudtales hosts -i INV --json`` (its default concurrency; it sends the
+               probe as ``exec sh -c PROBE``, ``SshRunner.run_short``);
   bare         asyncssh ``connect`` + ``run`` per host under ``asyncio.gather``, at most
                ``RLIMIT_NOFILE - 64`` at once (the same rule as ``cloudtales hosts``);
   ansible      ``ansible all -i INI -m raw -a PROBE -f 50``, Ansible's default ssh
