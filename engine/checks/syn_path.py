@@ -13,6 +13,7 @@ that started late still sees it.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 from engine.checks.base import CheckContext, CheckParams, CheckType, LiveLine
 from engine.checks.gather import gather_all
@@ -20,9 +21,10 @@ from engine.checks.registry import register
 from engine.detectors.secgroup import SYN_OUTCOMES, count_syns, drop_packets, judge_syns, port_chain
 from engine.errors import CloudtalesError
 from engine.parsers.iptables_save import parse_iptables_save
+from engine.parsers.pcap_scan import parse_tcpdump_drop_stats
 from engine.remote.inventory import Host
 from engine.remote.runner import CommandResult
-from engine.results import CheckResult
+from engine.results import CheckResult, FactValue
 
 LEAD_SECONDS = 1.0
 
@@ -97,7 +99,28 @@ async def run(ctx: CheckContext, params: SynPathParams) -> CheckResult:
         else None
     )
     ctx.emit(LiveLine("syn path", result.summary, bad))
-    return result
+    return with_kernel_drops(
+        result,
+        {
+            f"{compute.name}:{bridge}": at_bridge.stdout,
+            f"{instance.name}:{inside}": in_instance.stdout,
+        },
+    )
+
+
+def with_kernel_drops(result: CheckResult, outputs: dict[str, str]) -> CheckResult:
+    """tcpdump's own "packets dropped by kernel" per point (its exit summary, printed
+    into stdout by ``2>&1``); ``kernel_drops_total`` only when every point printed one:
+    a SYN tcpdump dropped is not a SYN the firewall dropped."""
+    dropped = {
+        point: n
+        for point, text in outputs.items()
+        if (n := parse_tcpdump_drop_stats(text.splitlines())) is not None
+    }
+    facts: dict[str, FactValue] = {**result.facts, "kernel_drops": dropped}
+    if len(dropped) == len(outputs):
+        facts["kernel_drops_total"] = sum(dropped.values())
+    return replace(result, facts=facts)
 
 
 register(
@@ -107,6 +130,14 @@ register(
         outcomes=SYN_OUTCOMES,
         params=SynPathParams,
         run=run,
-        facts=("syn_at_bridge", "syn_in_instance", "drops_before", "drops_after", "drops_delta"),
+        facts=(
+            "syn_at_bridge",
+            "syn_in_instance",
+            "drops_before",
+            "drops_after",
+            "drops_delta",
+            "kernel_drops",
+            "kernel_drops_total",
+        ),
     )
 )
