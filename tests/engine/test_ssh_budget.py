@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 
 from engine.remote.inventory import Host, Inventory
-from engine.remote.ssh import SshRunner, connection_budget
+from engine.remote.connect_early import connection_budget
+from engine.remote.ssh import SshRunner
 
 
 def many(inv: Inventory, n: int) -> Inventory:
