@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import asyncio
 
-from engine.remote.inventory import Host, Inventory
 from engine.remote.connect_early import connection_budget
+from engine.remote.inventory import Host, Inventory
 from engine.remote.ssh import SshRunner
 
 
