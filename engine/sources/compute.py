@@ -29,6 +29,7 @@ register(
         "nova-compute processes in the host's network namespace (pid, seconds, command line)",
         live=lambda _p: PROCESSES,
         parser="engine.parsers.os_api.parse_processes",
+        offline=False,  # read live until sos' ps listing is mapped (it has no elapsed secs)
         sos_note="a sosreport's ps auxwww holds them in another layout: not mapped yet",
     )
 )
