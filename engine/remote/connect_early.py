@@ -109,8 +109,9 @@ def open_early_from_file(
 ) -> EarlySockets:
     """``open_early`` before the inventory is even validated (pydantic loads meanwhile).
 
-    Only a cloudtales YAML inventory is read here, for its hosts' ``address``, ``port``,
-    ``transport`` and ``roles`` (``patterns``: the ``--limit`` globs over names and roles).
+    Only a cloudtales YAML inventory is read here, for its hosts' ``address`` (given
+    explicitly), ``port``, ``transport`` and ``roles`` (``patterns``: the ``--limit``
+    globs over names and roles).
     Anything else (an Ansible inventory, an ``ssh.config``, a file that does not parse)
     opens nothing, and the validated inventory decides as usual. A host this reading gets
     wrong only costs a socket nobody takes.
@@ -135,8 +136,8 @@ def _peek(path: Path, patterns: Sequence[str] | None) -> list[tuple[str, int]]:
         return []
     found: list[tuple[str, int]] = []
     for name, h in hosts.items():
-        if not isinstance(h, dict) or h.get("transport", "ssh") != "ssh":
-            continue
+        if not isinstance(h, dict) or h.get("transport", "ssh") != "ssh" or "address" not in h:
+            continue  # an address left to its default: rare, and the usual path covers it
         roles = h.get("roles") or []
         names = [str(name), *(str(r) for r in roles if isinstance(roles, list))]
         if patterns and not any(fnmatch.fnmatchcase(x, p) for p in patterns for x in names):

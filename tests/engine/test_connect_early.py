@@ -130,6 +130,7 @@ def test_open_early_from_the_inventory_file(sshd: Inventory, tmp_path: Path) -> 
         f"  b: {{address: '::1', port: {port}, roles: [controller]}}\n"
         f"  c: {{address: localhost, port: {port}}}\n"
         "  d: {address: 127.0.0.1, transport: local}\n"
+        f"  e: {{port: {port}}}\n"  # no address: left to the validated inventory
     )
     early = open_early_from_file(inv, 10)
     assert len(early) == 2  # a and b: IP addresses reached over ssh
