@@ -23,8 +23,9 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing
 
 from engine.analyzers.summary import anomaly, describe
+from engine.capture.stream import FrameStream, TcpdumpLog
 from engine.checks.base import LiveLine
-from engine.parsers.pcap import PcapFormatError, PcapStream
+from engine.parsers.pcap import PcapFormatError
 from engine.remote.inventory import Host
 from engine.remote.runner import Runner
 
@@ -82,12 +83,15 @@ async def live_lines(
                 yield LiveLine(source, line)
         return
     stderr: list[str] = []
-    stream = PcapStream()
+    log = TcpdumpLog()  # the same reading of tcpdump's stderr as the capture checks'
+
+    def heard(line: str) -> None:
+        log.line(line)
+        stderr.append(line.rstrip())
+
+    stream = FrameStream(mtu)  # the capture checks' and analyze's scanner
     chunks = runner.stream_bytes(
-        host,
-        tcpdump_stream_command(command, limit),
-        timeout=limit,
-        on_stderr=lambda line: stderr.append(line.rstrip()),
+        host, tcpdump_stream_command(command, limit), timeout=limit, on_stderr=heard
     )
     async with aclosing(chunks) as data:
         async for chunk in data:
@@ -105,3 +109,9 @@ async def live_lines(
     stats = stream.close()
     if stats.malformed or stats.truncated:
         yield LiveLine(source, f"{stats.malformed} malformed, {stats.truncated} truncated records")
+    if log.kernel_drops:
+        yield LiveLine(
+            source,
+            f"tcpdump: {log.kernel_drops} packets dropped by kernel",
+            "the capture missed frames: absence in this pane proves nothing",
+        )
