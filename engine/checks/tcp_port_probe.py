@@ -2,7 +2,9 @@
 
 One bounded connect from the probing host (bash's /dev/tcp under ``timeout``): open,
 refused (an RST: the host answers, nothing listens), filtered (no answer at all: a
-firewall dropped the SYN or the reply) or unreachable.
+firewall dropped the SYN or the reply) or unreachable. The probing host is the check's
+own, or ``host``: an OpenStack host name from a fact (``{facts.cs-services.down_host}``),
+mapped to the inventory.
 """
 
 from __future__ import annotations
@@ -12,16 +14,18 @@ from engine.checks.registry import register
 from engine.detectors.secgroup import CONNECT_OUTCOMES, judge_connect, parse_connect
 from engine.errors import CloudtalesError
 from engine.results import CheckResult
+from engine.sources.api_hosts import inventory_host
 
 
 class TcpPortProbeParams(CheckParams):
     target: str
+    host: str = ""  # an OpenStack host name (the API's), instead of the check's hosts
     port: int = 22
     seconds: int = 3
 
 
 async def run(ctx: CheckContext, params: TcpPortProbeParams) -> CheckResult:
-    host = ctx.hosts[0]
+    host = inventory_host(ctx.inventory, params.host) if params.host else ctx.hosts[0]
     res = await ctx.sources.read(
         host,
         "tcp_connect_probe",
