@@ -1,9 +1,9 @@
-"""The subset of nova's database the Havana tale needs, and how the lab fills it.
+"""The rows of the Havana tale, and how the lab loads them into nova's real schema.
 
-nova's own tables, as Havana's ``216_havana`` migration creates them on MySQL (plus
-Icehouse's ``instances_project_id_deleted_idx``): ``instances``,
-``instance_system_metadata``, ``instance_metadata``, and the ``shadow_*`` copies that
-``archive_deleted_rows`` moves soft-deleted rows into (nova's columns and a primary key).
+The tables come from ``nova-manage db sync`` (``labs/havana/nova_schema.py`` and its
+dump); this module fills ``instances``, ``instance_system_metadata``,
+``instance_metadata`` and, for the healthy lab, the ``shadow_*`` copies that
+``archive_deleted_rows`` moves soft-deleted rows into.
 
 Nova never deletes a row: deleting an instance sets ``deleted = id``, ``deleted_at``,
 ``terminated_at`` and ``vm_state = 'deleted'`` on it and ``deleted = id`` on each of its
@@ -23,100 +23,33 @@ from typing import Any
 
 import pymysql
 
-# ---------------------------------------------------------------- schema
-
-_TYPES = {
-    "D": "datetime DEFAULT NULL",
-    "I": "int(11) DEFAULT NULL",
-    "V": "varchar(255) DEFAULT NULL",
-    "U": "varchar(36) DEFAULT NULL",
-    "IP": "varchar(39) DEFAULT NULL",
-    "B": "tinyint(1) DEFAULT NULL",
-    "M": "mediumtext",
-    "PK": "int(11) NOT NULL AUTO_INCREMENT",
-    "UN": "varchar(36) NOT NULL",
-    "VN": "varchar(255) NOT NULL",
-    "LOCK": "enum('owner','admin') DEFAULT NULL",
-}
+# ---------------------------------------------------------------- the seeded columns
 
 
-def _columns(spec: str) -> tuple[tuple[str, str], ...]:
-    """``name:TYPE`` words, in table order, to (name, SQL type) pairs."""
-    return tuple((name, _TYPES[kind]) for name, kind in (w.split(":") for w in spec.split()))
+def _columns(spec: str) -> tuple[str, ...]:
+    return tuple(spec.split())
 
 
-# nova's instances table in Havana, column by column (216_havana.py on MySQL)
+# the instances columns a seed row sets or leaves NULL (nova's own names; the real table,
+# from ``nova_schema.sql``, also has ephemeral_key_uuid and compute_id, left NULL)
 INSTANCE_COLUMNS = _columns(
     """
-    created_at:D updated_at:D deleted_at:D id:PK internal_id:I user_id:V project_id:V
-    image_ref:V kernel_id:V ramdisk_id:V launch_index:I key_name:V key_data:M power_state:I
-    vm_state:V memory_mb:I vcpus:I hostname:V host:V user_data:M reservation_id:V
-    scheduled_at:D launched_at:D terminated_at:D display_name:V display_description:V
-    availability_zone:V locked:B os_type:V launched_on:M instance_type_id:I vm_mode:V uuid:U
-    architecture:V root_device_name:V access_ip_v4:IP access_ip_v6:IP config_drive:V
-    task_state:V default_ephemeral_device:V default_swap_device:V progress:I
-    auto_disk_config:B shutdown_terminate:B disable_terminate:B root_gb:I ephemeral_gb:I
-    cell_name:V node:V deleted:I locked_by:LOCK cleaned:I
+    created_at updated_at deleted_at id internal_id user_id project_id
+    image_ref kernel_id ramdisk_id launch_index key_name key_data power_state
+    vm_state memory_mb vcpus hostname host user_data reservation_id
+    launched_at terminated_at display_name display_description
+    availability_zone locked os_type launched_on instance_type_id vm_mode uuid
+    architecture root_device_name access_ip_v4 access_ip_v6 config_drive
+    task_state default_ephemeral_device default_swap_device progress
+    auto_disk_config shutdown_terminate disable_terminate root_gb ephemeral_gb
+    cell_name node deleted locked_by cleaned hidden
     """
 )
-
-INSTANCE_KEYS = (
-    "UNIQUE KEY `uuid` (`uuid`)",
-    "KEY `project_id` (`project_id`)",
-    "KEY `instances_reservation_id_idx` (`reservation_id`)",
-    "KEY `instances_terminated_at_launched_at_idx` (`terminated_at`,`launched_at`)",
-    "KEY `instances_task_state_updated_at_idx` (`task_state`,`updated_at`)",
-    "KEY `instances_host_deleted_idx` (`host`,`deleted`)",
-    "KEY `instances_uuid_deleted_idx` (`uuid`,`deleted`)",
-    "KEY `instances_host_node_deleted_idx` (`host`,`node`,`deleted`)",
-    "KEY `instances_host_deleted_cleaned_idx` (`host`,`deleted`,`cleaned`)",
-    "KEY `instances_project_id_deleted_idx` (`project_id`,`deleted`)",  # Icehouse
+# the order of the fields in a metadata TSV line (``metadata_row``); both metadata tables
+# have these columns
+METADATA_FIELDS = list(
+    _columns("created_at updated_at deleted_at id instance_uuid key value deleted")
 )
-
-SYSTEM_METADATA_COLUMNS = _columns(
-    "created_at:D updated_at:D deleted_at:D id:PK instance_uuid:UN key:VN value:V deleted:I"
-)
-USER_METADATA_COLUMNS = _columns(
-    "created_at:D updated_at:D deleted_at:D id:PK key:V value:V instance_uuid:U deleted:I"
-)
-# the order of the fields in a metadata TSV line (``metadata_row``)
-METADATA_FIELDS = [c for c, _ in SYSTEM_METADATA_COLUMNS]
-
-TABLES: dict[str, tuple[tuple[tuple[str, str], ...], tuple[str, ...]]] = {
-    "instances": (INSTANCE_COLUMNS, INSTANCE_KEYS),
-    "instance_system_metadata": (
-        SYSTEM_METADATA_COLUMNS,
-        (
-            "KEY `instance_uuid` (`instance_uuid`)",
-            "CONSTRAINT `instance_system_metadata_ibfk_1` FOREIGN KEY (`instance_uuid`)"
-            " REFERENCES `instances` (`uuid`)",
-        ),
-    ),
-    "instance_metadata": (
-        USER_METADATA_COLUMNS,
-        (
-            "KEY `instance_metadata_instance_uuid_idx` (`instance_uuid`)",
-            "CONSTRAINT `instance_metadata_instance_uuid_fkey` FOREIGN KEY (`instance_uuid`)"
-            " REFERENCES `instances` (`uuid`)",
-        ),
-    ),
-}
-
-
-def create_table(name: str, shadow: bool = False) -> str:
-    columns, keys = TABLES[name]
-    lines = [f"  `{col}` {kind}" for col, kind in columns]
-    lines.append("  PRIMARY KEY (`id`)")
-    if not shadow:
-        lines += [f"  {key}" for key in keys]
-    table = f"shadow_{name}" if shadow else name
-    body = ",\n".join(lines)
-    return f"CREATE TABLE `{table}` (\n{body}\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb3"
-
-
-def schema_statements() -> list[str]:
-    """DDL for the tables, parents first, then the shadow tables."""
-    return [create_table(t) for t in TABLES] + [create_table(t, shadow=True) for t in TABLES]
 
 
 # ---------------------------------------------------------------- seed plans
@@ -213,11 +146,9 @@ _ROW_FIELDS = {
     *("launch_index", "power_state", "vm_state", "memory_mb", "vcpus", "hostname", "host"),
     *("reservation_id", "launched_at", "terminated_at", "display_name", "availability_zone"),
     *("locked", "instance_type_id", "uuid", "root_gb", "ephemeral_gb", "node", "deleted"),
-    "cleaned",
+    *("cleaned", "hidden"),
 }
-_ROW_TEMPLATE = (
-    "\t".join(f"{{{c}}}" if c in _ROW_FIELDS else NULL for c, _ in INSTANCE_COLUMNS) + "\n"
-)
+_ROW_TEMPLATE = "\t".join(f"{{{c}}}" if c in _ROW_FIELDS else NULL for c in INSTANCE_COLUMNS) + "\n"
 
 
 def instance_row(inst: Instance) -> str:
@@ -252,6 +183,7 @@ def instance_row(inst: Instance) -> str:
         node=f"{inst.host}.example.org",
         deleted=inst.id if deleted else 0,
         cleaned=1 if deleted else 0,
+        hidden=0,
     )
 
 
@@ -359,7 +291,7 @@ def _user_metadata(instances: Sequence[Instance], total: int, rng: random.Random
 def load_statement(f: SeedFile) -> str:
     """``LOAD DATA INFILE`` for one file (one parameter: its path, read by the server)."""
     table = f.table.removeprefix("shadow_")
-    fields = [c for c, _ in INSTANCE_COLUMNS] if table == "instances" else METADATA_FIELDS
+    fields = list(INSTANCE_COLUMNS) if table == "instances" else METADATA_FIELDS
     cols = ", ".join(f"`{c}`" for c in fields)
     return (
         f"LOAD DATA INFILE %s INTO TABLE `{f.table}` CHARACTER SET utf8mb3 "
