@@ -98,6 +98,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     inv.add_argument("-s", "--symptom", help="symptom id (default: pick one in the TUI)")
     inv.add_argument(
+        "--server",
+        metavar="NAME|UUID",
+        help="start from an OpenStack server: its compute host, instance, tap and MAC from "
+        "the API (--cloud), the compute mapped to an inventory host",
+    )
+    inv.add_argument(
         "--autopilot",
         action="store_true",
         help="run every proposed check, headless; ends 'diagnosis: ID' (exit 0) or "

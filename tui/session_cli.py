@@ -41,6 +41,7 @@ from engine.session import Session, default_journal_path, format_step
 from engine.sources.sosreport import OfflineSetup, offline_of_journal, offline_setup
 
 if TYPE_CHECKING:
+    from engine.server_resolution import ServerResolution
     from labs.core.base import Lab, LabInfo
     from labs.core.faults import Injection
     from tui.app import CloudtalesApp
@@ -178,8 +179,13 @@ def cmd_investigate(args: argparse.Namespace) -> int:
     journal = Path(args.journal) if args.journal else None
     if journal is None and getattr(args, "serve", None):
         journal = default_journal_path(args.symptom or "live")
+    server_facts: dict[str, Any] = {}
+    if getattr(args, "server", None):
+        inventory, server_facts = _resolve_server(inventory, args.server)
     if args.symptom:
         session = Session.start(graph, inventory, make_runner(inventory), args.symptom, journal)
+        for name, value in server_facts.items():
+            session.walker.set_fact(name, value, source="api")
         if args.autopilot:
             return asyncio.run(_autopilot(session))
     elif args.autopilot:
@@ -189,6 +195,23 @@ def cmd_investigate(args: argparse.Namespace) -> int:
     with _serving(args, journal) as banner:
         _app(graph, inventory, session, journal, "cloudtales", args, banner=banner).run()
     return 0
+
+
+def _resolve_server(inventory: Inventory, server: str) -> tuple[Inventory, dict[str, Any]]:
+    """``--server``: where it runs, from the API; the inventory narrowed to its compute."""
+    from engine.server_resolution import narrow, resolve
+
+    async def run() -> ServerResolution:
+        runner = make_runner(inventory)
+        try:
+            return await resolve(inventory, runner, server)
+        finally:
+            await runner.close()
+
+    res = asyncio.run(run())
+    for line in res.lines():
+        _say(line)
+    return narrow(inventory, res), res.facts()
 
 
 def _investigate_offline(graph: PlaybookGraph, args: argparse.Namespace) -> int:

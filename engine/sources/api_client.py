@@ -17,6 +17,7 @@ import asyncio
 import datetime as dt
 import json
 import os
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -28,6 +29,7 @@ from engine.sources.registry import get
 
 _override: list[str] = []  # --cloud NAME, set once by the CLI
 _connections: dict[tuple[str, str], Any] = {}
+_UUID = re.compile(r"^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$", re.I)
 
 
 def use_cloud(name: str | None) -> None:
@@ -105,12 +107,65 @@ def _fetch(conn: Any, name: str, params: dict[str, Any]) -> list[dict[str, Any]]
     if name == "hypervisors":
         return [_hypervisor(h) for h in compute.hypervisors(details=True)]
     if name == "server":
-        server = compute.find_server(params["server"], ignore_missing=False, all_projects=True)
-        return [_server(compute.get_server(server.id))]
+        return [_server_of(compute, params["server"])]
     if name == "server_ports":
-        server = compute.find_server(params["server"], ignore_missing=False, all_projects=True)
-        return [_port(p) for p in conn.network.ports(device_id=server.id)]
+        server = _lookup(compute, params["server"])
+        try:
+            return [_port(p) for p in conn.network.ports(device_id=server["id"])]
+        except Exception as exc:  # noqa: BLE001 - the SDK's "service not in catalog" types vary
+            if "catalog" in str(exc):
+                raise CloudtalesError("no network service (neutron) in the catalogue") from None
+            raise
     raise CloudtalesError(f"source {name} is not answered by the API")
+
+
+def _lookup(compute: Any, wanted: str) -> dict[str, str]:
+    """``{"id", "name"}`` of the one server whose UUID or exact name is ``wanted``, from
+    nova's basic server list (the only server read that never asks neutron)."""
+    query = {"all_tenants": "1"}
+    query["uuid" if _UUID.match(wanted) else "name"] = (
+        wanted if _UUID.match(wanted) else f"^{re.escape(wanted)}$"
+    )
+    found = compute.get("/servers", params=query, microversion="2.1")
+    found.raise_for_status()
+    servers = [s for s in found.json().get("servers", []) if wanted in (s["id"], s["name"])]
+    if not servers:
+        raise CloudtalesError(f"no server named {wanted} (by name or UUID, all projects)")
+    if len(servers) > 1:
+        ids = ", ".join(s["id"] for s in servers)
+        raise CloudtalesError(f"{len(servers)} servers are named {wanted}: give a UUID ({ids})")
+    return {"id": servers[0]["id"], "name": servers[0]["name"]}
+
+
+def _server_of(compute: Any, wanted: str) -> dict[str, Any]:
+    """The server's host and instance name: ``GET /servers/ID``, else (when nova answers
+    it with a 5xx, e.g. its network API, neutron, is down or absent) the hypervisors'
+    server lists, which carry each server's UUID and instance name (microversion 2.53)."""
+    from openstack import exceptions as sdk_errors
+
+    found = _lookup(compute, wanted)
+    try:
+        return {**_server(compute.get_server(found["id"])), "via": "server show"}
+    except sdk_errors.HttpException as exc:
+        if not exc.status_code or exc.status_code < 500:
+            raise
+        said = str(getattr(exc, "details", "") or "").replace("\n", " ").strip()
+        why = f"server show answered HTTP {exc.status_code}" + (f": {said[:120]}" if said else "")
+    answer = compute.get("/os-hypervisors/detail?with_servers=true", microversion="2.53")
+    answer.raise_for_status()
+    for hyp in answer.json().get("hypervisors", []):
+        for srv in hyp.get("servers") or []:
+            if srv.get("uuid") == found["id"]:
+                return {
+                    **found,
+                    "status": None,
+                    "host": (hyp.get("service") or {}).get("host"),
+                    "hypervisor_hostname": hyp.get("hypervisor_hostname"),
+                    "instance_name": srv.get("name"),
+                    "via": f"hypervisor server lists ({why})",
+                }
+    return {**found, "status": None, "host": None, "hypervisor_hostname": None,
+            "instance_name": None, "via": f"no hypervisor lists it ({why})"}  # fmt: skip
 
 
 def _service(s: Any) -> dict[str, Any]:
@@ -158,8 +213,8 @@ def call(host: Host, name: str, params: dict[str, Any]) -> str:
     conn = _connect(cloud, path)
     try:
         items = _fetch(conn, name, params)
-    except CloudtalesError:
-        raise
+    except CloudtalesError as exc:
+        raise CloudtalesError(f"cloud {cloud} ({_auth_url(conn)}): {exc}", host=host.name) from None
     except Exception as exc:  # noqa: BLE001 - every SDK failure becomes one line
         raise CloudtalesError(explain(cloud, _auth_url(conn), exc), host=host.name) from None
     checked_at = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
