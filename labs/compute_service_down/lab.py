@@ -19,7 +19,9 @@ own API lists it ``down`` (``service_down_time`` 15 s):
   RabbitMQ (10.250.24.1:5672); the connection it had dies on missed heartbeats.
 
 ``--healthy``: both computes up. The lab writes ``clouds.yaml`` (cloud
-``compute-service-down-lab``) and names it on the controller in the inventory.
+``compute-service-down-lab``) and names it on the controller in the inventory. One
+server, ``web-01`` (``networks: none``), runs on compute-1 in every mode:
+``cloudtales investigate --server web-01`` resolves it.
 """
 
 from __future__ import annotations
@@ -74,6 +76,8 @@ COMPUTE2 = HostPlan("compute-2", "10.250.24.3", "ctcs-c2", "compute")
 HOSTS = (CONTROLLER, COMPUTE1, COMPUTE2)
 COMPUTES = (COMPUTE1, COMPUTE2)
 FAULTY = COMPUTE2
+SERVER = "web-01"  # booted on the healthy compute: `investigate --server web-01`
+SERVER_HOST = COMPUTE1
 SSH_HOSTS = tuple(netns.SshHost(h.name, h.netns, h.mgmt_ip) for h in HOSTS)
 NOVA_CONF = "/etc/nova/nova.conf"
 
@@ -190,6 +194,12 @@ class ComputeServiceDownLab(NetnsLab):
         plane.discover_hosts()
         plane.timings["nova-compute"] = time.monotonic() - t
         progress(f"both nova-compute services up ({plane.timings['nova-compute']:.1f} s)")
+        t = time.monotonic()
+        progress(f"booting server {SERVER} on {SERVER_HOST.name} (networks: none)")
+        cloud.sdk_step("booting the server", cloud.boot, conn, [(SERVER, SERVER_HOST.name)])
+        want_on = {SERVER: SERVER_HOST.name}
+        cloud.sdk_step("waiting for the server", cloud.wait_servers, conn, want_on, 120.0)
+        plane.timings["server"] = time.monotonic() - t
         state.extra["timings"] = {k: round(v, 1) for k, v in plane.timings.items()}
 
         if not state.healthy:
@@ -232,6 +242,7 @@ class ComputeServiceDownLab(NetnsLab):
                 host_vars.update(
                     os_cloud=CLOUD,
                     clouds_path=str(self.clouds_path),
+                    servers={SERVER: SERVER_HOST.name},
                     rabbitmq_address=CONTROLLER.mgmt_ip,
                     db_address=CONTROLLER.mgmt_ip,
                 )
@@ -271,7 +282,8 @@ class ComputeServiceDownLab(NetnsLab):
         lines += plane.service_lines()
         t = state.extra.get("timings", {})
         lines.append(
-            f"db sync {t.get('db_sync')} s, register {t.get('register')} s"
+            f"db sync {t.get('db_sync')} s, register {t.get('register')} s, "
+            f"server {SERVER} on {SERVER_HOST.name} in {t.get('server')} s"
             + (
                 f", down after {state.extra['down_after_seconds']} s"
                 if "down_after_seconds" in state.extra

@@ -133,9 +133,9 @@ def wait_states(
 
 
 def boot(conn: Any, servers: Iterable[tuple[str, str]]) -> None:
-    """One server per (name, compute host), ``networks: none``. Not used by the lab yet:
-    without neutron, nova's API answers every server GET with a 500 (it asks the network
-    API for the server's security groups)."""
+    """One server per (name, compute host), ``networks: none`` (no neutron in the lab:
+    nova's ``GET /servers/ID`` then answers 500, since it asks neutron for the server's
+    security groups; the hypervisors' server lists still name its host and instance)."""
     image = conn.image.find_image(IMAGE)
     flavor = conn.compute.find_flavor(FLAVOR)
     for name, host in servers:
@@ -146,3 +146,31 @@ def boot(conn: Any, servers: Iterable[tuple[str, str]]) -> None:
             networks="none",
             availability_zone=f"nova:{host}",
         )
+
+
+def servers_on_hosts(conn: Any) -> dict[str, str]:
+    """server UUID -> compute host, from nova's hypervisor server lists (2.53)."""
+    answer = conn.compute.get("/os-hypervisors/detail?with_servers=true", microversion="2.53")
+    answer.raise_for_status()
+    return {
+        srv["uuid"]: str((hyp.get("service") or {}).get("host"))
+        for hyp in answer.json().get("hypervisors", [])
+        for srv in hyp.get("servers") or []
+    }
+
+
+def wait_servers(conn: Any, want: dict[str, str], timeout: float) -> float:
+    """Until each server (name -> host) is on its host; seconds waited."""
+    started = time.monotonic()
+    seen: dict[str, str] = {}
+    while time.monotonic() - started < timeout:
+        ids = {s.name: s.id for s in conn.compute.servers(details=False, all_projects=True)}
+        on = servers_on_hosts(conn)
+        seen = {name: on.get(ids.get(name, ""), "nowhere") for name in want}
+        if seen == want:
+            return time.monotonic() - started
+        time.sleep(0.5)
+    raise CloudtalesError(
+        f"servers not on their hosts within {timeout:g} s: "
+        + ", ".join(f"{n} on {seen.get(n, 'nowhere')} (want {h})" for n, h in want.items())
+    )
