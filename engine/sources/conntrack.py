@@ -41,7 +41,8 @@ register(
         "(global), the namespace's inode",
         live=_fill,
         params=NoParams,
-        sos_note="sos does not keep a namespace's count next to the maximum and its inode",
+        offline=False,
+        sos_note="the count is the moment's and per namespace: sos keeps neither with the inode",
         parser="engine.detectors.conntrack.parse_fill",
     )
 )
