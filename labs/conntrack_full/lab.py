@@ -35,6 +35,7 @@ from labs.core import netns, tenant
 from labs.core.base import LabState, LabStatus, Progress
 from labs.core.netns_lab import NetnsLab, wire_mgmt_bridge
 
+TOOLS = {"nft": "nftables"}  # the router's ruleset (the checks read /proc only)
 BURST_SCRIPT = Path(__file__).with_name("burst.py")
 BURST_WAIT = 30.0  # s for the burst to report (128 connects of a few ms, one 1 s timeout)
 
@@ -62,8 +63,7 @@ class ConntrackFullLab(NetnsLab):
     mgmt_bridge = p.MGMT_BRIDGE
     mgmt_net = p.MGMT_NET
     mode = p.MODE
-    tools = {"tcpdump": "tcpdump", "ping": "iputils-ping", "nft": "nftables",
-             "conntrack": "conntrack"}  # fmt: skip
+    tools = {"tcpdump": "tcpdump", "ping": "iputils-ping", **TOOLS}
     host_names = tuple(h.name for h in p.HOSTS)
 
     def _build(self, state: LabState, progress: Progress) -> None:
