@@ -13,6 +13,18 @@ imported and ``sqlalchemy.orm.configure_mappers()`` runs in ``post_worker_init``
 GET /v2.0/ports fails on ``Port.port_forwardings``), but nova-api's calls to it still
 got 401 (a direct token passed): not solved in the time there was.
 
+Why the 500, exactly (nova 34.0.0, measured): ``GET /servers/ID`` ends in
+``views/servers.py`` ``show(..., show_sec_grp=True)`` (hard-coded for GET), which calls
+``security_group_api.get_instances_security_groups_bindings`` -> ``neutronapi.get_client``
+-> ``keystoneauth1 EndpointNotFound`` (no ``network`` service in the catalogue); the
+body says ``computeFault ... EndpointNotFound``. ``/servers/detail`` does the same for
+every server; no nova option skips it (only PUT below microversion 2.75 omits security
+groups, and a read-only tool does not PUT). What answers without neutron: the basic
+``GET /servers`` (id, name) and ``GET /os-hypervisors/detail?with_servers=true``
+(microversion 2.53), whose server lists carry each server's UUID and instance name
+(``instance-00000001``) under its compute: ``investigate --server`` falls back to them
+when server show answers 5xx (``engine/sources/api_client.py``).
+
 The databases are created and synced with the services' own tools (``keystone-manage``,
 ``glance-manage``, ``placement-manage``, ``nova-manage``), four chains at once.
 Keystone's users, services and endpoints, glance's image and nova's flavor go through
