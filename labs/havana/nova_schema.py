@@ -108,10 +108,14 @@ def sync_conf(path: Path, socket: Path, database: str, api_database: str | None 
     return path
 
 
-def nova_manage(venv: Path, conf: Path, *args: str, timeout: float = 300) -> str:
+def nova_manage(
+    venv: Path, conf: Path, *args: str, ok: tuple[int, ...] = (0,), timeout: float = 300
+) -> str:
+    """Run the venv's nova-manage; its stdout. An exit status not in ``ok`` is an error
+    (``archive_deleted_rows`` exits 1 when it moved rows)."""
     argv = [str(venv / "bin" / "nova-manage"), "--config-file", str(conf), *args]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
-    if done.returncode != 0:
+    if done.returncode not in ok:
         lines = [ln for ln in (done.stderr or done.stdout).splitlines() if ln.strip()]
         said = lines[-1] if lines else f"exit {done.returncode}"
         raise CloudtalesError(f"nova-manage {' '.join(args)} failed: {said}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import shlex
 import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -24,6 +25,7 @@ from engine.errors import CloudtalesError
 from engine.journal import read_events
 from engine.parsers.db_url import DbUrl, parse_db_url
 from engine.playbook.graph import load_valid_graph
+from engine.remedy import plan_remedy
 from engine.remote.factory import make_runner
 from engine.remote.inventory import Inventory, load_inventory
 from engine.remote.runner import Runner
@@ -31,7 +33,9 @@ from engine.remote.sql import SqlSession, open_session
 from engine.report import render_report
 from engine.results import CheckResult
 from engine.session import Session
+from labs.control_plane import venv as cp_venv
 from labs.core import netns
+from labs.havana import nova_schema
 from labs.havana.lab import (
     CONTROLLER,
     CONTROLLER_NS,
@@ -40,6 +44,7 @@ from labs.havana.lab import (
     ROOT_PREFIX,
     HavanaLab,
 )
+from labs.havana.nova_db_schema import SeedPlan, load_seed
 from tests.labs.conftest import fresh_lab
 
 pytestmark = pytest.mark.lab
@@ -155,8 +160,8 @@ def test_the_database_holds_the_tales_dead_with_novas_indexes(lab: HavanaLab) ->
         )
     }
     for expected in [
-        ("instances", "uuid"),
-        ("instances", "instances_host_deleted_idx"),
+        ("instances", "uniq_instances0uuid"),  # nova 34's names, not Havana's
+        ("instances", "instances_deleted_created_at_idx"),
         ("instances", "instances_project_id_deleted_idx"),
         ("instances", "instances_uuid_deleted_idx"),
         ("instances", "instances_host_deleted_cleaned_idx"),
@@ -175,7 +180,7 @@ def test_the_database_holds_the_tales_dead_with_novas_indexes(lab: HavanaLab) ->
     fks = root_query(
         lab,
         "SELECT constraint_name FROM information_schema.referential_constraints "
-        "WHERE constraint_schema = 'nova' ORDER BY 1",
+        "WHERE constraint_schema = 'nova' AND table_name LIKE 'instance%metadata' ORDER BY 1",
     )
     assert [r[0] for r in fks] == [
         "instance_metadata_instance_uuid_fkey",
@@ -320,6 +325,145 @@ async def test_journal_and_report_never_show_the_password(lab: HavanaLab, tmp_pa
     assert "archive_rows" in text
     for where in (text, report):
         assert password(lab) not in where
+
+
+# ---------------------------------------------------------------- nova's own tools
+
+
+def control_plane_venv() -> Path:
+    path = cp_venv.venv_path()
+    assert cp_venv.ready(path), (
+        f"no control plane venv at {path}: python -m labs.control_plane.venv"
+    )
+    return path
+
+
+def test_the_schema_is_novas_migration_head_from_db_sync(lab: HavanaLab) -> None:
+    head = nova_schema.venv_head(control_plane_venv())
+    text = nova_schema.SCHEMA_SQL.read_text()
+    assert nova_schema.dump_revision(text) == head
+    assert root_query(lab, "SELECT version_num FROM alembic_version") == [(head,)]
+    dumped = set(re.findall(r"^CREATE TABLE `(\w+)`", text, re.M))
+    tables = {
+        str(r[0])
+        for r in root_query(
+            lab,
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'nova'",
+        )
+    }
+    assert tables == dumped
+    assert len(tables) > 100  # nova's whole cell database, not a subset
+    for table in ("instances", "instance_system_metadata", "instance_metadata", "instance_extra"):
+        assert f"shadow_{table}" in tables
+    columns = root_query(
+        lab,
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema = 'nova' AND table_name = 'instances' "
+        "AND column_name IN ('deleted', 'compute_id', 'hidden') ORDER BY 1",
+    )
+    assert columns == [("compute_id", "bigint"), ("deleted", "int"), ("hidden", "tinyint")]
+
+
+SCRATCH = SeedPlan(
+    deleted_instances=400,
+    errored_instances=20,
+    live_instances=30,
+    system_metadata=2_000,
+    user_metadata=300,
+    shadow_instances=0,
+    history_days=1000,
+)
+ARCHIVED_LINE = re.compile(r"^\|\s*([a-z_]+)\s*\|\s*(\d+)\s*\|$", re.M)
+SHADOWS = ("shadow_instances", "shadow_instance_system_metadata", "shadow_instance_metadata")
+
+
+def shadow_counts(lab: HavanaLab, database: str) -> dict[str, int]:
+    with lab.db.root_connection(database) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_schema = %s AND table_name LIKE 'shadow%%'",
+            (database,),
+        )
+        counts = {}
+        for (name,) in cur.fetchall():
+            cur.execute(f"SELECT COUNT(*) FROM `{name}`")
+            counts[str(name)] = int(cur.fetchone()[0])
+    return counts
+
+
+async def test_the_remedys_dry_run_is_what_nova_manage_archives_on_a_scratch_copy(
+    lab: HavanaLab,
+) -> None:
+    """The remedy's numbers against the real ``nova-manage db archive_deleted_rows`` and
+    ``purge``, run as the remedy writes them, on a small copy (nova's schema, the lab's
+    kind of rows) beside the tale's database."""
+    venv = control_plane_venv()
+    with lab.db.root_connection() as conn, conn.cursor() as cur:
+        for db in ("nova_scratch", "nova_api_scratch"):
+            cur.execute(f"DROP DATABASE IF EXISTS {db}")
+            cur.execute(f"CREATE DATABASE {db} DEFAULT CHARACTER SET utf8mb3")
+        cur.execute("GRANT SELECT ON nova_scratch.* TO 'nova'@'127.0.0.1'")
+    with lab.db.root_connection("nova_scratch") as conn:
+        with conn.cursor() as cur:
+            nova_schema.load(cur)
+        load_seed(conn, SCRATCH, lab.run_dir / "scratch-seed")
+    conf = nova_schema.sync_conf(
+        lab.run_dir / "nova-scratch.conf", lab.db.socket, "nova_scratch", "nova_api_scratch"
+    )
+    nova_schema.nova_manage(venv, conf, "api_db", "sync")
+    scratch_conf = "/etc/nova/nova-scratch.conf"
+    url = f"mysql+pymysql://nova:{password(lab)}@127.0.0.1/nova_scratch"
+    in_controller(lab, f"cat > {scratch_conf}", f"[database]\nconnection = {url}\n")
+    try:
+        before = await run_check(lab, "nova_db_rows", {"nova_conf": scratch_conf})
+        graph = load_valid_graph()
+        inventory = load_inventory(lab.inventory_path())
+        plan = plan_remedy(
+            graph.remedies["havana-archive-deleted-rows"],
+            inventory,
+            {f"havana-db-rows.{k}": v for k, v in before.facts.items()},
+        )
+        assert plan.runnable, plan.unresolved
+        archive, purge = (shlex.split(c) for c in plan.commands)
+        assert (
+            archive[:3]
+            == purge[:2] + ["archive_deleted_rows"]
+            == [
+                "nova-manage",
+                "db",
+                "archive_deleted_rows",
+            ]
+        )
+        said = nova_schema.nova_manage(venv, conf, *archive[1:], ok=(0, 1))
+        moved = shadow_counts(lab, "nova_scratch")
+        after = await run_check(lab, "nova_db_rows", {"nova_conf": scratch_conf})
+        nova_schema.nova_manage(venv, conf, *purge[1:], ok=(0, 3))
+        purged = shadow_counts(lab, "nova_scratch")
+    finally:
+        in_controller(lab, f"rm -f {scratch_conf}")
+        with lab.db.root_connection() as conn, conn.cursor() as cur:
+            cur.execute("DROP DATABASE IF EXISTS nova_scratch")
+            cur.execute("DROP DATABASE IF EXISTS nova_api_scratch")
+    f = before.facts
+    assert isinstance(f["archive_rows"], int)
+    assert 0 < f["archive_rows"] < SCRATCH.instances + SCRATCH.system_metadata
+    # what moved to the shadow tables is exactly what the dry run said, and nothing else
+    assert {t: n for t, n in moved.items() if n} == {
+        "shadow_instances": f["archive_instances"],
+        "shadow_instance_system_metadata": f["archive_system_metadata"],
+        "shadow_instance_metadata": f["archive_metadata"],
+    }
+    # nova-manage's own table (--verbose) says the same
+    reported = {t: int(n) for t, n in ARCHIVED_LINE.findall(said) if int(n)}
+    assert reported == {
+        "instances": f["archive_instances"],
+        "instance_system_metadata": f["archive_system_metadata"],
+        "instance_metadata": f["archive_metadata"],
+    }
+    assert after.facts["archive_rows"] == 0
+    assert after.facts["shadow_rows"] == f["archive_rows"]
+    # purge --before the same date empties what was archived (purge_rows of the dry run)
+    assert sum(moved.values()) - sum(purged.values()) == f["purge_rows"]
 
 
 # ---------------------------------------------------------------- rebuilds and teardown
