@@ -30,8 +30,10 @@ import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from engine.errors import CloudtalesError
+from labs.compute_service_down import domain_stand_in
 from labs.control_plane import cloud, venv
 from labs.control_plane.configs import Secrets, Site
 from labs.control_plane.plane import ComputeNode, ControlPlane
@@ -148,11 +150,13 @@ class ComputeServiceDownLab(NetnsLab):
         }
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.run_dir.chmod(0o711)
-        etc = [ETC_NETNS, Path("/etc/nova")]
+        etc = [ETC_NETNS, Path("/etc/nova"), Path("/etc/libvirt")]
         state.created_paths = [str(d) for d in etc if not d.exists()]
         state.save(self._state_path)
         for d in etc:  # ip netns exec binds /etc/netns/NS/nova over /etc/nova
             d.mkdir(exist_ok=True)
+        # before sshd starts: its namespace's binds are made when it is exec'd
+        domain_stand_in.qemu_dir(SERVER_HOST.netns).mkdir(parents=True, exist_ok=True)
         plane = self.plane(state)
 
         progress("creating namespaces and the management network")
@@ -200,6 +204,7 @@ class ComputeServiceDownLab(NetnsLab):
         want_on = {SERVER: SERVER_HOST.name}
         cloud.sdk_step("waiting for the server", cloud.wait_servers, conn, want_on, 120.0)
         plane.timings["server"] = time.monotonic() - t
+        self._define_domain(conn, progress)
         state.extra["timings"] = {k: round(v, 1) for k, v in plane.timings.items()}
 
         if not state.healthy:
@@ -212,6 +217,15 @@ class ComputeServiceDownLab(NetnsLab):
             state.extra["down_after_seconds"] = round(time.monotonic() - t, 1)
             progress(f"nova reports {FAULTY.name} down ({state.extra['down_after_seconds']} s)")
         self._write_inventory(state, files, plane)
+
+    def _define_domain(self, conn: Any, progress: Progress) -> None:
+        """The libvirt domain nova's libvirt driver would define (``domain_stand_in``)."""
+        ids = {s.name: s.id for s in conn.compute.servers(details=False, all_projects=True)}
+        uuid = ids[SERVER]
+        name = cloud.sdk_step("reading the instance name", cloud.instance_names, conn)[uuid]
+        dom = domain_stand_in.StandInDomain(name, uuid, SERVER)
+        path = domain_stand_in.define(SERVER_HOST.netns, dom)
+        progress(f"{SERVER_HOST.name}: libvirt domain stand-in {path.name}, tap {dom.tap}")
 
     def _inject(self, plane: ControlPlane, fault: str, progress: Progress) -> None:
         node = next(n for n in plane.computes if n.name == FAULTY.name)

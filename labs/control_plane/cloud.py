@@ -148,6 +148,17 @@ def boot(conn: Any, servers: Iterable[tuple[str, str]]) -> None:
         )
 
 
+def instance_names(conn: Any) -> dict[str, str]:
+    """server UUID -> instance name (``instance-0000000N``), from the hypervisor lists."""
+    answer = conn.compute.get("/os-hypervisors/detail?with_servers=true", microversion="2.53")
+    answer.raise_for_status()
+    return {
+        srv["uuid"]: str(srv["name"])
+        for hyp in answer.json().get("hypervisors", [])
+        for srv in hyp.get("servers") or []
+    }
+
+
 def servers_on_hosts(conn: Any) -> dict[str, str]:
     """server UUID -> compute host, from nova's hypervisor server lists (2.53)."""
     answer = conn.compute.get("/os-hypervisors/detail?with_servers=true", microversion="2.53")

@@ -3,8 +3,10 @@
 The real control plane boots ``web-01`` on compute-1 (``networks: none``; no neutron).
 nova answers ``GET /servers/ID`` with a 500 without neutron, so the host and the
 instance name come from nova's hypervisor server lists; the ports read says neutron is
-not in the catalogue, and the libvirt read says compute-1 (``fake.FakeDriver``) has no
-domain. One lab build for the module; every run is the CLI as a user types it.
+not in the catalogue, so the tap and MAC come from the compute's libvirt domain XML,
+matched by instance name over SSH (the lab writes the domain nova's libvirt driver would
+define: ``fake.FakeDriver`` defines none; ``labs/compute_service_down/domain_stand_in.py``).
+One lab build for the module; every run is the CLI as a user types it.
 """
 
 from __future__ import annotations
@@ -64,13 +66,19 @@ def test_server_resolves_to_its_host_and_instance(
     assert f"in cloud {csd.CLOUD}: on compute-1, instance instance-" in out[0]
     assert "via hypervisor server lists (server show answered HTTP 500" in out[0]
     assert "no network service (neutron) in the catalogue" in proc.stdout
-    assert "libvirt: no domain instance-" in proc.stdout  # fake.FakeDriver defines none
+    nic = out[1]  # from the lab's stand-in domain XML, read over SSH, matched by name
+    assert re.fullmatch(
+        r"  nic fa:16:3e:[0-9a-f:]{8} tap tap[0-9a-f-]{11} \(from libvirt domain "
+        r"instance-[0-9a-f]{8} on compute-1\)",
+        nic,
+    ), proc.stdout
     evs = events(journal)
     facts = {e["name"]: e["value"] for e in evs if e["type"] == "fact"}
     assert facts["server.host"] == "compute-1"
     assert facts["server.os_host"] == "compute-1"
     assert re.fullmatch(r"instance-[0-9a-f]{8}", str(facts["server.instance_name"]))
-    assert "server.tap" not in facts  # neither neutron nor libvirt could say
+    assert facts["server.tap"] == "tap" + str(facts["server.id"])[:11]
+    assert str(facts["server.mac"]) in nic
     first = next(e for e in evs if e["type"] == "check_started")
     assert first["hosts"] == ["compute-1"]  # the inventory narrowed to the server's compute
     text = journal.read_text() + proc.stdout + proc.stderr
