@@ -12,6 +12,12 @@ same data (what the walk shows as the check's command).
 Every answer is JSON: ``{"cloud": NAME, "checked_at": ISO-8601 UTC, "items": [...]}``;
 ``checked_at`` is when it was asked, so a heartbeat's age replays as it was seen.
 They cannot exist in a sosreport (``offline=False``).
+
+``server`` is found by UUID or exact name in nova's basic list (never neutron), then
+read with server show; when that answers 5xx (nova asks neutron for the server's
+security groups, so a cloud whose neutron is down or absent fails it) the host and the
+instance name come from the hypervisors' server lists instead, and the item's ``via``
+says which.
 """
 
 from __future__ import annotations
