@@ -33,6 +33,7 @@ import secrets
 import time
 from pathlib import Path
 
+from engine.errors import CloudtalesError
 from labs.core import netns
 from labs.core.base import LabState, Progress
 from labs.core.netns_lab import NetnsLab, wire_mgmt_bridge
@@ -150,6 +151,18 @@ class HavanaLab(NetnsLab):
         self._write_inventory(files)
 
     def _seed(self, password: str, plan: nova_db_schema.SeedPlan, progress: Progress) -> float:
+        """Schema, then rows; a statement MariaDB refuses is one line, not a traceback."""
+        import pymysql
+
+        try:
+            return self._seed_rows(password, plan, progress)
+        except pymysql.MySQLError as err:
+            code, said = (err.args + ("", ""))[:2]
+            raise CloudtalesError(
+                f"lab {self.name}: seeding nova's database failed: MariaDB error {code}: {said}"
+            ) from None
+
+    def _seed_rows(self, password: str, plan: nova_db_schema.SeedPlan, progress: Progress) -> float:
         started = time.monotonic()
         with self.db.root_connection() as conn, conn.cursor() as cur:
             cur.execute(f"CREATE DATABASE {DB_NAME} DEFAULT CHARACTER SET utf8mb3")
