@@ -76,6 +76,9 @@ class ConntrackFullLab(NetnsLab):
 
         progress("creating namespaces")
         tenant.add_namespaces([h.netns for h in p.HOSTS], routers=[p.CONTROLLER.netns])
+        # the ruleset before any link is up: nothing (an IGMP report) is tracked before it
+        (self.run_dir / "router.nft").write_text(p.ROUTER_NFT)
+        netns.run(netns.in_ns(p.CONTROLLER.netns, ["nft", "-f", str(self.run_dir / "router.nft")]))
         progress("wiring the management network")
         wire_mgmt_bridge(
             p.MGMT_BRIDGE,
@@ -84,8 +87,6 @@ class ConntrackFullLab(NetnsLab):
         )
         progress("wiring the tenant network and the router")
         self._wire_data_path()
-        (self.run_dir / "router.nft").write_text(p.ROUTER_NFT)
-        netns.run(netns.in_ns(p.CONTROLLER.netns, ["nft", "-f", str(self.run_dir / "router.nft")]))
         tenant.write_nova_confs((p.CONTROLLER, p.COMPUTE))
 
         files = self._start_ssh(

@@ -31,15 +31,18 @@ CONTROLLER, COMPUTE, INSTANCE, OUTSIDE = HOSTS
 
 ROUTER_NFT = """\
 # the router namespace's ruleset, as an L3 agent's stateful rules make conntrack track
-# every routed flow; the management network (mgmt0: sshd) is not tracked
+# every routed flow; the management network (mgmt0: sshd) is not tracked, nor the
+# router's own IGMP reports (an entry that would expire and free a slot now and then)
 table inet cloudtales_router {
   chain raw_prerouting {
     type filter hook prerouting priority raw; policy accept;
     iifname "mgmt0" notrack
+    meta l4proto igmp notrack
   }
   chain raw_output {
     type filter hook output priority raw; policy accept;
     oifname "mgmt0" notrack
+    meta l4proto igmp notrack
   }
   chain forward {
     type filter hook forward priority filter; policy accept;
