@@ -26,6 +26,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import tui  # noqa: F401 - first: the product's Textual settings (TEXTUAL_FPS)
+
 ROOT = Path(__file__).resolve().parent.parent
 PANES = 4
 POOL = 4096

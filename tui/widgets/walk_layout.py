@@ -86,7 +86,12 @@ class WalkScreen(Screen[None]):
             mark = ">" if p.has_class("-shown") else " "
             count = f" {p.lines}" if p.source else ""
             tabs.append(f"{mark}{n} {_short(p.source)}{count}")
-        self.query_one("#pane-tabs", Static).update("  ".join(tabs) + "   (tab)")
+        text = "  ".join(tabs) + "   (tab)"
+        if text != getattr(self, "_pane_tabs_text", None):
+            # one row whose height the CSS fixes: no layout pass (counts change 4 times a
+            # second per pane; the bar is hidden on wide screens)
+            self.query_one("#pane-tabs", Static).update(text, layout=False)
+            self._pane_tabs_text = text
 
     def action_next_pane(self, delta: int) -> None:
         panes = self.panes
