@@ -140,4 +140,7 @@ class FlushClock:
                     dirty.add(widget)
         if dirty:
             self.painted += 1
-            screen._on_timer_update()
+            try:
+                screen._on_timer_update()
+            except NoScreen:  # a widget left the DOM during the frame (the app closing):
+                return  # Textual's own timer paints what is still there

@@ -33,6 +33,7 @@ from rich.cells import cell_len, chop_cells
 from rich.segment import Segment
 from rich.style import Style
 from textual.color import Color
+from textual.dom import NoScreen
 from textual.geometry import Region, Size
 from textual.scroll_view import ScrollView
 from textual.selection import Selection
@@ -298,7 +299,10 @@ class LiveLog(ScrollView, can_focus=True):
         text = self.scrollable_content_region
         cells, text_rows = max(1, text.width), text.height
         scroll_x, scroll_y = self.scroll_offset
-        selection = self.text_selection
+        try:
+            selection = self.text_selection
+        except NoScreen:  # painted by the screen's timer while leaving the DOM
+            selection = None
         offsets = selection is not None or not self._plain
         old, fresh = self._cache, {}
         blank: Strip | None = None
