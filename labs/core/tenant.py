@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from labs.core import netns
+from labs.core.base import LabState
 from labs.core.netns_lab import ETC_NETNS, no_ipv6
 
 NOVA_DIR = "/etc/nova"
@@ -52,6 +53,16 @@ def hosts_of(prefix: str, mgmt: str, root: str, controller_iface: str) -> tuple[
 def shared_dirs() -> tuple[Path, ...]:
     """Root-namespace dirs ``ip netns exec`` binds /etc/netns/NS/* over."""
     return (ETC_NETNS, Path(NEUTRON_DIR), Path(NOVA_DIR))
+
+
+def make_shared_dirs(state: LabState, state_path: Path) -> None:
+    """Create the shared dirs, recording first (in the saved state) those this lab
+    creates, so ``lab down`` removes only what it made."""
+    shared = shared_dirs()
+    state.created_paths = [str(d) for d in shared if not d.exists()]
+    state.save(state_path)
+    for d in shared:  # ip netns exec binds /etc/netns/NS/{neutron,nova} over them
+        d.mkdir(exist_ok=True)
 
 
 def add_namespaces(names: Iterable[str], routers: Iterable[str]) -> None:

@@ -71,11 +71,7 @@ class OverlayMtuLab(NetnsLab):
 
     def _build(self, state: LabState, progress: Progress) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        shared = tenant.shared_dirs()
-        state.created_paths = [str(d) for d in shared if not d.exists()]
-        state.save(self._state_path)
-        for d in shared:  # ip netns exec binds /etc/netns/NS/{neutron,nova} over them
-            d.mkdir(exist_ok=True)
+        tenant.make_shared_dirs(state, self._state_path)
 
         progress("creating namespaces")
         tenant.add_namespaces([h.netns for h in p.HOSTS], routers=[p.CONTROLLER.netns])
