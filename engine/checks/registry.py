@@ -10,7 +10,7 @@ from pathlib import Path
 from engine.checks.base import CheckType
 from engine.errors import CloudtalesError
 
-_SKIP = {"base", "registry", "gather", "concurrent_capture"}  # building blocks, not checks
+_SKIP = {"base", "registry", "gather"}  # building blocks, not checks
 
 
 def _check_modules() -> list[str]:

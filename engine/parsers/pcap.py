@@ -50,7 +50,6 @@ __all__ = [  # the frame model lives in engine.parsers.frame; importers use this
     "CaptureStats",
     "Frame",
     "PcapFormatError",
-    "PcapStream",
     "decode_frame",
     "iter_frames",
     "read_capture",
@@ -364,39 +363,3 @@ def read_capture(path: str | Path) -> Capture:
         with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
             frames = list(iter_frames(mm, stats))
     return Capture(str(path), frames, stats)
-
-
-class PcapStream:
-    """Incremental parser for a live ``tcpdump -U -w -`` (or pcapng) byte stream."""
-
-    def __init__(self) -> None:
-        self.stats = CaptureStats()
-        self._scanner = _Scanner(self.stats)
-        self._pending = b""
-
-    @property
-    def pending_bytes(self) -> int:  # a partial record waiting for more bytes
-        return len(self._pending)
-
-    def feed(self, chunk: bytes) -> list[Frame]:
-        """Frames completed by this chunk. Raises PcapFormatError for a bad header."""
-        buf = self._pending + chunk if self._pending else bytes(chunk)
-        scanner = self._scanner
-        if not self.stats.format and not scanner.start(buf):
-            self._pending = buf
-            return []
-        if scanner.skip:  # the rest of an oversized block, discarded unread
-            step = min(scanner.skip, len(buf))
-            scanner.skip, scanner.base, buf = scanner.skip - step, scanner.base + step, buf[step:]
-        frames = list(scanner.scan(buf, final=False))
-        self._pending = b"" if scanner.dead else buf[scanner.pos :]
-        scanner.base += scanner.pos  # offsets in problems count from the stream's start
-        scanner.pos = 0
-        return frames
-
-    def close(self) -> CaptureStats:
-        """End of stream: a partial record left over counts as truncated."""
-        if self._pending and self.stats.format and not self._scanner.dead:
-            self.stats.truncated += 1
-        self._pending = b""
-        return self.stats

@@ -24,7 +24,7 @@ from engine.capture.stream import FrameStream, TcpdumpLog
 from engine.checks import bpdu_capture, capture
 from engine.checks.base import CheckContext
 from engine.errors import CloudtalesError
-from engine.parsers.pcap import CaptureStats, PcapFormatError, PcapStream
+from engine.parsers.pcap import CaptureStats, PcapFormatError
 from engine.parsers.pcap_scan import ScanSession
 from engine.remote.inventory import load_inventory
 from engine.remote.replay import ReplayRunner, load_recordings
@@ -59,17 +59,6 @@ def test_pushed_pieces_give_the_findings_of_one_read(name: str, data: bytes) -> 
     for pure in (False, True):
         for seed in range(3):
             assert _pushed(data, pure, seed) == whole, (name, pure, seed)
-
-
-def test_frame_stream_yields_what_the_old_stream_parser_did() -> None:
-    data = pcap_bytes([ping(20, 100, payload=n) for n in (56, 1400, 1472)] * 5)[:-9]
-    old, new = PcapStream(), FrameStream()
-    got_old = [f for i in range(0, len(data), 13) for f in old.feed(data[i : i + 13])]
-    got_new = [f for i in range(0, len(data), 13) for f in new.feed(data[i : i + 13])]
-    assert got_new == got_old
-    assert len(got_new) == 14
-    assert new.close() == old.close()
-    assert new.stats.truncated == 1
 
 
 def test_tcpdump_log_sorts_stderr() -> None:

@@ -23,12 +23,12 @@ from scapy.layers.l2 import (
 from scapy.packet import Raw
 from scapy.utils import PcapNgWriter, wrpcap
 
+from engine.capture.stream import FrameStream
 from engine.parsers.pcap import (
     Capture,
     CaptureStats,
     Frame,
     PcapFormatError,
-    PcapStream,
     decode_frame,
     iter_frames,
     read_capture,
@@ -418,35 +418,33 @@ def test_stream_matches_whole_buffer_for_any_chunking(fmt: str) -> None:
     expected, _ = frames_of(data)
     rng = random.Random(3)
     for sizes in ([1] * 50, [3, 7, 23], [1000], [len(data)]):
-        stream, got, pos, i = PcapStream(), [], 0, 0
+        stream, got, pos, i = FrameStream(), [], 0, 0
         while pos < len(data):
             size = sizes[i % len(sizes)] if i < 60 else rng.randrange(1, 3000)
             got += stream.feed(data[pos : pos + size])
             pos, i = pos + size, i + 1
         assert got == expected
-        assert stream.pending_bytes == 0
-        assert stream.close().frames == 12
+        stats = stream.close()
+        assert (stats.frames, stats.truncated) == (12, 0)  # nothing left pending
 
 
 def test_stream_header_split_partial_record_and_close() -> None:
     data = pcap_bytes([ping(20), ping(20, 100)])
-    stream = PcapStream()
+    stream = FrameStream()
     assert stream.feed(data[:2]) == []
     assert stream.feed(data[2:20]) == []
     assert [f.vids for f in stream.feed(data[20:-10])] == [(20,)]
-    assert stream.pending_bytes > 0
     stats = stream.close()
     assert (stats.frames, stats.truncated) == (1, 1)
 
 
 def test_stream_bad_header_and_corrupt_record() -> None:
     with pytest.raises(PcapFormatError):
-        PcapStream().feed(b"tcpdump: eth9: No such device exists\n")
-    stream = PcapStream()
+        FrameStream().feed(b"tcpdump: eth9: No such device exists\n")
+    stream = FrameStream()
     corrupt = pcap_bytes([ping(20)]) + struct.pack("<IIII", 0, 0, 10**9, 10**9)
     assert len(stream.feed(corrupt)) == 1
     assert stream.feed(ping(20)) == []
-    assert stream.pending_bytes == 0
     assert stream.close().malformed == 1
 
 
@@ -479,7 +477,7 @@ def test_oversized_blocks_are_skipped_unread_and_offsets_count_from_the_start() 
     big = ng_block(0x00000BAD, b"\0" * (3 << 20))  # 3 MiB custom block: skipped, not kept
     data = ng_shb() + ng_idb(1) + ng_epb(0, 0, ping(20)) + big + ng_epb(0, 1, ping(30))
     data += ng_epb(7, 2, ping(40))  # an interface that does not exist: malformed
-    stream, got = PcapStream(), []
+    stream, got = FrameStream(), []
     for at in range(0, len(data), 100_000):
         got += stream.feed(data[at : at + 100_000])
     stats = stream.close()
