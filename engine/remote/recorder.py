@@ -18,7 +18,7 @@ import yaml
 from engine.remote.inventory import Host
 from engine.remote.runner import CommandResult, Runner
 from engine.sources.live import LiveSources, Sources
-from engine.sources.recorded import SOURCES_FILE, SourceRecorder
+from engine.sources.recorded import SOURCES_FILE, SourceRecorder, StreamTee
 
 
 class RecordingRunner:
@@ -91,28 +91,21 @@ class RecordingRunner:
         timeout: float = 60.0,
         on_stderr: Callable[[str], None] | None = None,
     ) -> AsyncGenerator[bytes, None]:
-        chunks: list[bytes] = []
-        errs: list[str] = []
-
-        def tee(line: str) -> None:
-            errs.append(line)
-            if on_stderr is not None:
-                on_stderr(line)
-
+        tee = StreamTee(on_stderr)
         self._streams += 1
         name = f"stream-{self._streams:02d}-{host.name}.bin"
         try:
-            async for chunk in self.inner.stream_bytes(host, command, timeout, tee):
-                chunks.append(chunk)
+            async for chunk in self.inner.stream_bytes(host, command, timeout, tee.stderr_line):
+                tee.chunks.append(chunk)
                 yield chunk
         finally:
-            (self.out_dir / name).write_bytes(b"".join(chunks))
+            (self.out_dir / name).write_bytes(tee.data)
             self.entries.append(
                 {
                     "host": host.name,
                     "match": self._match(command),
                     "pcap_file": name,
-                    "stderr": "".join(f"{x}\n" for x in errs),
+                    "stderr": tee.stderr,
                 }
             )
             self._save()

@@ -109,6 +109,29 @@ class RecordedSources:
             yield (self.stream_dir / a.stream).read_bytes()
 
 
+class StreamTee:
+    """What a recorded byte stream carried: its chunks and its stderr lines, which are
+    passed on to the caller's ``on_stderr`` as they come."""
+
+    def __init__(self, on_stderr: Callable[[str], None] | None) -> None:
+        self.chunks: list[bytes] = []
+        self.errs: list[str] = []
+        self._on_stderr = on_stderr
+
+    def stderr_line(self, line: str) -> None:
+        self.errs.append(line)
+        if self._on_stderr is not None:
+            self._on_stderr(line)
+
+    @property
+    def data(self) -> bytes:
+        return b"".join(self.chunks)
+
+    @property
+    def stderr(self) -> str:
+        return "".join(f"{x}\n" for x in self.errs)
+
+
 class SourceRecorder:
     """Wraps a provider; every ``read`` answer is kept for ``save``."""
 
@@ -150,25 +173,20 @@ class SourceRecorder:
     ) -> AsyncGenerator[bytes, None]:
         """Passed through; the bytes and stderr are kept as one answer (its ``stream``
         file is written next to sources.yaml) once the stream ends or is stopped."""
-        chunks: list[bytes] = []
-        errs: list[str] = []
-
-        def tee(line: str) -> None:
-            errs.append(line)
-            if on_stderr is not None:
-                on_stderr(line)
-
+        tee = StreamTee(on_stderr)
         k = key(host.name, name, params)
         try:
-            async for chunk in self.inner.stream_bytes(host, name, timeout, tee, **params):
-                chunks.append(chunk)
+            stream = self.inner.stream_bytes(host, name, timeout, tee.stderr_line, **params)
+            async for chunk in stream:
+                tee.chunks.append(chunk)
                 yield chunk
         finally:
             file = f"stream-{name}-{len(self.streams) + 1:02d}-{host.name}.bin"
-            self.streams[file] = b"".join(chunks)
-            stderr = "".join(f"{x}\n" for x in errs)
+            self.streams[file] = tee.data
             self.answers.append(
-                SourceAnswer(host=k.host, source=name, params=k.params, stderr=stderr, stream=file)
+                SourceAnswer(
+                    host=k.host, source=name, params=k.params, stderr=tee.stderr, stream=file
+                )
             )
             if self.path is not None:
                 self.save(self.path)
