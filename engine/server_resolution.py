@@ -11,13 +11,17 @@ name, gives each interface's MAC and target device.
 The walk then starts with these as facts (``server.host``, ``server.tap`` ...) and with
 an inventory narrowed to that server: its host is the one ``compute``, with
 ``tap_iface`` and ``instance_mac`` set, so the triage's checks read the right node.
+
+The resolution is kept in the journal's session event (``as_event``), so ``--resume``
+narrows the inventory the same way from it (``from_event``) and never asks the API
+again: the cloud may be the thing that is down by then.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from engine.errors import CloudtalesError
@@ -65,6 +69,40 @@ class ServerResolution:
             out["server.tap"] = self.nics[0].tap
             out["server.mac"] = self.nics[0].mac
         return {k: v for k, v in out.items() if v is not None}
+
+    def as_event(self) -> dict[str, Any]:
+        """What the journal keeps (no secret: names, ids, MACs, taps)."""
+        data = asdict(self)
+        data["nics"] = [{**asdict(n), "fixed_ips": list(n.fixed_ips)} for n in self.nics]
+        data["notes"] = list(self.notes)
+        return data
+
+    @classmethod
+    def from_event(cls, data: Any, where: str) -> ServerResolution:
+        """The resolution a journal kept; a malformed one is one line naming ``where``."""
+        try:
+            nics = tuple(
+                ServerNic(
+                    mac=str(n["mac"]),
+                    tap=str(n["tap"]) if n.get("tap") else None,
+                    source=str(n["source"]),
+                    fixed_ips=tuple(str(ip) for ip in n.get("fixed_ips") or ()),
+                )
+                for n in data.get("nics") or ()
+            )
+            return cls(
+                cloud=str(data["cloud"]),
+                server_id=str(data["server_id"]),
+                server_name=str(data["server_name"]),
+                os_host=data.get("os_host"),
+                host=data.get("host"),
+                instance_name=data.get("instance_name"),
+                via=str(data.get("via") or ""),
+                nics=nics,
+                notes=tuple(str(x) for x in data.get("notes") or ()),
+            )
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise CloudtalesError(f"{where}: the server resolution is unreadable ({exc})") from None
 
     def lines(self) -> list[str]:
         where = self.os_host or "no host"
@@ -211,3 +249,15 @@ def narrow(inventory: Inventory, res: ServerResolution) -> Inventory:
             hosts[name] = h
     note = f"--server {res.server_name}: compute is {res.host} only"
     return inventory.model_copy(update={"hosts": hosts, "notes": [*inventory.notes, note]})
+
+
+def narrow_resumed(inventory: Inventory, data: Any, where: str) -> Inventory:
+    """``--resume`` of a ``--server`` walk: the journal's resolution, the same narrowing.
+    Its host must still be in the inventory (one line saying which, if not)."""
+    res = ServerResolution.from_event(data, where)
+    if res.host not in inventory.hosts:
+        raise CloudtalesError(
+            f"{where}: server {res.server_name} ran on {res.host}, which inventory "
+            f"{inventory.name} does not hold: resume with the inventory it was started with"
+        )
+    return narrow(inventory, res)

@@ -69,7 +69,9 @@ class Session:
         runner_factory: Callable[[Inventory], Runner],
         inventory: Inventory | None = None,
     ) -> Session:
-        """Continue from a journal: the walk replayed, a ``resumed`` event appended.
+        """Continue from a journal: the walk replayed, a ``resumed`` event appended. A
+        walk started with ``--server`` gets the inventory narrowed by the resolution
+        its session event kept (``engine.server_resolution``), not a new API answer.
 
         What else the screen showed comes from ``engine.resume_state.restore``."""
         events = list(read_events(journal_path))
@@ -81,6 +83,10 @@ class Session:
             if not src:
                 raise CloudtalesError(f"{journal_path}: no inventory recorded; pass --inventory")
             inventory = load_inventory(str(src))
+        if first.data.get("server"):  # a --server walk: narrowed as it was, never re-asked
+            from engine.server_resolution import narrow_resumed
+
+            inventory = narrow_resumed(inventory, first.data["server"], str(journal_path))
         walker = Walker(graph)
         for ev in events:  # a journal from another playbook version: one line, which event
             try:
