@@ -13,8 +13,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from engine.errors import CloudtalesError
 from engine.remote.inventory import Host, Inventory
-from engine.remote.runner import Runner
+from engine.remote.runner import CommandResult, Runner
 from engine.results import CheckResult, FactValue
 from engine.sources.attach import CarriesSources
 from engine.sources.live import LiveSources, Sources
@@ -53,6 +54,19 @@ class CheckContext:
         if isinstance(self.runner, CarriesSources):
             return self.runner.sources
         return LiveSources(self.runner)
+
+
+async def read_ok(ctx: CheckContext, host: Host, name: str, **params: Any) -> CommandResult:
+    """Read source ``name`` on ``host``; a read that failed (a lost connection, a command
+    that errored) is the check's error naming the host, never an empty finding."""
+    res = await ctx.sources.read(host, name, timeout=ctx.timeout, **params)
+    if not res.ok:
+        raise CloudtalesError(
+            f"host {host.name}: `{res.command}` failed: {res.why}",
+            host=host.name,
+            command=res.command,
+        )
+    return res
 
 
 RunFn = Callable[[CheckContext, Any], Awaitable[CheckResult]]

@@ -6,7 +6,7 @@ then the ``--conf-file``s they name (neutron's ``dnsmasq_config_file``) plus any
 
 from __future__ import annotations
 
-from engine.checks.base import CheckContext, CheckParams, CheckType, LiveLine
+from engine.checks.base import CheckContext, CheckParams, CheckType, LiveLine, read_ok
 from engine.checks.lease_time import parse_processes
 from engine.checks.registry import register
 from engine.detectors.overlay import MTU_OPTION_OUTCOMES, judge_mtu_option, mtu_options
@@ -19,7 +19,7 @@ class DhcpMtuParams(CheckParams):
 
 async def run(ctx: CheckContext, params: DhcpMtuParams) -> CheckResult:
     host = ctx.hosts[0]
-    res = await ctx.sources.read(host, "dnsmasq_processes", timeout=ctx.timeout)
+    res = await read_ok(ctx, host, "dnsmasq_processes")  # ok and empty: none runs
     procs = parse_processes(res.stdout)
     files: list[str] = list(params.paths)
     for pid, argv in procs.items():

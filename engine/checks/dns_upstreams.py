@@ -7,7 +7,7 @@ query from the host itself.
 
 from __future__ import annotations
 
-from engine.checks.base import CheckContext, CheckParams, CheckType, LiveLine
+from engine.checks.base import CheckContext, CheckParams, CheckType, LiveLine, read_ok
 from engine.checks.lease_time import parse_processes
 from engine.checks.registry import register
 from engine.detectors.dns import (
@@ -48,7 +48,7 @@ async def _probe(ctx: CheckContext, host: Host, server: str, name: str) -> Upstr
 
 async def run(ctx: CheckContext, params: DnsUpstreamsParams) -> CheckResult:
     host = ctx.hosts[0]
-    res = await ctx.sources.read(host, "dnsmasq_processes", timeout=ctx.timeout)
+    res = await read_ok(ctx, host, "dnsmasq_processes")  # ok and empty: none runs
     procs = parse_processes(res.stdout)
     servers: list[str] = []
     log: list[str] = []

@@ -9,7 +9,7 @@ plus any ``paths`` given, each bounded to 256 KiB.
 
 from __future__ import annotations
 
-from engine.checks.base import CheckContext, CheckParams, CheckType, LiveLine
+from engine.checks.base import CheckContext, CheckParams, CheckType, LiveLine, read_ok
 from engine.checks.registry import register
 from engine.detectors.dhcp import LEASE_OUTCOMES, judge_lease
 from engine.parsers.dnsmasq_conf import (
@@ -50,7 +50,7 @@ async def _read(ctx: CheckContext, host: Host, path: str) -> str | None:
 
 async def run(ctx: CheckContext, params: LeaseTimeParams) -> CheckResult:
     host = ctx.hosts[0]
-    res = await ctx.sources.read(host, "dnsmasq_processes", timeout=ctx.timeout)
+    res = await read_ok(ctx, host, "dnsmasq_processes")  # ok and empty: none runs
     configs: list[DnsmasqConfig] = []
     for pid, argv in parse_processes(res.stdout).items():
         cfg = parse_dnsmasq_args(argv, f"dnsmasq pid {pid} command line")

@@ -255,6 +255,12 @@ class SshRunner:
                     s.closed = True
         except TimeoutError:
             raise timeout_error(host_label(host), command, timeout) from None
+        if s.proc.returncode is None:  # the channel closed without an exit status or signal
+            self._forget_if_closed(host)
+            raise TransportError(
+                host_label(host), "connection lost: the command ended without an exit status",
+                command,
+            )  # fmt: skip
         stdout = completed.stdout
         stderr = completed.stderr
         return CommandResult(

@@ -540,3 +540,28 @@ async def test_make_runner_dispatches_on_transport(sshd: Inventory) -> None:
         assert data == b"x\0y"
     finally:
         await runner.close()
+
+
+def _session_sshd(pid: int) -> int:
+    """The ``sshd: USER@notty`` process a remote command ``pid`` runs under."""
+    while pid > 1:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        pid = int(stat.rsplit(")", 1)[1].split()[1])
+        if Path(f"/proc/{pid}/comm").read_text().strip() == "sshd":
+            return pid
+    raise AssertionError("the command runs under no sshd")
+
+
+async def test_a_killed_session_is_a_transport_error_not_an_exit_status(
+    sshd: Inventory, runner: SshRunner
+) -> None:
+    """The host's sshd dies mid-command (chaos drill kill-sshd): the command has no exit
+    status, so the read is an error naming the host, never an empty result a check would
+    take for "nothing found" (dns_upstreams said "no dnsmasq runs" on one)."""
+    m = marker()
+    task = asyncio.ensure_future(runner.run(target(sshd), f"exec sleep {m}", timeout=20))
+    await wait_running(f"^sleep {m}$")
+    os.kill(_session_sshd(pids(f"^sleep {m}$")[0]), signal.SIGKILL)
+    with pytest.raises(TransportError, match="target.*connection lost"):
+        await task
+    await wait_gone(m)
