@@ -8,7 +8,8 @@ diagnosis and gives the walk's length, then each seed picks a fault, a step, a m
 (when the step starts, or once it ended) and a host the walk uses (labs/chaos/run.py).
 Prints the table (runs, right, right after the evidence, inconclusive, wrong) and
 every wrong run with its seed, fault, host and the tail of its output. Exit 1 if any
-run was wrong. Needs root; takes minutes (the-issue's lab alone takes ~35 s to build).
+run was wrong. Needs root; takes minutes (the-issue's lab alone takes ~35 s to build,
+compute-service-down's 60-80 s, and each stop-service there restarts nova-compute).
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from labs.chaos.run import DrillSpec, Plan, RunResult, drills, plan_for, run_onc
 from labs.core.registry import get_lab  # noqa: E402
 
 DEFAULT_DRILLS = ("double-vlan", "valentines", "the-issue", "disappearing-images",
-                  "rabbit-hole", "havana")  # fmt: skip
+                  "rabbit-hole", "havana", "overlay-mtu", "dns", "metadata",
+                  "security-group", "conntrack-full", "compute-service-down")  # fmt: skip
 
 
 def sweep_drill(spec: DrillSpec, seeds: list[int], faults: tuple[str, ...]) -> list[RunResult]:

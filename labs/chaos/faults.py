@@ -7,8 +7,9 @@ rebuilds it:
 
 - ``kill-sshd``: SIGKILL every sshd (listener and sessions) in the host's namespace;
 - ``kill-tcpdump``: SIGKILL the tcpdump(s) a check runs in the host's namespace;
-- ``stop-service``: stop the lab's database (havana: MariaDB) or broker (rabbit-hole:
-  RabbitMQ) on its controller;
+- ``stop-service``: stop a service the lab's walk relies on (``labs.chaos.services``:
+  MariaDB, RabbitMQ, dnsmasq, the site resolver, haproxy and the metadata agent,
+  nova-compute), on the host the walk reaches it through;
 - ``drop-traffic``: an nftables table in the host's namespace that drops everything
   to and from the management address cloudtales reaches it on;
 - ``freeze-sshd``: SIGSTOP every sshd in the host's namespace for longer than the
@@ -20,21 +21,19 @@ from __future__ import annotations
 import os
 import signal
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 from engine.errors import CloudtalesError
+from labs.chaos.services import SERVICES, service_for
 from labs.core import netns
 from labs.core.base import Lab
 
 FAULTS = ("kill-sshd", "kill-tcpdump", "stop-service", "drop-traffic", "freeze-sshd")
 NFT_TABLE = "cloudtales_chaos"
-
-# the lab whose controller runs a service chaos may stop, and what it is
-SERVICES = {"havana": ("controller", "MariaDB"), "rabbit-hole": ("controller", "RabbitMQ")}
 
 
 def faults_for(lab_name: str) -> tuple[str, ...]:
@@ -107,13 +106,18 @@ class Injected:
     frozen: list[int] = field(default_factory=list)
     nft_ns: str | None = None
     rebuild: bool = False  # a process died: lab.up() must rebuild the lab
+    restart: Callable[[], None] | None = None  # brings a stopped service back as built
     _thaw: threading.Timer | None = None
 
     def lift(self) -> None:
-        """SIGCONT what was frozen, remove the nftables table; idempotent."""
+        """SIGCONT what was frozen, remove the nftables table, restart a stopped service
+        the lab would not rebuild; idempotent."""
         if self._thaw is not None:
             self._thaw.cancel()
         _signal(self.frozen, signal.SIGCONT)
+        if self.restart is not None:
+            restart, self.restart = self.restart, None
+            restart()
         if self.nft_ns is not None:
             netns.run(netns.in_ns(self.nft_ns, ["nft", "delete", "table", "inet", NFT_TABLE]),
                       check=False)  # fmt: skip
@@ -130,17 +134,17 @@ def kill_tcpdump(host: LabHost) -> Injected:
     return Injected("kill-tcpdump", host.name, f"SIGKILL tcpdump pids {pids}")
 
 
-def stop_service(lab: Lab, host: LabHost) -> Injected:
-    if lab.name == "havana":
-        db = getattr(lab, "db")  # noqa: B009 - HavanaLab.db, a MariaDbServer
-        pids = db.stop()
-    elif lab.name == "rabbit-hole":
-        rabbit = getattr(lab, "rabbit")  # noqa: B009 - RabbitHoleLab.rabbit, a RabbitNode
-        pids = netns.stop_pids(rabbit.pids(), timeout=15.0)
-    else:
-        raise CloudtalesError(f"lab {lab.name} runs no database or broker to stop")
-    what = SERVICES[lab.name][1]
-    return Injected("stop-service", host.name, f"stopped {what} pids {pids}", rebuild=True)
+def stop_service(lab: Lab, host: LabHost, pick: float = 0.0) -> Injected:
+    service = service_for(lab.name, pick)
+    if service.host != host.name:
+        raise CloudtalesError(
+            f"lab {lab.name}: {service.what} runs on {service.host}, not {host.name}"
+        )
+    done = service.stop(lab)
+    how = f"stopped {service.what} pids {done.pids}"
+    return Injected(
+        "stop-service", host.name, how, rebuild=done.restart is None, restart=done.restart
+    )
 
 
 NFT_RULES = """\
@@ -170,14 +174,17 @@ def freeze_sshd(host: LabHost, seconds: float) -> Injected:
     return done
 
 
-def inject(fault: str, lab: Lab, host: LabHost, freeze_seconds: float = 35.0) -> Injected:
-    """Put ``fault`` on ``host`` of the running ``lab`` now."""
+def inject(
+    fault: str, lab: Lab, host: LabHost, freeze_seconds: float = 35.0, pick: float = 0.0
+) -> Injected:
+    """Put ``fault`` on ``host`` of the running ``lab`` now (``pick``: which of the lab's
+    services stop-service stops)."""
     if fault == "kill-sshd":
         return kill_sshd(host)
     if fault == "kill-tcpdump":
         return kill_tcpdump(host)
     if fault == "stop-service":
-        return stop_service(lab, host)
+        return stop_service(lab, host, pick)
     if fault == "drop-traffic":
         return drop_traffic(host)
     if fault == "freeze-sshd":

@@ -25,7 +25,9 @@ from pathlib import Path
 from engine.errors import CloudtalesError
 from engine.playbook.files import playbook_files
 from engine.playbook.loader import load_playbook
+from engine.remote.inventory import load_inventory
 from labs.chaos import faults as chaos
+from labs.chaos.services import service_for
 from labs.core.base import Lab
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -41,6 +43,9 @@ class DrillSpec:
     symptom: str
     expect: str
     timeouts: dict[str, float]  # check id -> timeout, every check of the drill's playbook
+    # check id -> the host or role its traffic comes from (``traffic_from``): a host the
+    # check drives over SSH besides its own ``hosts``, which the journal does not list
+    traffic: dict[str, str] = field(default_factory=dict)
 
 
 def drills() -> dict[str, DrillSpec]:
@@ -50,8 +55,16 @@ def drills() -> dict[str, DrillSpec]:
         if pb.drill is not None:
             d = pb.drill
             timeouts = {c.id: c.timeout for c in pb.checks}
-            found[pb.tale] = DrillSpec(pb.tale, d.lab, d.symptom, d.expect, timeouts)
+            traffic = {c.id: str(c.params["traffic_from"]) for c in pb.checks
+                       if isinstance(c.params.get("traffic_from"), str)}  # fmt: skip
+            found[pb.tale] = DrillSpec(pb.tale, d.lab, d.symptom, d.expect, timeouts, traffic)
     return found
+
+
+def traffic_hosts(drill: DrillSpec, inventory_path: Path) -> dict[str, list[str]]:
+    """check id -> the inventory hosts its ``traffic_from`` names."""
+    inv = load_inventory(inventory_path)
+    return {node: [h.name for h in inv.resolve(sel)] for node, sel in drill.traffic.items()}
 
 
 @dataclass(frozen=True)
@@ -109,10 +122,12 @@ class RunResult:
 
 
 class JournalTail:
-    """The walk's JSONL journal, read as it grows (a partial last line waits)."""
+    """The walk's JSONL journal, read as it grows (a partial last line waits). A step's
+    hosts are those its ``check_started`` lists plus ``extra[node]`` (traffic sources)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, extra: dict[str, list[str]] | None = None) -> None:
         self.path = path
+        self.extra = extra or {}
         self._offset = 0
         self._buf = ""
         self.steps: list[Step] = []
@@ -138,7 +153,9 @@ class JournalTail:
         if ev.get("type") == "check_started":
             hosts = ev.get("hosts")
             names = [str(h) for h in hosts] if isinstance(hosts, list) else []
-            self.steps.append(Step(str(ev.get("node")), names, self.seq))
+            node = str(ev.get("node"))
+            names += [h for h in self.extra.get(node, []) if h not in names]
+            self.steps.append(Step(node, names, self.seq))
         elif ev.get("type") == "check_result":
             for st in reversed(self.steps):
                 if st.node == ev.get("node") and st.ended is None:
@@ -150,7 +167,7 @@ def _candidates(plan: Plan, steps: list[Step], lab_name: str) -> list[str] | Non
     """The hosts the fault may hit now, or None while its moment has not come."""
     if plan.fault == "stop-service":
         ready = len(steps) >= plan.step if plan.phase == "started" else _ended(steps, plan.step)
-        return [chaos.SERVICES[lab_name][0]] if ready else None
+        return [service_for(lab_name, plan.pick).host] if ready else None
     if plan.phase == "started":
         return sorted(steps[plan.step - 1].hosts) if len(steps) >= plan.step else None
     if not _ended(steps, plan.step):
@@ -184,7 +201,7 @@ def run_once(lab: Lab, drill: DrillSpec, plan: Plan, workdir: Path | None = None
             "-s", drill.symptom, "--autopilot", "--journal", str(journal)]  # fmt: skip
     budget = sum(drill.timeouts.values()) + HANG_MARGIN
     result = RunResult(plan, "wrong")
-    tail = JournalTail(journal)
+    tail = JournalTail(journal, traffic_hosts(drill, lab.inventory_path()))
     injected: chaos.Injected | None = None
     at_seq = 0
     started = time.monotonic()
@@ -237,7 +254,7 @@ def _maybe_inject(
         raise CloudtalesError(f"journal host {name!r} is not in {lab.inventory_path()}")
     node = steps[min(plan.step, len(steps)) - 1].node
     freeze = drill.timeouts.get(node, 30.0) + 5.0
-    return chaos.inject(plan.fault, lab, hosts[name], freeze_seconds=freeze)
+    return chaos.inject(plan.fault, lab, hosts[name], freeze_seconds=freeze, pick=plan.pick)
 
 
 def _wait_leftovers(lab: Lab, before: set[int]) -> list[str]:

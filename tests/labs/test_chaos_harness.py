@@ -1,0 +1,58 @@
+"""The chaos harness's own bookkeeping, without a lab: which hosts a step uses, which
+service stop-service stops. (The walks themselves: tests/labs/test_chaos.py.)"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from labs.chaos.faults import faults_for
+from labs.chaos.run import JournalTail, _after_evidence, drills, traffic_hosts
+from labs.chaos.services import SERVICES, service_for
+
+REPO = Path(__file__).resolve().parents[2]
+DNS_INVENTORY = REPO / "tests" / "rehearsals" / "dns-faulty" / "inventory.yaml"
+
+
+def _journal(path: Path, events: list[dict[str, object]]) -> None:
+    path.write_text("".join(json.dumps({"seq": i, **e}) + "\n" for i, e in enumerate(events, 1)))
+
+
+def test_a_step_uses_the_host_its_traffic_comes_from(tmp_path: Path) -> None:
+    """dns: dn-capture runs on the controller and has the instance ask (traffic_from).
+    sshd killed on the instance once dn-lookup ended is not "after the evidence": the
+    walk still needs the instance, and an inconclusive dn-capture@instance is honest
+    (seen in the sweep: seeds 2, 4, 6 were counted wrong)."""
+    spec = drills()["dns"]
+    assert spec.traffic == {"dn-capture": "instance"}
+    extra = traffic_hosts(spec, DNS_INVENTORY)
+    assert extra == {"dn-capture": ["instance"]}
+    path = tmp_path / "j.jsonl"
+    _journal(
+        path,
+        [
+            {"type": "check_started", "node": "dn-lookup", "hosts": ["instance"]},
+            {"type": "check_result", "node": "dn-lookup"},
+            {"type": "check_started", "node": "dn-capture", "hosts": ["controller"]},
+        ],
+    )
+    tail = JournalTail(path, extra)
+    tail.poll()
+    assert [s.hosts for s in tail.steps] == [["instance"], ["controller", "instance"]]
+    assert not _after_evidence(tail.steps, "instance", at=2)  # landed after dn-lookup ended
+    assert _after_evidence(tail.steps[:1], "instance", at=2)
+
+
+def test_stop_service_knows_the_new_labs_services() -> None:
+    for lab in ("dns", "overlay-mtu", "metadata", "compute-service-down", "havana"):
+        assert "stop-service" in faults_for(lab), lab
+    for lab in ("security-group", "conntrack-full", "double-vlan"):
+        assert "stop-service" not in faults_for(lab), lab
+    assert [s.what for s in SERVICES["dns"]] == [
+        "the tenant network's dnsmasq",
+        "the site resolver (dnsmasq)",
+    ]
+    assert service_for("dns", 0.0).what == "the tenant network's dnsmasq"
+    assert service_for("dns", 0.99).what == "the site resolver (dnsmasq)"
+    assert service_for("compute-service-down", 0.5).host == "compute-2"
+    assert service_for("metadata", 0.5).host == "controller"
