@@ -11,6 +11,7 @@ from labs.dns.lab import DnsForwarderLab
 from labs.double_vlan.lab import DoubleVlanLab
 from labs.havana.lab import HavanaLab
 from labs.metadata.lab import MetadataLab
+from labs.neighbour_overflow.lab import NeighbourOverflowLab, restore_orphaned_thresholds
 from labs.overlay_mtu.lab import OverlayMtuLab
 from labs.rabbit_hole.lab import RabbitHoleLab
 from labs.security_group.lab import SecurityGroupLab
@@ -32,12 +33,14 @@ LABS: dict[str, Lab] = {
         DnsForwarderLab(),
         ComputeServiceDownLab(),
         ConntrackFullLab(),
+        NeighbourOverflowLab(),
     )
 }
 
 
 def get_lab(name: str) -> Lab:
     restore_orphaned_max()  # a global nf_conntrack_max a crashed lab left lowered
+    restore_orphaned_thresholds()  # the global ARP gc_thresh1/2/3 likewise
     try:
         return LABS[name]
     except KeyError:

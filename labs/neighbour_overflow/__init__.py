@@ -1,0 +1,1 @@
+"""neighbour-overflow: a network node with more neighbours than gc_thresh3 allows."""
