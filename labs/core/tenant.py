@@ -11,11 +11,11 @@ and ``bridge``; the instance ``dhcp_iface`` and ``mac``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from labs.core import netns
 from labs.core.base import LabState
+from labs.core.host_plan import HostPlan, inventory_entry
 from labs.core.netns_lab import ETC_NETNS, no_ipv6
 
 NOVA_DIR = "/etc/nova"
@@ -28,26 +28,15 @@ INSTANCE_IP = "10.0.100.5"
 OUTSIDE_IP = "203.0.113.10"
 
 
-@dataclass(frozen=True)
-class NetHost:
-    name: str
-    netns: str
-    mgmt_ip: str
-    root_veth: str
-    data_ip: str | None
-    capture_iface: str
-
-
-def hosts_of(prefix: str, mgmt: str, root: str, controller_iface: str) -> tuple[NetHost, ...]:
+def hosts_of(prefix: str, mgmt: str, root: str, controller_iface: str) -> tuple[HostPlan, ...]:
     """controller, compute, instance, outside: namespaces ``PREFIX<name>``, management
     addresses ``MGMT.1``..``MGMT.4``, root-side veths ``ROOT-ctl`` ..."""
     return (
-        NetHost("controller", f"{prefix}controller", f"{mgmt}.1", f"{root}ctl", GATEWAY_IP,
-                controller_iface),
-        NetHost("compute", f"{prefix}compute", f"{mgmt}.2", f"{root}cmp", None, UPLINK),
-        NetHost("instance", f"{prefix}instance", f"{mgmt}.3", f"{root}ins", INSTANCE_IP, "eth0"),
-        NetHost("outside", f"{prefix}outside", f"{mgmt}.4", f"{root}out", OUTSIDE_IP, "eth0"),
-    )  # fmt: skip
+        HostPlan(prefix, "controller", f"{mgmt}.1", f"{root}ctl", GATEWAY_IP, controller_iface),
+        HostPlan(prefix, "compute", f"{mgmt}.2", f"{root}cmp", None, UPLINK),
+        HostPlan(prefix, "instance", f"{mgmt}.3", f"{root}ins", INSTANCE_IP),
+        HostPlan(prefix, "outside", f"{mgmt}.4", f"{root}out", OUTSIDE_IP),
+    )
 
 
 def shared_dirs() -> tuple[Path, ...]:
@@ -77,7 +66,7 @@ def add_namespaces(names: Iterable[str], routers: Iterable[str]) -> None:
         (etc / "resolv.conf").write_text("# the lab host's own (dhclient-script writes it)\n")
 
 
-def write_nova_confs(hosts: Iterable[NetHost]) -> None:
+def write_nova_confs(hosts: Iterable[HostPlan]) -> None:
     """nova.conf of each node: networking is neutron's (no vlan_interface anywhere)."""
     for h in hosts:
         nova = ETC_NETNS / h.netns / "nova"
@@ -88,7 +77,7 @@ def write_nova_confs(hosts: Iterable[NetHost]) -> None:
 
 
 def inventory_hosts(
-    hosts: Sequence[NetHost], *, mode: str, mtu: int, instance_mac: str, bridge: str = BRIDGE
+    hosts: Sequence[HostPlan], *, mode: str, mtu: int, instance_mac: str, bridge: str = BRIDGE
 ) -> dict[str, object]:
     """The ``hosts`` of the inventory, in the shape every network lab writes."""
     controller, compute, instance, outside = hosts
@@ -101,17 +90,15 @@ def inventory_hosts(
         outside.name: {"ip": outside.data_ip},
     }  # fmt: skip
     return {
-        h.name: {
-            "address": h.mgmt_ip,
-            "port": 22,
-            "roles": [h.name],
-            "vars": {
+        h.name: inventory_entry(
+            h,
+            {
                 **own[h.name],
                 "capture_iface": h.capture_iface,
                 "mtu": mtu,
                 "lab_mode": mode,
                 "netns": h.netns,
             },
-        }
+        )
         for h in hosts
     }

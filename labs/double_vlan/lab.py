@@ -28,12 +28,12 @@ IPv6 is off in the lab namespaces, so captures hold only the tale's traffic.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from engine.errors import CloudtalesError
 from labs.core import netns
 from labs.core.base import LabState, Progress
+from labs.core.host_plan import HostPlan, inventory_entry, mgmt_ports, ssh_hosts
 from labs.core.netns_lab import ETC_NETNS as ETC_NETNS  # re-exported: labs/core/faults.py uses it
 from labs.core.netns_lab import NetnsLab, no_ipv6, wire_mgmt_bridge
 from labs.double_vlan import vlan_bpf
@@ -54,33 +54,16 @@ NOVA_CONF = "/etc/nova/nova.conf"
 UPLINK = "bond0"
 
 
-@dataclass(frozen=True)
-class HostPlan:
-    name: str
-    mgmt_ip: str
-    root_veth: str
-    data_ip: str | None
-    capture_iface: str
-    uplink: bool = False
-    nova: bool = False
-
-    @property
-    def netns(self) -> str:
-        return NS_PREFIX + self.name
-
-
-CONTROLLER = HostPlan("controller", "10.250.1.1", "ctdv-ctl", "10.0.100.1", UPLINK, True, True)
-COMPUTE = HostPlan("compute", "10.250.1.2", "ctdv-cmp", None, UPLINK, True, True)
+CONTROLLER = HostPlan(NS_PREFIX, "controller", "10.250.1.1", "ctdv-ctl", "10.0.100.1", UPLINK)
+COMPUTE = HostPlan(NS_PREFIX, "compute", "10.250.1.2", "ctdv-cmp", None, UPLINK)
 INSTANCE_IP = "10.0.100.5"
-INSTANCE = HostPlan("instance", "10.250.1.3", "ctdv-ins", INSTANCE_IP, "eth0")
-OUTSIDE = HostPlan("outside", "10.250.1.4", "ctdv-out", "203.0.113.10", "eth0")
+INSTANCE = HostPlan(NS_PREFIX, "instance", "10.250.1.3", "ctdv-ins", INSTANCE_IP)
+OUTSIDE = HostPlan(NS_PREFIX, "outside", "10.250.1.4", "ctdv-out", "203.0.113.10")
 HOSTS = (CONTROLLER, COMPUTE, INSTANCE, OUTSIDE)
+NOVA_HOSTS = (CONTROLLER, COMPUTE)  # on the uplink, with a nova.conf
 # the instance's sshd also listens on its tenant address, as the tale's instance did:
 # from outside, `ssh root@10.0.100.5 ps aux` logs in fine and then hangs when faulty
-SSH_HOSTS = tuple(
-    netns.SshHost(h.name, h.netns, h.mgmt_ip, also_listen=(INSTANCE_IP,) if h is INSTANCE else ())
-    for h in HOSTS
-)
+SSH_HOSTS = ssh_hosts(HOSTS, also_listen={INSTANCE.name: (INSTANCE_IP,)})
 
 
 def nova_conf(host: HostPlan, healthy: bool) -> str:
@@ -160,8 +143,7 @@ class DoubleVlanLab(NetnsLab):
             netns.add_namespace(h.netns, {**no_ipv6(), **forward})
 
         progress("wiring the management network")
-        ports = [(h.netns, h.root_veth, "mgmt0", h.mgmt_ip) for h in HOSTS]
-        wire_mgmt_bridge(MGMT_BRIDGE, MGMT_GATEWAY, ports)
+        wire_mgmt_bridge(MGMT_BRIDGE, MGMT_GATEWAY, mgmt_ports(HOSTS))
 
         progress("wiring the data path (bond0, br100, tap0)")
         self._wire_data_path(state)
@@ -183,11 +165,10 @@ class DoubleVlanLab(NetnsLab):
             )
 
         progress("writing nova.conf")
-        for h in HOSTS:
-            if h.nova:
-                conf = ETC_NETNS / h.netns / "nova" / "nova.conf"
-                conf.parent.mkdir(parents=True, exist_ok=True)
-                conf.write_text(nova_conf(h, state.healthy))
+        for h in NOVA_HOSTS:
+            conf = ETC_NETNS / h.netns / "nova" / "nova.conf"
+            conf.parent.mkdir(parents=True, exist_ok=True)
+            conf.write_text(nova_conf(h, state.healthy))
 
         files = self._start_ssh(SSH_HOSTS, progress)
         progress("writing inventory")
@@ -242,13 +223,13 @@ class DoubleVlanLab(NetnsLab):
         hosts = {}
         for h in HOSTS:
             host_vars: dict[str, object] = {"ip": h.data_ip}
-            if h.uplink:
+            if h in NOVA_HOSTS:
                 host_vars["uplink"] = UPLINK
             host_vars.update(capture_iface=h.capture_iface, mtu=MTU)
-            if h.nova:
+            if h in NOVA_HOSTS:
                 host_vars["nova_conf"] = NOVA_CONF
             host_vars.update(lab_mode=state.mode, netns=h.netns)
-            hosts[h.name] = {"address": h.mgmt_ip, "port": 22, "roles": [h.name], "vars": host_vars}
+            hosts[h.name] = inventory_entry(h, host_vars)
         self._write_inventory_doc(files, hosts, state.mode)
 
     # ------------------------------------------------------------ inspecting

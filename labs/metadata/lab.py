@@ -35,6 +35,7 @@ from engine.errors import CloudtalesError
 from labs.core import netns
 from labs.core.base import LabState, Progress, quiet
 from labs.core.faults import Injection
+from labs.core.host_plan import mgmt_ports
 from labs.core.netns_lab import ETC_NETNS, NetnsLab, no_ipv6, wire_mgmt_bridge
 from labs.metadata import plan
 from labs.metadata.plan import (
@@ -142,9 +143,7 @@ class MetadataLab(NetnsLab):
             forward = {"net.ipv4.ip_forward": "1"} if h is CONTROLLER else {}
             netns.add_namespace(h.netns, {**no_ipv6(), **forward})
         progress("wiring the management network")
-        wire_mgmt_bridge(
-            MGMT_BRIDGE, MGMT_GATEWAY, [(h.netns, h.root_veth, "mgmt0", h.mgmt_ip) for h in HOSTS]
-        )
+        wire_mgmt_bridge(MGMT_BRIDGE, MGMT_GATEWAY, mgmt_ports(HOSTS))
         progress("wiring the tenant network (bond0, br100, tap0) and the router")
         plan.wire_data_path()
 

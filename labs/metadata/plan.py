@@ -9,10 +9,10 @@ router id header, a unix-socket server), ``metadata_agent.ini`` and nova.conf's
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 from labs.core import netns
+from labs.core.host_plan import HostPlan, inventory_entry, ssh_hosts
 
 PROXY_DOWN = "proxy-down"
 SECRET_MISMATCH = "secret-mismatch"
@@ -44,26 +44,13 @@ SSH_KEY = (
 )
 
 
-@dataclass(frozen=True)
-class HostPlan:
-    name: str
-    mgmt_ip: str
-    root_veth: str
-    data_ip: str | None
-    capture_iface: str
-
-    @property
-    def netns(self) -> str:
-        return NS_PREFIX + self.name
-
-
-CONTROLLER = HostPlan("controller", "10.250.21.1", "ctmd-ctl", "10.0.0.1", UPLINK)
-COMPUTE = HostPlan("compute", "10.250.21.2", "ctmd-cmp", None, UPLINK)
+CONTROLLER = HostPlan(NS_PREFIX, "controller", "10.250.21.1", "ctmd-ctl", "10.0.0.1", UPLINK)
+COMPUTE = HostPlan(NS_PREFIX, "compute", "10.250.21.2", "ctmd-cmp", None, UPLINK)
 INSTANCE_IP = "10.0.0.5"
-INSTANCE = HostPlan("instance", "10.250.21.3", "ctmd-ins", INSTANCE_IP, "eth0")
-OUTSIDE = HostPlan("outside", "10.250.21.4", "ctmd-out", "203.0.113.10", "eth0")
+INSTANCE = HostPlan(NS_PREFIX, "instance", "10.250.21.3", "ctmd-ins", INSTANCE_IP)
+OUTSIDE = HostPlan(NS_PREFIX, "outside", "10.250.21.4", "ctmd-out", "203.0.113.10")
 HOSTS = (CONTROLLER, COMPUTE, INSTANCE, OUTSIDE)
-SSH_HOSTS = tuple(netns.SshHost(h.name, h.netns, h.mgmt_ip) for h in HOSTS)
+SSH_HOSTS = ssh_hosts(HOSTS)
 
 
 def wire_data_path() -> None:
@@ -196,7 +183,7 @@ def inventory_hosts(run_dir: Path, mode: str) -> dict[str, object]:
                 nova_metadata_log=str(run_dir / LOGS["nova"]),
             )
         host_vars.update(lab_mode=mode, netns=h.netns)
-        hosts[h.name] = {"address": h.mgmt_ip, "port": 22, "roles": [h.name], "vars": host_vars}
+        hosts[h.name] = inventory_entry(h, host_vars)
     return hosts
 
 

@@ -27,12 +27,12 @@ nova-api log, no backlog.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from labs.core import netns
 from labs.core.base import LabState, Progress
+from labs.core.host_plan import HostPlan, inventory_entry, mgmt_ports, ssh_hosts
 from labs.core.netns_lab import ETC_NETNS, NetnsLab, wire_mgmt_bridge
 from labs.rabbit_hole import console_flood
 from labs.services import rabbitmq_node
@@ -51,24 +51,12 @@ REPLY_BYTES = 4 * 1024 * 1024
 BACKLOG = {"compute.cc12": ("request", 40), REPLY_QUEUE: ("reply", 24)}  # faulty only
 
 
-@dataclass(frozen=True)
-class HostPlan:
-    name: str
-    mgmt_ip: str
-    root_veth: str
-    role: str
-
-    @property
-    def netns(self) -> str:
-        return NS_PREFIX + self.name
-
-
-CONTROLLER = HostPlan("controller", "10.250.5.1", "ctrh-ctl", "controller")
-CC11 = HostPlan("cc11", "10.250.5.2", "ctrh-cc11", "compute")
-CC12 = HostPlan("cc12", "10.250.5.3", "ctrh-cc12", "compute")
+CONTROLLER = HostPlan(NS_PREFIX, "controller", "10.250.5.1", "ctrh-ctl")
+CC11 = HostPlan(NS_PREFIX, "cc11", "10.250.5.2", "ctrh-cc11", role="compute")
+CC12 = HostPlan(NS_PREFIX, "cc12", "10.250.5.3", "ctrh-cc12", role="compute")
 HOSTS = (CONTROLLER, CC11, CC12)
 COMPUTES = (CC11, CC12)
-SSH_HOSTS = tuple(netns.SshHost(h.name, h.netns, h.mgmt_ip) for h in HOSTS)
+SSH_HOSTS = ssh_hosts(HOSTS)
 
 
 class RabbitHoleLab(NetnsLab):
@@ -124,8 +112,7 @@ class RabbitHoleLab(NetnsLab):
         for h in HOSTS:
             netns.add_namespace(h.netns)
         progress("wiring the management network")
-        ports = [(h.netns, h.root_veth, "mgmt0", h.mgmt_ip) for h in HOSTS]
-        wire_mgmt_bridge(MGMT_BRIDGE, MGMT_GATEWAY, ports)
+        wire_mgmt_bridge(MGMT_BRIDGE, MGMT_GATEWAY, mgmt_ports(HOSTS))
 
         rabbit_started = None
         if state.mode == MODE:  # it boots in ~6 s: start it first, wait for it later
@@ -174,11 +161,11 @@ class RabbitHoleLab(NetnsLab):
         hosts: dict[str, object] = {}
         for h in HOSTS:
             host_vars: dict[str, object] = {"netns": h.netns}
-            if h.role == "compute":
+            if h in COMPUTES:
                 host_vars["instances_path"] = str(self.instances_path(h))
             else:
                 host_vars["nova_api_log"] = str(self.nova_api_log())
-            hosts[h.name] = {"address": h.mgmt_ip, "port": 22, "roles": [h.role], "vars": host_vars}
+            hosts[h.name] = inventory_entry(h, host_vars)
         self._write_inventory_doc(files, hosts, state.mode)
 
     def _problems(self, state: LabState) -> list[str]:

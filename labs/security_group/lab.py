@@ -23,6 +23,7 @@ from engine.errors import CloudtalesError
 from labs.core import netns
 from labs.core.base import LabState, Progress, quiet
 from labs.core.faults import Injection
+from labs.core.host_plan import mgmt_ports
 from labs.core.netns_lab import NetnsLab, no_ipv6, wire_mgmt_bridge
 from labs.security_group import plan
 from labs.security_group.plan import (
@@ -92,8 +93,7 @@ class SecurityGroupLab(NetnsLab):
                 sysctls["net.bridge.bridge-nf-call-iptables"] = "1"
             netns.add_namespace(h.netns, sysctls)
         progress("wiring the management network")
-        ports = [(h.netns, h.root_veth, "mgmt0", h.mgmt_ip) for h in HOSTS]
-        wire_mgmt_bridge(MGMT_BRIDGE, MGMT_GATEWAY, ports)
+        wire_mgmt_bridge(MGMT_BRIDGE, MGMT_GATEWAY, mgmt_ports(HOSTS))
         progress(f"wiring the data path ({plan.TAP} in {plan.QBR}, {plan.QVB}/{plan.QVO}, br-int)")
         plan.wire_data_path()
         what = "allows TCP 22" if state.healthy else "has no rule for TCP 22"

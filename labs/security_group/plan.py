@@ -10,9 +10,8 @@ TCP 22; everything else falls to ``neutron-openvswi-sg-fallback``: DROP.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from labs.core import netns
+from labs.core.host_plan import HostPlan, inventory_entry, ssh_hosts
 
 NS_PREFIX = "ct-sg-"
 ROOT_PREFIX = "ctsg-"
@@ -35,30 +34,14 @@ FALLBACK = f"{PREFIX}-sg-fallback"
 SSH_PORT = 22
 
 
-@dataclass(frozen=True)
-class HostPlan:
-    name: str
-    mgmt_ip: str
-    root_veth: str
-    data_ip: str | None
-    capture_iface: str
-
-    @property
-    def netns(self) -> str:
-        return NS_PREFIX + self.name
-
-
-CONTROLLER = HostPlan("controller", "10.250.22.1", "ctsg-ctl", "10.0.0.1", UPLINK)
-COMPUTE = HostPlan("compute", "10.250.22.2", "ctsg-cmp", None, QVB)
+CONTROLLER = HostPlan(NS_PREFIX, "controller", "10.250.22.1", "ctsg-ctl", "10.0.0.1", UPLINK)
+COMPUTE = HostPlan(NS_PREFIX, "compute", "10.250.22.2", "ctsg-cmp", None, QVB)
 INSTANCE_IP = "10.0.0.5"
-INSTANCE = HostPlan("instance", "10.250.22.3", "ctsg-ins", INSTANCE_IP, "eth0")
-OUTSIDE = HostPlan("outside", "10.250.22.4", "ctsg-out", "203.0.113.10", "eth0")
+INSTANCE = HostPlan(NS_PREFIX, "instance", "10.250.22.3", "ctsg-ins", INSTANCE_IP)
+OUTSIDE = HostPlan(NS_PREFIX, "outside", "10.250.22.4", "ctsg-out", "203.0.113.10")
 HOSTS = (CONTROLLER, COMPUTE, INSTANCE, OUTSIDE)
 # the instance's sshd also listens on its tenant address: the port the group must open
-SSH_HOSTS = tuple(
-    netns.SshHost(h.name, h.netns, h.mgmt_ip, also_listen=(INSTANCE_IP,) if h is INSTANCE else ())
-    for h in HOSTS
-)
+SSH_HOSTS = ssh_hosts(HOSTS, also_listen={INSTANCE.name: (INSTANCE_IP,)})
 
 
 def wire_data_path() -> None:
@@ -150,5 +133,5 @@ def inventory_hosts() -> dict[str, object]:
         if h is COMPUTE:
             host_vars.update(tap_iface=TAP, bridge=QBR)
         host_vars.update(lab_mode=MODE, netns=h.netns)
-        hosts[h.name] = {"address": h.mgmt_ip, "port": 22, "roles": [h.name], "vars": host_vars}
+        hosts[h.name] = inventory_entry(h, host_vars)
     return hosts

@@ -9,11 +9,11 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from engine.errors import CloudtalesError
 from labs.core import netns
+from labs.core.host_plan import HostPlan, ssh_hosts
 from labs.the_issue.qemu_bridge_bug_emulator import read_state
 
 NS_PREFIX = "ct-ti-"
@@ -44,23 +44,13 @@ TOOLS = {
 }
 
 
-@dataclass(frozen=True)
-class HostPlan:
-    name: str
-    mgmt_ip: str | None
-    root_veth: str | None
-
-    @property
-    def netns(self) -> str:
-        return NS_PREFIX + self.name
-
-
-CONTROLLER = HostPlan("controller", "10.250.2.1", "ctti-ctl")
-COMPUTE = HostPlan("compute", "10.250.2.2", "ctti-cmp")
-INSTANCE = HostPlan("instance", "10.250.2.3", "ctti-ins")
-OUTSIDE = HostPlan("outside", None, None)
-HOSTS = (CONTROLLER, COMPUTE, INSTANCE, OUTSIDE)
-SSH_HOSTS = tuple(netns.SshHost(h.name, h.netns, h.mgmt_ip) for h in HOSTS if h.mgmt_ip is not None)
+CONTROLLER = HostPlan(NS_PREFIX, "controller", "10.250.2.1", "ctti-ctl")
+COMPUTE = HostPlan(NS_PREFIX, "compute", "10.250.2.2", "ctti-cmp")
+INSTANCE = HostPlan(NS_PREFIX, "instance", "10.250.2.3", "ctti-ins")
+HOSTS = (CONTROLLER, COMPUTE, INSTANCE)  # on the management network, with sshd
+OUTSIDE_NS = f"{NS_PREFIX}outside"  # where the nightly backup comes from: no sshd
+NAMESPACES = (*(h.netns for h in HOSTS), OUTSIDE_NS)
+SSH_HOSTS = ssh_hosts(HOSTS)
 
 
 def dnsmasq_argv(run_dir: Path) -> list[str]:
@@ -118,7 +108,7 @@ def dhclient_log(run_dir: Path) -> Path:
 
 def wire_data_path() -> None:
     """outside -- controller (router, br100) -- bond0 -- compute br100 -- tap0; eth0 (TAP)."""
-    ctl, cmp_, ins, out = (h.netns for h in HOSTS)
+    ctl, cmp_, ins, out = NAMESPACES
     netns.add_veth("eth0", "eth1", ns=out, peer_ns=ctl)
     netns.add_address("eth0", "203.0.113.10/24", ns=out)
     netns.link_up("eth0", ns=out)
@@ -192,7 +182,7 @@ def start_load(run_dir: Path, emulator_state: Path) -> None:
             "-t", str(LOAD_SECONDS), "--connect-timeout", "3000"]  # fmt: skip
     deadline = time.monotonic() + 10
     while True:  # the server listens a moment after it starts
-        pid = spawn(OUTSIDE.netns, argv, d / "outside/iperf3.log")
+        pid = spawn(OUTSIDE_NS, argv, d / "outside/iperf3.log")
         while time.monotonic() < deadline and netns.pid_alive(pid):
             st = read_state(emulator_state)
             if st is not None and st.rate_to_guest > 1e6:

@@ -43,6 +43,7 @@ from pathlib import Path
 from engine.errors import CloudtalesError
 from labs.core import netns
 from labs.core.base import LabState, Progress
+from labs.core.host_plan import inventory_entry, mgmt_ports
 from labs.core.netns_lab import NetnsLab, no_ipv6, wire_mgmt_bridge
 from labs.the_issue.hosts import (
     COMPUTE,
@@ -62,6 +63,7 @@ from labs.the_issue.hosts import (
     MGMT_GATEWAY,
     MGMT_NET,
     MODE,
+    NAMESPACES,
     NS_PREFIX,
     ROOT_PREFIX,
     SSH_HOSTS,
@@ -89,7 +91,7 @@ class TheIssueLab(NetnsLab):
     mgmt_net = MGMT_NET
     mode = MODE
     tools = TOOLS
-    host_names = tuple(h.name for h in HOSTS if h.mgmt_ip is not None)
+    host_names = tuple(h.name for h in HOSTS)
 
     # ------------------------------------------------------------ paths
 
@@ -132,17 +134,12 @@ class TheIssueLab(NetnsLab):
         state.save(self._state_path)
 
         progress("creating namespaces")
-        for h in HOSTS:
-            forward = {"net.ipv4.ip_forward": "1"} if h is CONTROLLER else {}
-            netns.add_namespace(h.netns, {**no_ipv6(), **forward})
+        for ns in NAMESPACES:
+            forward = {"net.ipv4.ip_forward": "1"} if ns == CONTROLLER.netns else {}
+            netns.add_namespace(ns, {**no_ipv6(), **forward})
 
         progress("wiring the management network")
-        ports = [
-            (h.netns, h.root_veth, "mgmt0", h.mgmt_ip)
-            for h in HOSTS
-            if h.root_veth is not None and h.mgmt_ip is not None
-        ]
-        wire_mgmt_bridge(MGMT_BRIDGE, MGMT_GATEWAY, ports)
+        wire_mgmt_bridge(MGMT_BRIDGE, MGMT_GATEWAY, mgmt_ports(HOSTS))
 
         progress("wiring br100, bond0 and the instance's tap")
         wire_data_path()
@@ -209,14 +206,8 @@ class TheIssueLab(NetnsLab):
             },  # fmt: skip
         }
         hosts = {
-            h.name: {
-                "address": h.mgmt_ip,
-                "port": 22,
-                "roles": [h.name],
-                "vars": {**host_vars[h.name], "netns": h.netns, "lab_mode": MODE},
-            }
+            h.name: inventory_entry(h, {**host_vars[h.name], "netns": h.netns, "lab_mode": MODE})
             for h in HOSTS
-            if h.mgmt_ip is not None
         }
         self._write_inventory_doc(files, hosts)
 
@@ -230,7 +221,7 @@ class TheIssueLab(NetnsLab):
         return pid if "dhclient" in " ".join(netns.cmdline(pid)) else None
 
     def _problems(self, state: LabState) -> list[str]:
-        problems = self._base_problems([h.netns for h in HOSTS], [h.name for h in SSH_HOSTS])
+        problems = self._base_problems(NAMESPACES, [h.name for h in SSH_HOSTS])
         emulator = read_state(self.emulator_state_path)
         if emulator is None or not netns.pid_alive(emulator.pid):
             problems.append("the qemu stand-in is not running")
