@@ -1,6 +1,7 @@
 """How the Valentine's Day lab is wired: the management network, the switches with
-their BPDU-guard emulators, the compute node's bond0 stand-in and br100, the instances
-and their libvirt definitions. Called in this order by ``labs/valentines/lab.py``."""
+their BPDU-guard emulators, the compute node's bond0 stand-in and br100, the
+controller's data link behind the switches, the instances and their libvirt
+definitions. Called in this order by ``labs/valentines/lab.py``."""
 
 from __future__ import annotations
 
@@ -19,10 +20,13 @@ from labs.valentines.plan import (
     BOND,
     BOND_MAC,
     COMPUTE,
+    CONTROLLER,
+    CONTROLLER_PORT,
     DATA_IP,
     INSTANCES,
     MGMT_BRIDGE,
     MGMT_GATEWAY,
+    PEER_PORT,
     PORT_DESCRIPTION,
     PORT_LOGICAL,
     PORT_MEMBER,
@@ -43,6 +47,7 @@ def wire_management() -> None:
     """The 1G NICs: compute eth2 and each switch's Management1 on a root-ns bridge."""
     mgmt = [(COMPUTE.netns, COMPUTE.root_veth, COMPUTE.mgmt_iface, COMPUTE.mgmt_ip)]
     mgmt += [(s.netns, s.root_veth, "Management1", s.mgmt_ip) for s in SWITCHES]
+    mgmt += [(CONTROLLER.netns, CONTROLLER.root_veth, CONTROLLER.mgmt_iface, CONTROLLER.mgmt_ip)]
     wire_mgmt_bridge(MGMT_BRIDGE, MGMT_GATEWAY, mgmt)
 
 
@@ -90,6 +95,26 @@ def wire_compute(paths: LabPaths) -> None:
     start_module(ns, "labs.valentines.bond_standin", args, paths.bond_ready)
 
 
+def wire_controller() -> None:
+    """The controller's data NIC on SW-1's Vlan100, and the peer link SW-1 <-> SW-2: the
+    compute reaches the control plane through bond0 whichever member is active (never
+    through its 1G eth2). The operator's root namespace reaches the APIs on the data
+    address through the controller's management NIC (a /32 route on the lab's bridge)."""
+    sw1, sw2 = SWITCHES
+    netns.add_veth(CONTROLLER.data_iface, CONTROLLER_PORT, ns=CONTROLLER.netns, peer_ns=sw1.netns)
+    netns.add_veth(PEER_PORT, PEER_PORT, ns=sw1.netns, peer_ns=sw2.netns)
+    for sw, port in ((sw1, CONTROLLER_PORT), (sw1, PEER_PORT), (sw2, PEER_PORT)):
+        netns.set_master(port, sw.vlan_bridge, ns=sw.netns)
+        netns.link_up(port, ns=sw.netns)
+    netns.add_address(CONTROLLER.data_iface, f"{CONTROLLER.data_ip}/24", ns=CONTROLLER.netns)
+    netns.link_up(CONTROLLER.data_iface, ns=CONTROLLER.netns)
+    api = f"{CONTROLLER.data_ip}/32"
+    owner = netns.route_owner(api)
+    if owner is not None:
+        raise CloudtalesError(f"{api} is already routed via {owner} in the root namespace")
+    netns.ip("route", "add", api, "via", CONTROLLER.mgmt_ip, "dev", MGMT_BRIDGE)
+
+
 def wire_instance(inst: InstancePlan, stp: bool) -> None:
     """The guest: eth0 with nova's MAC, on a tap in br100, bridged into the guest's br0."""
     cmp_ns = COMPUTE.netns
@@ -105,14 +130,28 @@ def wire_instance(inst: InstancePlan, stp: bool) -> None:
     netns.link_up("br0", ns=inst.netns)
 
 
-def write_libvirt(paths: LabPaths) -> None:
+def set_guest_stp(inst: InstancePlan, on: bool) -> None:
+    """Spanning tree on the guest's br0 (the faulty image's setting)."""
+    netns.ip("link", "set", "dev", "br0", "type", "bridge", "stp_state", "1" if on else "0",
+             ns=inst.netns)  # fmt: skip
+
+
+def qemu_dir() -> Path:
+    """Where libvirtd keeps the compute's definitions; it must exist before the
+    compute's sshd starts (``ip netns exec`` binds /etc/netns/NS/libvirt at exec)."""
+    return ETC_NETNS / COMPUTE.netns / "libvirt" / "qemu"
+
+
+def write_libvirt(paths: LabPaths, instances: tuple[InstancePlan, ...] = INSTANCES) -> None:
     """The test driver's node file, and the persistent definitions the compute's sshd
-    sees at /etc/libvirt/qemu (``ip netns exec`` binds /etc/netns/NS/libvirt there)."""
+    sees at /etc/libvirt/qemu, named as nova named the instances."""
     paths.node_xml.parent.mkdir(parents=True, exist_ok=True)
-    paths.node_xml.write_text(node_xml())
-    qemu = ETC_NETNS / COMPUTE.netns / "libvirt" / "qemu"
+    paths.node_xml.write_text(node_xml(instances))
+    qemu = qemu_dir()
     qemu.mkdir(parents=True, exist_ok=True)
-    for inst in INSTANCES:
+    for old in qemu.glob("*.xml"):
+        old.unlink()
+    for inst in instances:
         (qemu / f"{inst.domain}.xml").write_text(domain_xml(inst))
 
 

@@ -23,6 +23,9 @@ COMPUTE_NAME = "server35"  # what nova service-list calls the node
 PORT_MEMBER = "Ethernet35"  # the switch's server-facing port (a veth)
 PORT_LOGICAL = "Port-Channel35"  # the port-channel the switch logs
 PORT_DESCRIPTION = "Server35"
+CLOUD = "valentines-lab"  # the cloud clouds.yaml names: the real control plane's
+CONTROLLER_PORT = "Ethernet1"  # SW-1's port to the controller
+PEER_PORT = "Ethernet49"  # SW-1 <-> SW-2 (the MLAG peer link, as a plain link)
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,23 @@ class ComputePlan:
     mgmt_ip: str
     root_veth: str
     mgmt_iface: str  # the 1G NIC that stays up
+
+    @property
+    def netns(self) -> str:
+        return NS_PREFIX + self.name
+
+
+@dataclass(frozen=True)
+class ControllerPlan:
+    """The control plane's host: its management NIC on the 1G network (sshd, the
+    operator's API route) and its data NIC behind SW-1, where the compute's RPC goes."""
+
+    name: str
+    mgmt_ip: str
+    root_veth: str
+    mgmt_iface: str
+    data_iface: str
+    data_ip: str  # keystone, nova-api, RabbitMQ and MariaDB listen here
 
     @property
     def netns(self) -> str:
@@ -57,8 +77,8 @@ class SwitchPlan:
 class InstancePlan:
     name: str  # namespace suffix
     display_name: str  # nova's name for it
-    domain: str  # libvirt's name for it
-    uuid: str
+    domain: str  # libvirt's name for it (nova's instance name once booted)
+    uuid: str  # replaced by nova's once the lab booted the server
     mac: str
     tap: str
     ip: str
@@ -72,6 +92,9 @@ class InstancePlan:
 
 
 COMPUTE = ComputePlan("compute", "10.250.3.2", f"{ROOT_PREFIX}cmp", "eth2")
+CONTROLLER = ControllerPlan(
+    "controller", "10.250.3.1", f"{ROOT_PREFIX}ctl", "mgmt0", "eth1", "10.0.100.40"
+)
 SWITCHES = (
     SwitchPlan(
         "sw1",
@@ -153,9 +176,9 @@ def domain_xml(inst: InstancePlan, domain_type: str = "kvm") -> str:
 """
 
 
-def node_xml() -> str:
+def node_xml(instances: tuple[InstancePlan, ...] = INSTANCES) -> str:
     """libvirt's test driver node (``test:///path/node.xml``): the running domains."""
-    domains = "".join(domain_xml(i, "test") for i in INSTANCES)
+    domains = "".join(domain_xml(i, "test") for i in instances)
     return f"<node>\n{domains}</node>\n"
 
 
@@ -197,6 +220,10 @@ class LabPaths:
 
     def switch_ready(self, sw: SwitchPlan) -> Path:
         return self.switch_dir(sw) / "ready"
+
+    @property
+    def clouds_yaml(self) -> Path:
+        return self.run_dir / "clouds.yaml"
 
     @property
     def node_xml(self) -> Path:
