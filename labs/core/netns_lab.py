@@ -14,6 +14,7 @@ the shared paths the lab created (if still empty) and its run dir.
 from __future__ import annotations
 
 import shutil
+import subprocess
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -41,6 +42,23 @@ def rmdir_if_empty(path: Path) -> bool:
     except OSError:
         return False
     return True
+
+
+def spawn(ns: str | None, argv: list[str], log: Path, cwd: Path | None = None) -> int:
+    """Start a long-running process (in ``ns``; None: the root namespace) in a session of
+    its own, its output appended to ``log``; its pid. The lab's ``down`` stops it."""
+    full = netns.in_ns(ns, argv) if ns else argv
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            full,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=cwd,
+        )
+    return proc.pid
 
 
 def wire_mgmt_bridge(bridge: str, gateway: str, ports: Iterable[tuple[str, str, str, str]]) -> None:

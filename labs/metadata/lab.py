@@ -36,7 +36,7 @@ from labs.core import netns
 from labs.core.base import LabState, Progress, quiet
 from labs.core.faults import Injection
 from labs.core.host_plan import mgmt_ports
-from labs.core.netns_lab import ETC_NETNS, NetnsLab, no_ipv6, wire_mgmt_bridge
+from labs.core.netns_lab import ETC_NETNS, NetnsLab, no_ipv6, spawn, wire_mgmt_bridge
 from labs.metadata import plan
 from labs.metadata.plan import (
     COMPUTE,
@@ -57,22 +57,6 @@ from labs.metadata.plan import (
 REPO = Path(__file__).resolve().parents[2]
 FAULTS = (PROXY_DOWN, SECRET_MISMATCH)
 TOOLS = {"haproxy": "haproxy", "iptables-restore": "iptables", "ss": "iproute2", "curl": "curl"}
-
-
-def spawn(ns: str, argv: list[str], log: Path) -> int:
-    """A long-running process in ``ns``, its output appended to ``log``."""
-    import subprocess
-
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            netns.in_ns(ns, argv),
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            cwd=REPO,
-        )
-    return proc.pid
 
 
 def _pid_text(pid: int | None) -> str:
@@ -199,7 +183,7 @@ class MetadataLab(NetnsLab):
         if role == "agent":
             argv += ["--socket", str(plan.agent_socket(self.run_dir))]
         started = log.read_text().count("listening on") if log.exists() else 0
-        pid = spawn(CONTROLLER.netns, argv, self.run_dir / "controller" / f"{role}.out")
+        pid = spawn(CONTROLLER.netns, argv, self.run_dir / "controller" / f"{role}.out", cwd=REPO)
         (self.run_dir / "controller" / f"{role}.pid").write_text(f"{pid}\n")
         ready = lambda: log.read_text().count("listening on") > started  # noqa: E731
         self._wait(ready, f"the emulated {role}", pid)
@@ -207,9 +191,8 @@ class MetadataLab(NetnsLab):
     def _start_haproxy(self) -> None:
         cfg = self.run_dir / "controller" / "haproxy.cfg"
         netns.run(["haproxy", "-c", "-q", "-f", str(cfg)])
-        pid = spawn(
-            CONTROLLER.netns, ["haproxy", "-db", "-f", str(cfg)], self.run_dir / plan.LOGS["proxy"]
-        )
+        argv = ["haproxy", "-db", "-f", str(cfg)]
+        pid = spawn(CONTROLLER.netns, argv, self.run_dir / plan.LOGS["proxy"], cwd=REPO)
         (self.run_dir / "controller" / "haproxy.pid").write_text(f"{pid}\n")
         self._wait(lambda: plan.listening(CONTROLLER.netns, plan.PROXY_PORT), "haproxy", pid)
 

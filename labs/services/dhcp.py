@@ -13,13 +13,13 @@ touched.
 
 from __future__ import annotations
 
-import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from engine.errors import CloudtalesError
 from labs.core import netns
+from labs.core.netns_lab import spawn
 
 TOOLS = {"dnsmasq": "dnsmasq-base", "dhclient": "isc-dhcp-client"}
 
@@ -91,21 +91,6 @@ def dnsmasq_pid(plan: DnsmasqPlan) -> int | None:
     except (OSError, ValueError, IndexError):
         return None
     return pid if "dnsmasq" in " ".join(netns.cmdline(pid)) else None
-
-
-def spawn(ns: str | None, argv: list[str], log: Path) -> int:
-    """Start a long-running process (in ``ns``), its output appended to ``log``."""
-    full = netns.in_ns(ns, argv) if ns else argv
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            full,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    return proc.pid
 
 
 DHCLIENT_CONF = """\

@@ -7,13 +7,13 @@ and the instance's ``eth0`` is ``labs/the_issue/qemu_bridge_bug_emulator.py``.
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from pathlib import Path
 
 from engine.errors import CloudtalesError
 from labs.core import netns
 from labs.core.host_plan import HostPlan, ssh_hosts
+from labs.core.netns_lab import spawn
 from labs.the_issue.qemu_bridge_bug_emulator import read_state
 
 NS_PREFIX = "ct-ti-"
@@ -134,20 +134,6 @@ def wire_data_path() -> None:
     netns.ip("tuntap", "add", "dev", "eth0", "mode", "tap", ns=ins)
     netns.ip("link", "set", "dev", "eth0", "address", INSTANCE_MAC, ns=ins)
     netns.link_up("eth0", ns=ins)
-
-
-def spawn(ns: str | None, argv: list[str], log: Path) -> int:
-    """Start a long-running process (in ``ns``), its output appended to ``log``."""
-    full = netns.in_ns(ns, argv) if ns else argv
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            full,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    return proc.pid
 
 
 def start_dnsmasq(run_dir: Path) -> None:

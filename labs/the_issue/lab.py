@@ -44,7 +44,7 @@ from engine.errors import CloudtalesError
 from labs.core import netns
 from labs.core.base import LabState, Progress
 from labs.core.host_plan import inventory_entry, mgmt_ports
-from labs.core.netns_lab import NetnsLab, no_ipv6, wire_mgmt_bridge
+from labs.core.netns_lab import NetnsLab, no_ipv6, spawn, wire_mgmt_bridge
 from labs.the_issue.hosts import (
     COMPUTE,
     CONTROLLER,
@@ -72,7 +72,6 @@ from labs.the_issue.hosts import (
     dhclient_log,
     dhclient_pid_path,
     instance_address,
-    spawn,
     start_dhclient,
     start_dnsmasq,
     start_load,
