@@ -62,6 +62,8 @@ class Verdict:
     unmet: tuple[Unmet, ...] = ()
     operator_facts: frozenset[str] = field(default_factory=frozenset)
     facts: Mapping[str, Any] = field(default_factory=dict)
+    # the check whose outcome led to the playbook's "inconclusive": CHECK@HOSTS (outcome: summary)
+    ended_by: str = ""
 
     @property
     def conclusive(self) -> bool:
@@ -73,6 +75,8 @@ class Verdict:
             return fill(self.diagnosis.title, self.facts)
         if self.failures:
             return "Inconclusive: the evidence for a diagnosis could not be gathered"
+        if self.ended_by and not self.unmet:
+            return f"Inconclusive: the playbook goes no further after {self.ended_by}"
         return f"Inconclusive: what was observed does not back {self.reached}"
 
     @property
@@ -86,6 +90,8 @@ class Verdict:
         parts = [f.line() for f in self.failures]
         if not parts and self.unmet:
             parts = [f"{self.reached} needs " + ", ".join(u.line() for u in self.unmet)]
+        if not parts and self.ended_by:
+            parts = [self.ended_by]
         return "inconclusive: " + (", ".join(parts) or "the walk was skipped to its end")
 
     def by_hand(self) -> list[str]:
@@ -112,10 +118,14 @@ def judge(
     facts: Mapping[str, Any],
     operator_facts: set[str],
     failures: Sequence[Failure],
+    ended_by: str = "",
 ) -> Verdict:
+    """``ended_by``: the step whose outcome led to the playbook's inconclusive, if one did."""
     fails, ops, seen = tuple(failures), frozenset(operator_facts), dict(facts)
     if dia is None:
-        return Verdict(None, "inconclusive", failures=fails, operator_facts=ops, facts=seen)
+        return Verdict(
+            None, "inconclusive", failures=fails, operator_facts=ops, facts=seen, ended_by=ended_by
+        )
     best: list[Unmet] | None = None
     for texts in dia.requirement_sets():
         reqs = parse_set(texts)

@@ -49,6 +49,7 @@ class WalkerState:
     manual_facts: dict[str, FactValue] = field(default_factory=dict)
     notes: list[tuple[float, str]] = field(default_factory=list)
     step_facts: list[dict[str, FactValue]] = field(default_factory=list)
+    hosts: dict[str, list[str]] = field(default_factory=dict)  # node -> its check_started hosts
 
 
 class Walker:
@@ -111,7 +112,17 @@ class Walker:
         node = self.state.current
         dia = self.graph.diagnosis(node) if self.graph.kind(node) == "diagnosis" else None
         failures = [s.failure for s in self.state.steps if s.failure is not None]
-        return judge(dia, self.facts, self.operator_facts, failures)
+        return judge(dia, self.facts, self.operator_facts, failures, self._ended_by(dia))
+
+    def _ended_by(self, dia: Diagnosis | None) -> str:
+        """``CHECK@HOSTS (outcome: summary)``: the check whose outcome the playbook maps to
+        inconclusive (an inconclusive line must say where it stopped, and on which host)."""
+        last = self.state.steps[-1] if self.state.steps else None
+        if dia is not None or last is None or last.how != "ran":
+            return ""
+        at = ",".join(self.state.hosts.get(last.node, []))
+        said = f"{last.outcome}: {last.summary}" if last.summary else str(last.outcome)
+        return f"{last.node}{'@' + at if at else ''} ({said})"
 
     @property
     def diagnosis(self) -> Diagnosis | None:
@@ -204,7 +215,8 @@ class Walker:
         self._record("note", text=text)
 
     def record(self, type_: str, **data: Any) -> None:
-        """Events the walker does not interpret (check_started, remedy_dry_run...)."""
+        """Events the walker does not interpret (remedy_dry_run...; of check_started it keeps
+        the hosts, which an inconclusive ending names)."""
         self._record(type_, **data)
 
     def apply(self, ev: Event) -> None:
@@ -302,3 +314,5 @@ class Walker:
             self._auto_answer()
         elif ev.type == "note":
             st.notes.append((ev.ts, str(d.get("text", ""))))
+        elif ev.type == "check_started":
+            st.hosts[str(d.get("node"))] = [str(h) for h in d.get("hosts") or []]
