@@ -45,7 +45,9 @@ def sweep_drill(spec: DrillSpec, seeds: list[int], faults: tuple[str, ...]) -> l
         t = time.monotonic()
         res = run_once(lab, spec, plan)
         landed = f"on {res.host} ({res.how})" if res.landed else "never landed"
-        extra = " after-evidence" if res.after_evidence else ""
+        extra = (" after-evidence" if res.after_evidence else "") + (
+            f" ({res.note})" if res.note else ""
+        )
         print(f"[{spec.name}] {plan.describe()}: {res.verdict}{extra}, {landed}, "
               f"{res.seconds} s (+{time.monotonic() - t - res.seconds:.1f} s restore)"
               + (f" PROBLEMS: {'; '.join(res.problems)}" if res.problems else ""),

@@ -107,21 +107,25 @@ class Injected:
     nft_ns: str | None = None
     rebuild: bool = False  # a process died: lab.up() must rebuild the lab
     restart: Callable[[], None] | None = None  # brings a stopped service back as built
+    makes_true: tuple[str, ...] = ()  # diagnoses a stopped service makes true (services.py)
     _thaw: threading.Timer | None = None
 
     def lift(self) -> None:
-        """SIGCONT what was frozen, remove the nftables table, restart a stopped service
-        the lab would not rebuild; idempotent."""
+        """SIGCONT what was frozen, remove the nftables table; idempotent."""
         if self._thaw is not None:
             self._thaw.cancel()
         _signal(self.frozen, signal.SIGCONT)
-        if self.restart is not None:
-            restart, self.restart = self.restart, None
-            restart()
         if self.nft_ns is not None:
             netns.run(netns.in_ns(self.nft_ns, ["nft", "delete", "table", "inet", NFT_TABLE]),
                       check=False)  # fmt: skip
             self.nft_ns = None
+
+    def restore(self) -> None:
+        """Restart a stopped service the lab would not rebuild (after the walk's leftovers
+        were counted: the restarted daemon is the lab's, not the walk's); idempotent."""
+        if self.restart is not None:
+            restart, self.restart = self.restart, None
+            restart()
 
 
 def kill_sshd(host: LabHost) -> Injected:

@@ -119,6 +119,8 @@ class RunResult:
     steps: list[Step] = field(default_factory=list)
     seconds: float = 0.0
     tail: str = ""
+    makes_true: tuple[str, ...] = ()  # diagnoses the fault itself made true (stop-service)
+    note: str = ""
 
 
 class JournalTail:
@@ -179,11 +181,14 @@ def _ended(steps: list[Step], k: int) -> bool:
     return len(steps) >= k and steps[k - 1].ended is not None
 
 
-def _after_evidence(steps: list[Step], host: str, at: int) -> bool:
+def _after_evidence(steps: list[Step], host: str | None, at: int) -> bool:
     """Every check on ``host`` had ended when the fault landed (journal seq ``at``),
-    and none started on it afterwards: the walk no longer needed that host."""
+    and none started on it afterwards: the walk no longer needed that host. ``host``
+    None: every check, whatever its host (a stopped service is read from other hosts
+    too: the instance asks the controller's dnsmasq)."""
     for st in steps:
-        if host in st.hosts and (st.started > at or st.ended is None or st.ended > at):
+        on_it = host is None or host in st.hosts
+        if on_it and (st.started > at or st.ended is None or st.ended > at):
             return False
     return True
 
@@ -230,9 +235,13 @@ def run_once(lab: Lab, drill: DrillSpec, plan: Plan, workdir: Path | None = None
     if injected is not None:
         injected.lift()
         result.landed, result.host, result.how = True, injected.host, injected.how
-        result.after_evidence = _after_evidence(tail.steps, injected.host, at_seq)
+        on = None if plan.fault == "stop-service" else injected.host
+        result.after_evidence = _after_evidence(tail.steps, on, at_seq)
+        result.makes_true = injected.makes_true
     leftovers = _wait_leftovers(lab, before)
     result.problems += [f"left behind: {p}" for p in leftovers]
+    if injected is not None:
+        injected.restore()
     _classify(result, drill, out_path.read_text(), err_path.read_text())
     lab.up()  # rebuilds the lab if the fault killed what it needs (sshd, mariadbd, RabbitMQ)
     return result
@@ -280,6 +289,14 @@ def _classify(result: RunResult, drill: DrillSpec, out: str, err: str) -> None:
     verdict = "wrong"
     if last == f"diagnosis: {drill.expect}" and rc == 0:
         verdict = "right"
+    elif (
+        last.removeprefix("diagnosis: ") in result.makes_true
+        and rc == 0
+        and result.landed
+        and not result.after_evidence
+    ):
+        verdict = "right"
+        result.note = f"named what the stopped service made true: {last}"
     elif last.startswith("diagnosis: "):
         result.problems.append(f"wrong diagnosis (expected {drill.expect})")
     elif last.startswith("inconclusive: ") and rc == 3:

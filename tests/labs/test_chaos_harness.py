@@ -7,7 +7,15 @@ import json
 from pathlib import Path
 
 from labs.chaos.faults import faults_for
-from labs.chaos.run import JournalTail, _after_evidence, drills, traffic_hosts
+from labs.chaos.run import (
+    JournalTail,
+    Plan,
+    RunResult,
+    _after_evidence,
+    _classify,
+    drills,
+    traffic_hosts,
+)
 from labs.chaos.services import SERVICES, service_for
 
 REPO = Path(__file__).resolve().parents[2]
@@ -56,3 +64,47 @@ def test_stop_service_knows_the_new_labs_services() -> None:
     assert service_for("dns", 0.99).what == "the site resolver (dnsmasq)"
     assert service_for("compute-service-down", 0.5).host == "compute-2"
     assert service_for("metadata", 0.5).host == "controller"
+
+
+def _ended(out: str, rc: int, *, after: bool, truths: tuple[str, ...]) -> RunResult:
+    res = RunResult(Plan("stop-service", 1, "started", 0.0, 104), "wrong")
+    res.returncode, res.landed, res.host, res.after_evidence = rc, True, "controller", after
+    res.makes_true = truths
+    _classify(res, drills()["dns"], out, "")
+    return res
+
+
+def test_a_diagnosis_the_stopped_service_made_true_is_right_only_before_the_evidence() -> None:
+    """dns seed 104: dnsmasq stopped before the instance's lookup; the walk said
+    dns-no-server ("no DNS server at 10.0.100.1"), which is the lab as it then was."""
+    truths = service_for("dns", 0.17).makes_true
+    assert truths == ("dns-no-server",)
+    res = _ended("diagnosis: dns-no-server\n", 0, after=False, truths=truths)
+    assert (res.verdict, res.problems) == ("right", [])
+    assert "dns-no-server" in res.note
+    # once the walk had read the service, only the expected diagnosis is right
+    late = _ended("diagnosis: dns-no-server\n", 0, after=True, truths=truths)
+    assert late.verdict == "wrong"
+    # another fault's stop makes nothing true
+    other = _ended("diagnosis: dns-no-server\n", 0, after=False, truths=())
+    assert other.verdict == "wrong"
+    assert other.problems == ["wrong diagnosis (expected dns-forwarder-unreachable)"]
+
+
+def test_a_stopped_service_counts_every_check_that_came_after(tmp_path: Path) -> None:
+    """dns seed 104: dnsmasq (controller) stopped as dn-lookup (instance) started; the
+    walk ended there, no check ever ran on the controller, yet the lookup read the
+    stopped service: that fault did not land after the evidence."""
+    path = tmp_path / "j.jsonl"
+    _journal(
+        path,
+        [
+            {"type": "check_started", "node": "dn-lookup", "hosts": ["instance"]},
+            {"type": "check_result", "node": "dn-lookup"},
+        ],
+    )
+    tail = JournalTail(path)
+    tail.poll()
+    assert _after_evidence(tail.steps, "controller", at=1)  # by host alone: vacuous
+    assert not _after_evidence(tail.steps, None, at=1)
+    assert _after_evidence(tail.steps, None, at=2)
