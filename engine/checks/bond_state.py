@@ -4,7 +4,9 @@ bonding driver's ``/proc/net/bonding/<bond>``).
 Works on a real bond (``info_kind bond``, members with ``master bond0``) and on a
 stand-in whose members are listed only by its status file. The bond's name comes
 from the host var ``uplink`` (default ``bond0``); the status file from the host var
-``bonding_status`` (default ``/proc/net/bonding/<bond>``).
+``bonding_status`` (default ``/proc/net/bonding/<bond>``). ``host``: an OpenStack host
+name from a fact (``{facts.cs-services.down_host}``), mapped to the inventory, instead
+of the check's hosts.
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ from engine.parsers.iplink import parse_ip_link
 from engine.parsers.proc_bonding import BondStatus, parse_proc_bonding
 from engine.remote.inventory import Host
 from engine.results import CheckResult
+from engine.sources.api_hosts import inventory_host
 
 
 class BondStateParams(CheckParams):
+    host: str = ""  # an OpenStack host name (the API's), instead of the check's hosts
     bond: str = ""  # empty: the host var named by bond_var, else bond0
     bond_var: str = "uplink"
     status_var: str = "bonding_status"
@@ -78,9 +82,10 @@ async def _one(ctx: CheckContext, host: Host, params: BondStateParams) -> CheckR
 
 
 async def run(ctx: CheckContext, params: BondStateParams) -> CheckResult:
-    if not ctx.hosts:
+    hosts = [inventory_host(ctx.inventory, params.host)] if params.host else ctx.hosts
+    if not hosts:
         raise CloudtalesError("bond_state: no hosts to check")
-    outcomes = await gather_all(_one(ctx, h, params) for h in ctx.hosts)
+    outcomes = await gather_all(_one(ctx, h, params) for h in hosts)
     merged = merge_outcomes(outcomes, BOND_OUTCOMES)
     return merged
 

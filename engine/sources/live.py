@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from engine.remote.inventory import Host
 from engine.remote.runner import CommandResult, Runner
 from engine.sources.api import API_SOURCES
+from engine.sources.clock import TIMED_SOURCES, read_timed
 from engine.sources.registry import get
 
 
@@ -54,6 +55,8 @@ class LiveSources:
             from engine.sources.api_client import read_api
 
             return await read_api(host, name, timeout, **params)
+        if name in TIMED_SOURCES:  # the observer's clock around the read, in the answer
+            return await read_timed(self.runner, host, command_of(name, **params), timeout)
         return await self.runner.run(host, command_of(name, **params), timeout=timeout)
 
     async def stream_bytes(

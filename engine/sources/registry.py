@@ -10,7 +10,7 @@ from engine.sources.spec import Source
 
 _SOURCES: dict[str, Source] = {}
 _CATALOGUES = frozenset(
-    {"network", "host", "nova", "services", "neutron", "api", "compute", "conntrack"}
+    {"network", "host", "nova", "services", "neutron", "api", "compute", "conntrack", "clock"}
 )
 
 

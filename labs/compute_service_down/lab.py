@@ -16,7 +16,11 @@ own API lists it ``down`` (``service_down_time`` 15 s):
   and nova-compute is restarted: the broker refuses its login (ACCESS_REFUSED);
 * ``stopped``: nova-compute is stopped on compute-2;
 * ``rabbit-unreachable``: an nftables table in compute-2 drops its traffic to
-  RabbitMQ (10.250.24.1:5672); the connection it had dies on missed heartbeats.
+  RabbitMQ (10.250.24.1:5672); the connection it had dies on missed heartbeats;
+* ``hung``: nova-compute on compute-2 is frozen (SIGSTOP): the process is there, its
+  log says nothing new, the broker still answers a connect, and nova hears nothing.
+  The drill ends inconclusive after the clock check (every namespace shares one
+  clock), so it is a lab fault, not a drill fault: it records the path to the clock.
 
 ``--healthy``: both computes up. The lab writes ``clouds.yaml`` (cloud
 ``compute-service-down-lab``) and names it on the controller in the inventory. One
@@ -26,7 +30,10 @@ server, ``web-01`` (``networks: none``), runs on compute-1 in every mode:
 
 from __future__ import annotations
 
+import contextlib
+import os
 import secrets
+import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,7 +61,8 @@ CLOUD = "compute-service-down-lab"
 RABBIT_AUTH = "rabbit-auth"
 STOPPED = "stopped"
 RABBIT_UNREACHABLE = "rabbit-unreachable"
-FAULTS = (RABBIT_AUTH, STOPPED, RABBIT_UNREACHABLE)
+HUNG = "hung"
+FAULTS = (RABBIT_AUTH, STOPPED, RABBIT_UNREACHABLE, HUNG)
 NFT_TABLE = "cloudtales_fault"
 WRONG_PASSWORD = "not-the-rabbit-password"
 TOOLS = {**MARIADB_TOOLS, **rabbitmq_node.TOOLS, "nft": "nftables"}
@@ -132,6 +140,10 @@ class ComputeServiceDownLab(NetnsLab):
 
     def _stop_extras(self, state: LabState | None) -> list[str]:
         present = netns.namespaces(NS_PREFIX)
+        if FAULTY.netns in present:  # a frozen nova-compute (``hung``) must see SIGTERM
+            for pid in netns.namespace_pids(FAULTY.netns):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGCONT)
         if CONTROLLER.netns not in present:
             return []
         rabbit = RabbitNode(CONTROLLER.netns, self.run_dir / "rabbitmq", ETC_NETNS)
@@ -237,6 +249,11 @@ class ComputeServiceDownLab(NetnsLab):
             plane.stop_compute(node)
             plane.write_compute_conf(node, rabbit_password=WRONG_PASSWORD)
             plane.start_compute(node)
+        elif fault == HUNG:
+            pids = plane.pids(node.netns, "nova-compute")
+            progress(f"freezing nova-compute on {node.name} (SIGSTOP pid {pids}: the fault)")
+            for pid in pids:
+                os.kill(pid, signal.SIGSTOP)
         else:
             progress(f"nftables in {node.name} drops its traffic to RabbitMQ (the fault)")
             rule = (
@@ -259,6 +276,7 @@ class ComputeServiceDownLab(NetnsLab):
                     servers={SERVER: SERVER_HOST.name},
                     rabbitmq_address=CONTROLLER.mgmt_ip,
                     db_address=CONTROLLER.mgmt_ip,
+                    nova_conf=str(plane.etc("nova") / "nova.conf"),
                 )
             else:
                 node = next(n for n in plane.computes if n.name == h.name)

@@ -124,6 +124,30 @@ if os.environ.get("CLOUDTALES_LAB_ALL_FAULTS"):  # on demand: each rebuilds the 
             -2000:
         ]
 
+    def test_hung_compute_reaches_the_clock_in_sync(
+        lab: ComputeServiceDownLab, tmp_path: Path
+    ) -> None:
+        """A frozen nova-compute (lab fault ``hung``): running, a quiet log, the broker
+        answers; the clock check reads both clocks (one kernel: ~0 s) and the walk ends
+        inconclusive at cs-clock, with the lab's service_down_time read from nova.conf."""
+        lab.down()
+        hung = ComputeServiceDownLab(csd.HUNG)
+        hung.up()
+        journal = tmp_path / "hung.jsonl"
+        proc = cli("investigate", "-i", str(hung.inventory_path()), "-s",
+                   "compute-service-down", "--autopilot", "--journal", str(journal))  # fmt: skip
+        out = proc.stdout + proc.stderr
+        assert proc.returncode == 3, out[-2000:]
+        evs = [json.loads(ln) for ln in journal.read_text().splitlines()]
+        done = {e["node"]: e for e in evs if e["type"] == "check_result"}
+        assert [done[n]["outcome"] for n in ("cs-bond", "cs-process", "cs-log")] == [
+            "no_bond", "running", "clean"]  # fmt: skip
+        assert done["cs-rabbit-reach"]["outcome"] == "open"
+        clock = done["cs-clock"]
+        assert clock["outcome"] == "in_sync", clock
+        assert abs(clock["facts"]["offset_seconds"]) < 1.0
+        assert clock["facts"]["service_down_time"] == 15  # the lab's, from its nova.conf
+
 
 def test_healthy_control_ends_services_up(lab: ComputeServiceDownLab) -> None:
     lab.down()
