@@ -147,7 +147,12 @@ def stop_service(lab: Lab, host: LabHost, pick: float = 0.0) -> Injected:
     done = service.stop(lab)
     how = f"stopped {service.what} pids {done.pids}"
     return Injected(
-        "stop-service", host.name, how, rebuild=done.restart is None, restart=done.restart
+        "stop-service",
+        host.name,
+        how,
+        rebuild=done.restart is None,
+        restart=done.restart,
+        makes_true=service.makes_true,
     )
 
 

@@ -3,10 +3,15 @@ service stop-service stops. (The walks themselves: tests/labs/test_chaos.py.)"""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
-from labs.chaos.faults import faults_for
+import pytest
+
+from labs.chaos import services
+from labs.chaos.faults import LabHost, faults_for, stop_service
 from labs.chaos.run import (
     JournalTail,
     Plan,
@@ -108,3 +113,16 @@ def test_a_stopped_service_counts_every_check_that_came_after(tmp_path: Path) ->
     assert _after_evidence(tail.steps, "controller", at=1)  # by host alone: vacuous
     assert not _after_evidence(tail.steps, None, at=1)
     assert _after_evidence(tail.steps, None, at=2)
+
+
+def test_stop_service_carries_what_the_stop_makes_true(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The injection, not only the service table, carries makes_true to the verdict (the
+    first sweep with it still judged dns seed 104 wrong: stop_service dropped it)."""
+    real = services.SERVICES["dns"][0]
+    fake = dataclasses.replace(real, stop=lambda lab: services.Stopped([4242]))
+    monkeypatch.setitem(services.SERVICES, "dns", (fake,))
+    lab = SimpleNamespace(name="dns")
+    done = stop_service(lab, LabHost("controller", "ct-dn-controller", "10.250.31.1"), 0.0)
+    assert done.makes_true == ("dns-no-server",)
+    assert done.how == "stopped the tenant network's dnsmasq pids [4242]"
+    assert done.rebuild
