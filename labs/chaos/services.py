@@ -121,7 +121,14 @@ SERVICES: dict[str, tuple[Service, ...]] = {
         Service("dns", "controller", "the site resolver (dnsmasq)", _site_resolver),
     ),
     "overlay-mtu": (
-        Service("overlay-mtu", "controller", "the tenant network's dnsmasq", _tenant_dnsmasq),
+        # om-dhcp-mtu's no_dnsmasq leads there; its title says "no dnsmasq runs on controller"
+        Service(
+            "overlay-mtu",
+            "controller",
+            "the tenant network's dnsmasq",
+            _tenant_dnsmasq,
+            ("om-mtu-advertised-not-applied",),
+        ),
     ),
     "metadata": (
         Service("metadata", "controller", "haproxy, metadata agent, nova API", _metadata_path),
