@@ -64,7 +64,7 @@ async def shoot(size: tuple[int, int], suffix: str) -> list[Path]:
 
 TALES = ("the-issue", "disappearing-images", "valentines", "rabbit-hole", "havana")
 TALES += ("metadata", "security-group")
-TALES += ("overlay-mtu", "dns", "conntrack-full")
+TALES += ("overlay-mtu", "dns", "conntrack-full", "neighbour-overflow")
 
 
 async def shoot_tale(tale: str, size: tuple[int, int] = (120, 36)) -> Path:
