@@ -8,7 +8,6 @@ namespace's own entries; the kernel's recent "neighbor table overflow" messages.
 
 from __future__ import annotations
 
-import engine.sources.neighbour  # noqa: F401 - registers the neigh_* sources
 from engine.checks.base import CheckContext, CheckParams, CheckType, LiveLine
 from engine.checks.registry import register
 from engine.detectors.conntrack import RECENT_SECONDS

@@ -11,6 +11,7 @@ from engine.sources.spec import Source
 _SOURCES: dict[str, Source] = {}
 _CATALOGUES = frozenset(
     {"network", "host", "nova", "services", "neutron", "api", "compute", "conntrack", "clock"}
+    | {"neighbour"}
 )
 
 
