@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from engine.detectors.conntrack import KernelLog
+from engine.detectors.conntrack import RECENT_SECONDS, KernelLog
 from engine.errors import CloudtalesError
 from engine.parsers.frame import Frame
 from engine.results import CheckResult, Evidence, FactValue
@@ -141,7 +141,11 @@ def judge_table(
     ]
     if kernel:
         ev.append(Evidence("kernel: neighbor table overflow", f"{len(kernel)} messages", host))
-    msgs = f"; {len(kernel)} 'neighbor table overflow' kernel messages" if kernel else ""
+    msgs = (
+        f"; {len(kernel)} 'neighbor table overflow' kernel messages in {RECENT_SECONDS:.0f} s"
+        if kernel
+        else ""
+    )
     if last.entries >= last.thresh3 and fulls > 0:
         summary = f"{host}: ARP table over its limit ({table}), {during}{msgs}"
         return CheckResult("overflowing", summary, facts, ev)
