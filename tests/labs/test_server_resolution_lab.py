@@ -18,6 +18,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -117,3 +118,46 @@ def test_a_compute_missing_from_the_inventory_is_named(
     [line] = proc.stderr.strip().splitlines()
     assert line.startswith("cloudtales: error: host compute-1 (named by the OpenStack API)")
     assert "add it under hosts: (compute-1: {address: ..., roles: [compute]})" in line
+
+
+def test_resume_narrows_from_the_journal_with_the_api_down(
+    lab: ComputeServiceDownLab, tmp_path: Path
+) -> None:
+    """A ``--server`` walk cut off before its first check resumes on compute-1 alone, with
+    nova-api and keystone unreachable (an nftables drop in the controller): the
+    resolution comes from the journal, not from the cloud."""
+    journal = tmp_path / "cut.jsonl"
+    inv = str(lab.inventory_path())
+    proc = investigate(lab, "-i", inv, "--server", csd.SERVER, "--journal", str(journal))
+    assert proc.stdout.splitlines()[0].startswith(f"server {csd.SERVER} ("), proc.stderr
+    lines = journal.read_text().splitlines()
+    cut = next(i for i, ln in enumerate(lines) if json.loads(ln)["type"] == "check_started")
+    journal.write_text("\n".join(lines[:cut]) + "\n")  # as if killed before the first check
+    table = "ct_h3a_api_down"
+    rules = (
+        f"add table inet {table}\n"
+        f"add chain inet {table} input {{ type filter hook input priority 0; }}\n"
+        f"add rule inet {table} input tcp dport {{ 5000, 8774 }} drop\n"
+    )
+    ns = ["ip", "netns", "exec", csd.CONTROLLER.netns, "nft"]
+    subprocess.run([*ns, "-f", "-"], input=rules, text=True, check=True)
+    try:
+        resumed = subprocess.run(
+            [sys.executable, "-m", "tui.cli", "investigate", "--resume", str(journal),
+             "--autopilot"],
+            cwd=REPO, capture_output=True, text=True, timeout=TIMEOUT,
+            stdin=subprocess.DEVNULL, check=False,
+        )  # fmt: skip
+    finally:
+        subprocess.run([*ns, "delete", "table", "inet", table], check=True)
+    assert "Traceback" not in resumed.stderr, resumed.stderr
+    evs = events(journal)
+    kinds = [e["type"] for e in evs]
+    assert "resumed" in kinds, resumed.stdout + resumed.stderr
+    after = evs[kinds.index("resumed") :]
+    first = next(e for e in after if e["type"] == "check_started")
+    assert first["node"] == "iu-compute-uplink"
+    assert first["hosts"] == ["compute-1"], resumed.stdout + resumed.stderr
+    kept: Any = next(e for e in evs if e["type"] == "session")["server"]
+    assert kept["host"] == "compute-1"
+    assert str(kept["nics"][0]["tap"]).startswith("tap")
