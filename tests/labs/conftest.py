@@ -1,4 +1,5 @@
-"""Shared helpers for lab tests: a live tcpdump inside a lab namespace."""
+"""Shared helpers for lab tests: a live tcpdump inside a lab namespace, a fresh lab, the CLI,
+one check over SSH, the network labs' shared inventory shape, and what ``down`` leaves."""
 
 from __future__ import annotations
 
@@ -18,11 +19,15 @@ import pytest
 from engine.checks.base import CheckContext
 from engine.checks.registry import get_check_type
 from engine.remote.factory import make_runner
-from engine.remote.inventory import load_inventory
+from engine.remote.inventory import Inventory, load_inventory
 from engine.results import CheckResult
+from labs.core import netns
+from labs.core.netns_lab import ETC_NETNS, NetnsLab
 
 LabT = TypeVar("LabT")
 REPO = Path(__file__).resolve().parents[2]
+SHARED_VARS = {"ip", "capture_iface", "mtu", "lab_mode", "netns"}  # every network lab's hosts'
+NETWORK_HOSTS = ["compute", "controller", "instance", "outside"]
 
 
 def _pump(stream: IO[str], into: queue.Queue[str | None]) -> None:
@@ -71,9 +76,9 @@ class LiveCapture:
     def wait_for(self, pattern: str, timeout: float = 5.0) -> str:
         """The first captured line matching ``pattern`` (a regex); fails after ``timeout``."""
         regex = re.compile(pattern)
-        for line in self.lines:
-            if regex.search(line):
-                return line
+        for seen_line in self.lines:
+            if regex.search(seen_line):
+                return seen_line
         deadline = time.monotonic() + timeout
         while (left := deadline - time.monotonic()) > 0:
             try:
@@ -149,3 +154,32 @@ def run_lab_check(inventory_path: Path, name: str, hosts: list[str], **params: A
             await runner.close()
 
     return asyncio.run(go())
+
+
+def run_check(lab: NetnsLab, name: str, hosts: list[str], **params: Any) -> CheckResult:
+    """``run_lab_check`` over ``lab``'s inventory."""
+    return run_lab_check(lab.inventory_path(), name, hosts, **params)
+
+
+def network_lab_inventory(lab: NetnsLab, mode: str) -> Inventory:
+    """Asserts ``lab`` is registered under its name and runs faulty in ``mode``, with the
+    network labs' four hosts, each in its own role with every shared host variable; its
+    inventory, for the lab's own assertions."""
+    from labs.core.registry import LABS
+
+    assert LABS[lab.name] is lab
+    status = lab.status()
+    assert status.running, status.details
+    assert (status.mode, status.healthy) == (mode, False)
+    inv = load_inventory(lab.inventory_path())
+    assert sorted(inv.hosts) == NETWORK_HOSTS
+    for name, host in inv.hosts.items():
+        assert host.roles == [name]
+        assert set(host.vars) >= SHARED_VARS, name
+    return inv
+
+
+def leftovers(lab: NetnsLab) -> list[str]:
+    """What of ``lab`` is on the machine: namespaces, root links, /etc/netns dirs."""
+    found = netns.namespaces(lab.ns_prefix) + netns.links(prefix=lab.root_prefix)
+    return found + [str(p) for p in ETC_NETNS.glob(f"{lab.ns_prefix}*")]

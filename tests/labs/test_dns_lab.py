@@ -12,20 +12,15 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from engine.remote.inventory import load_inventory
-from engine.results import CheckResult
 from labs.core import netns
-from labs.core.registry import LABS
 from labs.dns import plan
 from labs.dns.lab import DnsForwarderLab
-from tests.labs.conftest import fresh_lab, lab_cli, run_lab_check
+from tests.labs.conftest import fresh_lab, lab_cli, leftovers, network_lab_inventory, run_check
 
 pytestmark = pytest.mark.lab
-SHARED_VARS = {"ip", "capture_iface", "mtu", "lab_mode", "netns"}  # every network lab's
 DIAGNOSIS = "dns-forwarder-unreachable"
 
 
@@ -38,10 +33,6 @@ def dig_from_instance() -> str:
     return done.stdout
 
 
-def run_check(lab: DnsForwarderLab, name: str, hosts: list[str], **params: Any) -> CheckResult:
-    return run_lab_check(lab.inventory_path(), name, hosts, **params)
-
-
 @pytest.fixture(scope="module")
 def lab() -> Iterator[DnsForwarderLab]:
     yield from fresh_lab("dns", DnsForwarderLab)
@@ -51,15 +42,7 @@ def lab() -> Iterator[DnsForwarderLab]:
 
 
 def test_registered_and_up_with_the_network_labs_inventory_shape(lab: DnsForwarderLab) -> None:
-    assert LABS["dns"] is lab
-    status = lab.status()
-    assert status.running, status.details
-    assert (status.mode, status.healthy) == (plan.MODE, False)
-    inv = load_inventory(lab.inventory_path())
-    assert sorted(inv.hosts) == ["compute", "controller", "instance", "outside"]
-    for name, host in inv.hosts.items():
-        assert host.roles == [name]
-        assert set(host.vars) >= SHARED_VARS, name
+    inv = network_lab_inventory(lab, plan.MODE)
     assert inv.host("controller").vars["ip"] == plan.GATEWAY_IP
 
 
@@ -132,7 +115,5 @@ def test_healthy_triage_passes_dns_by(lab: DnsForwarderLab) -> None:
 
 def test_down_leaves_nothing(lab: DnsForwarderLab) -> None:
     lab.down()
-    assert netns.namespaces(plan.NS_PREFIX) == []
-    assert netns.links(prefix=plan.ROOT_PREFIX) == []
+    assert leftovers(lab) == []
     assert not lab.run_dir.exists()
-    assert not list(Path("/etc/netns").glob(f"{plan.NS_PREFIX}*"))

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,8 +18,8 @@ from labs.core import netns
 from labs.core.base import Lab
 from labs.core.registry import LABS, get_lab
 from labs.double_vlan import vlan_bpf
-from labs.double_vlan.lab import HOSTS, MGMT_BRIDGE, NS_PREFIX, ROOT_PREFIX, DoubleVlanLab
-from tests.labs.conftest import fresh_lab
+from labs.double_vlan.lab import HOSTS, MGMT_BRIDGE, NS_PREFIX, DoubleVlanLab
+from tests.labs.conftest import fresh_lab, leftovers
 
 Capture = Callable[[str, str], Any]  # the `capture` fixture in conftest.py
 
@@ -48,12 +47,6 @@ def ssh(lab: DoubleVlanLab, address: str, command: str) -> subprocess.CompletedP
 
 def sshd_pids(lab: DoubleVlanLab) -> dict[str, int | None]:
     return {h.name: netns.sshd_pid(lab.run_dir, h.name) for h in HOSTS}
-
-
-def leftovers() -> list[str]:
-    found = netns.namespaces(NS_PREFIX) + netns.links(prefix=ROOT_PREFIX)
-    found += [str(p) for p in Path("/etc/netns").glob(f"{NS_PREFIX}*")]
-    return found
 
 
 @pytest.fixture(scope="module")
@@ -203,7 +196,7 @@ def test_down_after_a_half_built_lab(lab: DoubleVlanLab) -> None:
     finally:
         sleeper.kill()
     assert f"namespace {NS_PREFIX}stray" in removed
-    assert leftovers() == []
+    assert leftovers(lab) == []
     assert not any(netns.pid_alive(p) for p in pids)
     assert not lab.run_dir.exists()
 
@@ -213,10 +206,10 @@ def test_down_removes_everything_and_then_is_a_no_op(lab: DoubleVlanLab) -> None
     lab.up()
     pids = list(sshd_pids(lab).values())
     assert None not in pids
-    assert leftovers()
+    assert leftovers(lab)
     removed = lab.down()
     assert f"link {MGMT_BRIDGE}" in removed
-    assert leftovers() == []
+    assert leftovers(lab) == []
     assert not any(netns.pid_alive(p) for p in pids if p is not None)
     assert not lab.run_dir.exists()
     assert not lab.status().running

@@ -8,37 +8,17 @@ the 60 s every drill must finish in (a subprocess timeout, not a timed assertion
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 
-from engine.checks.base import CheckContext
-from engine.checks.registry import get_check_type
-from engine.remote.factory import make_runner
-from engine.remote.inventory import load_inventory
-from engine.results import CheckResult
 from labs.core import netns
-from labs.core.registry import LABS
 from labs.metadata import plan
 from labs.metadata.lab import MetadataLab
-from tests.labs.conftest import fresh_lab
+from tests.labs.conftest import fresh_lab, lab_cli, leftovers, network_lab_inventory, run_check
 
 pytestmark = pytest.mark.lab
-REPO = Path(__file__).resolve().parents[2]
-SHARED_VARS = {"ip", "capture_iface", "mtu", "lab_mode", "netns"}  # every network lab's
-
-
-def cli(*argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tui.cli", *argv],
-        cwd=REPO, capture_output=True, text=True, timeout=60,
-        stdin=subprocess.DEVNULL, check=False,
-    )  # fmt: skip
 
 
 def curl_from_instance() -> tuple[str, str]:
@@ -49,21 +29,6 @@ def curl_from_instance() -> tuple[str, str]:
     out = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=10).stdout
     body, _, code = out.rpartition("\n")
     return code, body
-
-
-def run_check(lab: MetadataLab, name: str, hosts: list[str], **params: Any) -> CheckResult:
-    inventory = load_inventory(lab.inventory_path())
-    ctype = get_check_type(name)
-
-    async def go() -> CheckResult:
-        runner = make_runner(inventory)
-        ctx = CheckContext(runner, inventory, [inventory.host(h) for h in hosts], {}, 30.0)
-        try:
-            return await ctype.run(ctx, ctype.params.model_validate(params))
-        finally:
-            await runner.close()
-
-    return asyncio.run(go())
 
 
 def log(lab: MetadataLab, which: str) -> str:
@@ -79,15 +44,7 @@ def lab() -> Iterator[MetadataLab]:
 
 
 def test_registered_and_up_with_the_network_labs_inventory_shape(lab: MetadataLab) -> None:
-    assert LABS["metadata"] is lab
-    status = lab.status()
-    assert status.running, status.details
-    assert (status.mode, status.healthy) == (plan.PROXY_DOWN, False)
-    inv = load_inventory(lab.inventory_path())
-    assert sorted(inv.hosts) == ["compute", "controller", "instance", "outside"]
-    for name, host in inv.hosts.items():
-        assert host.roles == [name]
-        assert set(host.vars) >= SHARED_VARS, name
+    inv = network_lab_inventory(lab, plan.PROXY_DOWN)
     assert inv.host("instance").vars["ip"] == plan.INSTANCE_IP
     assert inv.host("compute").vars["tap_iface"] == "tap0"
     assert inv.host("controller").vars["nova_conf"] == "/etc/nova/nova.conf"
@@ -112,7 +69,7 @@ def test_checks_see_the_refusal_and_the_missing_listener(lab: MetadataLab) -> No
 
 
 def test_drill_ends_in_metadata_proxy_down(lab: MetadataLab) -> None:
-    out = cli("drill", "metadata", "--autopilot")
+    out = lab_cli("drill", "metadata", "--autopilot")
     assert out.returncode == 0, out.stdout + out.stderr
     assert out.stdout.rstrip().endswith("diagnosis: metadata-proxy-down")
     assert lab.status().running  # a lab the user had up stays up
@@ -133,7 +90,7 @@ def test_secret_mismatch_gets_403_logged_by_nova_and_the_agent(lab: MetadataLab)
 
 
 def test_drill_with_the_fault_ends_in_metadata_secret_mismatch(lab: MetadataLab) -> None:
-    out = cli("drill", "metadata", "--fault", "secret-mismatch", "--autopilot")
+    out = lab_cli("drill", "metadata", "--fault", "secret-mismatch", "--autopilot")
     assert out.returncode == 0, out.stdout + out.stderr
     assert out.stdout.rstrip().endswith("diagnosis: metadata-secret-mismatch")
     assert "sha256:" in out.stdout  # fingerprints of the secrets, never the secrets
@@ -141,7 +98,7 @@ def test_drill_with_the_fault_ends_in_metadata_secret_mismatch(lab: MetadataLab)
 
 
 def test_an_unknown_fault_is_one_line() -> None:
-    out = cli("drill", "metadata", "--fault", "nope", "--autopilot")
+    out = lab_cli("drill", "metadata", "--fault", "nope", "--autopilot")
     assert out.returncode != 0
     assert out.stderr.strip().splitlines() == [
         "cloudtales: error: drill metadata: no fault 'nope' (known: secret-mismatch)"
@@ -159,7 +116,7 @@ def test_healthy_serves_the_instance_its_metadata(lab: MetadataLab) -> None:
 
 
 def test_healthy_drill_never_ends_in_a_metadata_fault(lab: MetadataLab) -> None:
-    out = cli("drill", "metadata", "--healthy", "--autopilot")
+    out = lab_cli("drill", "metadata", "--healthy", "--autopilot")
     assert out.returncode == 0, out.stdout + out.stderr
     last = out.stdout.rstrip().splitlines()[-1]
     assert last == "diagnosis: metadata-ok"
@@ -189,7 +146,5 @@ def test_surprise_rotates_novas_secret_in_place(lab: MetadataLab) -> None:
 
 def test_down_leaves_nothing(lab: MetadataLab) -> None:
     lab.down()
-    assert netns.namespaces(plan.NS_PREFIX) == []
-    assert netns.links(prefix=plan.ROOT_PREFIX) == []
+    assert leftovers(lab) == []
     assert not lab.run_dir.exists()
-    assert not list(Path("/etc/netns").glob(f"{plan.NS_PREFIX}*"))

@@ -10,21 +10,15 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 
-from engine.remote.inventory import load_inventory
-from engine.results import CheckResult
 from labs.core import netns
-from labs.core.registry import LABS
 from labs.overlay_mtu import plan
 from labs.overlay_mtu.lab import OverlayMtuLab
-from tests.labs.conftest import fresh_lab, lab_cli, run_lab_check
+from tests.labs.conftest import fresh_lab, lab_cli, leftovers, network_lab_inventory, run_check
 
 pytestmark = pytest.mark.lab
-SHARED_VARS = {"ip", "capture_iface", "mtu", "lab_mode", "netns"}  # every network lab's
 DIAGNOSIS = "overlay-mtu-exceeds-underlay"
 
 
@@ -36,10 +30,6 @@ def ping_from_instance(size: int) -> bool:
     return done.returncode == 0
 
 
-def run_check(lab: OverlayMtuLab, name: str, hosts: list[str], **params: Any) -> CheckResult:
-    return run_lab_check(lab.inventory_path(), name, hosts, **params)
-
-
 @pytest.fixture(scope="module")
 def lab() -> Iterator[OverlayMtuLab]:
     yield from fresh_lab("overlay-mtu", OverlayMtuLab)
@@ -49,15 +39,7 @@ def lab() -> Iterator[OverlayMtuLab]:
 
 
 def test_registered_and_up_with_the_network_labs_inventory_shape(lab: OverlayMtuLab) -> None:
-    assert LABS["overlay-mtu"] is lab
-    status = lab.status()
-    assert status.running, status.details
-    assert (status.mode, status.healthy) == (plan.MODE, False)
-    inv = load_inventory(lab.inventory_path())
-    assert sorted(inv.hosts) == ["compute", "controller", "instance", "outside"]
-    for name, host in inv.hosts.items():
-        assert host.roles == [name]
-        assert set(host.vars) >= SHARED_VARS, name
+    inv = network_lab_inventory(lab, plan.MODE)
     assert inv.host("instance").vars["ip"] == plan.INSTANCE_IP
     assert inv.host("compute").vars["uplink"] == "bond0"
     assert inv.host("compute").vars["nova_conf"] == "/etc/nova/nova.conf"
@@ -128,7 +110,5 @@ def test_healthy_drills_never_end_in_the_overlay_diagnosis(
 
 def test_down_leaves_nothing(lab: OverlayMtuLab) -> None:
     lab.down()
-    assert netns.namespaces(plan.NS_PREFIX) == []
-    assert netns.links(prefix=plan.ROOT_PREFIX) == []
+    assert leftovers(lab) == []
     assert not lab.run_dir.exists()
-    assert not list(Path("/etc/netns").glob(f"{plan.NS_PREFIX}*"))

@@ -29,12 +29,10 @@ from labs.rabbit_hole import console_flood
 from labs.rabbit_hole.lab import (
     HOSTS,
     MGMT_BRIDGE,
-    NS_PREFIX,
     REPLY_QUEUE,
-    ROOT_PREFIX,
     RabbitHoleLab,
 )
-from tests.labs.conftest import fresh_lab
+from tests.labs.conftest import fresh_lab, leftovers
 
 SYMPTOM = "vm-launch-slow-rabbit-spike"
 
@@ -46,12 +44,6 @@ def ssh(lab: RabbitHoleLab, address: str, command: str) -> subprocess.CompletedP
             "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes",
             "-o", "ConnectTimeout=5", f"root@{address}", command]  # fmt: skip
     return subprocess.run(argv, capture_output=True, text=True, check=False, timeout=30)
-
-
-def leftovers() -> list[str]:
-    found = netns.namespaces(NS_PREFIX) + netns.links(prefix=ROOT_PREFIX)
-    found += [str(p) for p in Path("/etc/netns").glob(f"{NS_PREFIX}*")]
-    return found
 
 
 def walk(lab: RabbitHoleLab, tmp_path: Path) -> Session:
@@ -212,7 +204,7 @@ def test_down_after_a_half_built_lab_removes_everything(lab: RabbitHoleLab) -> N
     assert len(pids) == 4
     removed = lab.down()
     assert f"link {MGMT_BRIDGE}" in removed
-    assert leftovers() == []
+    assert leftovers(lab) == []
     assert not any(netns.pid_alive(p) for p in pids)
     assert not lab.run_dir.exists()
     assert lab.down() == []

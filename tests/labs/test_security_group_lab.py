@@ -9,34 +9,20 @@ drill must finish in (a subprocess timeout, not a timed assertion).
 from __future__ import annotations
 
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from engine.remote.inventory import load_inventory
 from labs.core import netns
-from labs.core.registry import LABS
 from labs.security_group import plan
 from labs.security_group.lab import SecurityGroupLab, fallback_drops, port_allows_ssh
-from tests.labs.conftest import fresh_lab
+from tests.labs.conftest import fresh_lab, lab_cli, leftovers, network_lab_inventory
 
 Capture = Callable[[str, str], Any]  # the `capture` fixture in conftest.py
 
 pytestmark = pytest.mark.lab
-REPO = Path(__file__).resolve().parents[2]
-SHARED_VARS = {"ip", "capture_iface", "mtu", "lab_mode", "netns"}  # every network lab's
 SYN = rf"{plan.INSTANCE_IP}\.22: Flags \[S\]"
-
-
-def cli(*argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tui.cli", *argv],
-        cwd=REPO, capture_output=True, text=True, timeout=60,
-        stdin=subprocess.DEVNULL, check=False,
-    )  # fmt: skip
 
 
 def connect_from_outside(seconds: int = 2) -> int:
@@ -61,15 +47,7 @@ def lab() -> Iterator[SecurityGroupLab]:
 
 
 def test_registered_and_up_with_the_network_labs_inventory_shape(lab: SecurityGroupLab) -> None:
-    assert LABS["security-group"] is lab
-    status = lab.status()
-    assert status.running, status.details
-    assert (status.mode, status.healthy) == (plan.MODE, False)
-    inv = load_inventory(lab.inventory_path())
-    assert sorted(inv.hosts) == ["compute", "controller", "instance", "outside"]
-    for name, host in inv.hosts.items():
-        assert host.roles == [name]
-        assert set(host.vars) >= SHARED_VARS, name
+    inv = network_lab_inventory(lab, plan.MODE)
     assert inv.host("compute").vars["tap_iface"] == plan.TAP
     assert inv.host("compute").vars["bridge"] == plan.QBR
     assert not port_allows_ssh()
@@ -100,7 +78,7 @@ def test_the_syn_reaches_the_bridge_not_the_instance_and_the_drop_counts(
 
 
 def test_drill_ends_in_security_group_blocks_port(lab: SecurityGroupLab) -> None:
-    out = cli("drill", "security-group", "--autopilot")
+    out = lab_cli("drill", "security-group", "--autopilot")
     assert out.returncode == 0, out.stdout + out.stderr
     assert out.stdout.rstrip().endswith("diagnosis: security-group-blocks-port")
     assert "0 in instance eth0" in out.stdout
@@ -118,7 +96,7 @@ def test_healthy_lets_ssh_in(lab: SecurityGroupLab, capture: Capture) -> None:
 
 
 def test_healthy_drill_never_ends_in_the_blocked_port(lab: SecurityGroupLab) -> None:
-    out = cli("drill", "security-group", "--healthy", "--autopilot")
+    out = lab_cli("drill", "security-group", "--healthy", "--autopilot")
     assert out.returncode == 0, out.stdout + out.stderr
     assert out.stdout.rstrip().splitlines()[-1] == "diagnosis: port-open"
 
@@ -138,6 +116,5 @@ def test_surprise_injects_the_fault_in_place(lab: SecurityGroupLab) -> None:
 
 def test_down_leaves_nothing(lab: SecurityGroupLab) -> None:
     lab.down()
-    assert netns.namespaces(plan.NS_PREFIX) == []
-    assert netns.links(prefix=plan.ROOT_PREFIX) == []
+    assert leftovers(lab) == []
     assert not lab.run_dir.exists()

@@ -24,10 +24,10 @@ from engine.results import CheckResult
 from labs.core import netns
 from labs.core.base import Lab
 from labs.core.registry import LABS
-from labs.the_issue.hosts import INSTANCE_IP, NS_PREFIX, ROOT_PREFIX, instance_address, tap_drops
+from labs.the_issue.hosts import INSTANCE_IP, NS_PREFIX, instance_address, tap_drops
 from labs.the_issue.lab import TheIssueLab
 from labs.the_issue.qemu_bridge_bug_emulator import read_state
-from tests.labs.conftest import fresh_lab
+from tests.labs.conftest import fresh_lab, leftovers
 
 
 def wait_until(condition: Callable[[], Any], timeout: float, what: str) -> Any:
@@ -49,10 +49,6 @@ async def run_check(lab: TheIssueLab, name: str, hosts: list[str], **params: Any
         return await ctype.run(ctx, ctype.params.model_validate(params))
     finally:
         await runner.close()
-
-
-def leftovers() -> list[str]:
-    return netns.namespaces(NS_PREFIX) + netns.links(prefix=ROOT_PREFIX)
 
 
 @pytest.fixture(scope="module")
@@ -188,7 +184,7 @@ def test_down_removes_everything_and_then_is_a_no_op(lab: TheIssueLab) -> None:
     assert state is not None
     removed = lab.down()
     assert f"qemu stand-in pid {state.pid}" in removed
-    assert leftovers() == []
+    assert leftovers(lab) == []
     assert not netns.pid_alive(state.pid)
     assert not lab.run_dir.exists()
     assert not lab.status().running
