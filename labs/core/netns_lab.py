@@ -8,7 +8,8 @@ the namespaces go: RabbitMQ, mariadbd, emulators in the root namespace) and
 ``_cleanup_extras`` (after: mounts). ``up`` is idempotent: a complete lab in the
 same mode and health with no problems is kept; anything else, even a crashed
 build, is removed first. ``down`` removes everything with the lab's prefixes,
-the shared paths the lab created (if still empty) and its run dir.
+the paths the lab created (if empty and no other lab uses them: ``shared_dirs``) and
+its run dir.
 """
 
 from __future__ import annotations
@@ -25,23 +26,15 @@ import yaml
 from engine.errors import CloudtalesError
 from labs.core import netns
 from labs.core.base import RUN_ROOT, LabInfo, LabState, LabStatus, Progress, quiet
+from labs.core.shared_dirs import ETC_NETNS as ETC_NETNS  # the labs import it from here
+from labs.core.shared_dirs import release, rmdir_if_empty
 
-ETC_NETNS = Path("/etc/netns")
 NO_IPV6 = {"net.ipv6.conf.all.disable_ipv6": "1", "net.ipv6.conf.default.disable_ipv6": "1"}
 
 
 def no_ipv6() -> dict[str, str]:
     """Sysctls that turn IPv6 off in a namespace (none on a kernel built without IPv6)."""
     return dict(NO_IPV6) if Path("/proc/sys/net/ipv6").exists() else {}
-
-
-def rmdir_if_empty(path: Path) -> bool:
-    """Remove ``path`` if it is an empty directory; True if it went."""
-    try:
-        path.rmdir()
-    except OSError:
-        return False
-    return True
 
 
 def spawn(ns: str | None, argv: list[str], log: Path, cwd: Path | None = None) -> int:
@@ -152,9 +145,8 @@ class NetnsLab:
             shutil.rmtree(d, ignore_errors=True)
             removed.append(str(d))
         removed += self._cleanup_extras(state)
-        for created in reversed(state.created_paths if state else []):
-            if rmdir_if_empty(Path(created)):  # someone else may have used it since
-                removed.append(created)
+        # a shared dir (/etc/nova) goes with the last lab that uses it
+        removed += release(self.name, state.created_paths if state else [])
         if self.run_dir.exists():
             shutil.rmtree(self.run_dir, ignore_errors=True)
             removed.append(str(self.run_dir))

@@ -17,6 +17,7 @@ from labs.core import netns
 from labs.core.base import LabState
 from labs.core.host_plan import HostPlan, inventory_entry
 from labs.core.netns_lab import ETC_NETNS, no_ipv6
+from labs.core.shared_dirs import claim
 
 NOVA_DIR = "/etc/nova"
 NOVA_CONF = "/etc/nova/nova.conf"
@@ -44,14 +45,15 @@ def shared_dirs() -> tuple[Path, ...]:
     return (ETC_NETNS, Path(NEUTRON_DIR), Path(NOVA_DIR))
 
 
-def make_shared_dirs(state: LabState, state_path: Path) -> None:
-    """Create the shared dirs, recording first (in the saved state) those this lab
-    creates, so ``lab down`` removes only what it made."""
-    shared = shared_dirs()
+def make_shared_dirs(state: LabState, state_path: Path, dirs: Iterable[Path] | None = None) -> None:
+    """Create the shared dirs (default: ``shared_dirs()``), recording first (in the saved
+    state) those this lab creates, and claim them for the lab whose run dir holds
+    ``state_path``: ``lab down`` removes them only when no other lab uses them."""
+    shared = tuple(shared_dirs() if dirs is None else dirs)
     state.created_paths = [str(d) for d in shared if not d.exists()]
     state.save(state_path)
-    for d in shared:  # ip netns exec binds /etc/netns/NS/{neutron,nova} over them
-        d.mkdir(exist_ok=True)
+    # ip netns exec binds /etc/netns/NS/{neutron,nova} over them
+    claim(state_path.parent.name, shared)
 
 
 def add_namespaces(names: Iterable[str], routers: Iterable[str]) -> None:

@@ -31,7 +31,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.errors import CloudtalesError
-from labs.core import netns
+from labs.core import netns, tenant
 from labs.core.base import LabState, Progress
 from labs.core.host_plan import HostPlan, inventory_entry, mgmt_ports, ssh_hosts
 from labs.core.netns_lab import ETC_NETNS as ETC_NETNS  # re-exported: labs/core/faults.py uses it
@@ -127,11 +127,8 @@ class DoubleVlanLab(NetnsLab):
 
     def _build(self, state: LabState, progress: Progress) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        # recorded before creating them, so down after a crash removes them too
-        state.created_paths = [str(d) for d in (ETC_NETNS, NOVA_DIR) if not d.exists()]
-        state.save(self._state_path)
-        for d in (ETC_NETNS, NOVA_DIR):  # ip netns exec binds /etc/netns/NS/nova over /etc/nova
-            d.mkdir(exist_ok=True)
+        # ip netns exec binds /etc/netns/NS/nova over /etc/nova
+        tenant.make_shared_dirs(state, self._state_path, (ETC_NETNS, NOVA_DIR))
 
         progress("compiling tc-BPF vlan program")
         compiled = vlan_bpf.compile_program(self.run_dir, PLAN)

@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 from engine.errors import CloudtalesError
-from labs.core import netns
+from labs.core import netns, tenant
 from labs.core.base import LabState, Progress, quiet
 from labs.core.faults import Injection
 from labs.core.host_plan import mgmt_ports
@@ -116,11 +116,7 @@ class MetadataLab(NetnsLab):
 
     def _build(self, state: LabState, progress: Progress) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        etc = [ETC_NETNS, Path("/etc/nova"), Path("/etc/neutron")]
-        state.created_paths = [str(d) for d in etc if not d.exists()]
-        state.save(self._state_path)
-        for d in etc:  # ip netns exec binds /etc/netns/NS/nova over /etc/nova
-            d.mkdir(exist_ok=True)
+        tenant.make_shared_dirs(state, self._state_path)  # /etc/netns, /etc/neutron, /etc/nova
 
         progress("creating namespaces")
         for h in HOSTS:

@@ -30,7 +30,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from labs.core import netns
+from labs.core import netns, tenant
 from labs.core.base import LabState, Progress
 from labs.core.host_plan import HostPlan, inventory_entry, mgmt_ports, ssh_hosts
 from labs.core.netns_lab import ETC_NETNS, NetnsLab, wire_mgmt_bridge
@@ -104,9 +104,7 @@ class RabbitHoleLab(NetnsLab):
 
     def _build(self, state: LabState, progress: Progress) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        state.created_paths = [str(ETC_NETNS)] if not ETC_NETNS.exists() else []
-        state.save(self._state_path)
-        ETC_NETNS.mkdir(exist_ok=True)
+        tenant.make_shared_dirs(state, self._state_path, (ETC_NETNS,))
 
         progress("creating namespaces")
         for h in HOSTS:
