@@ -196,7 +196,9 @@ def cmd_investigate(args: argparse.Namespace) -> int:
     else:
         session = None
     with _serving(args, journal) as banner:
-        _app(graph, inventory, session, journal, "cloudtales", args, banner=banner).run()
+        _app(
+            graph, inventory, session, journal, "cloudtales", args, banner=banner, session_meta=meta
+        ).run()  # a symptom picked in the TUI journals the --server resolution too
     return 0
 
 
