@@ -37,6 +37,15 @@ def no_ipv6() -> dict[str, str]:
     return dict(NO_IPV6) if Path("/proc/sys/net/ipv6").exists() else {}
 
 
+def add_namespaces(names: Iterable[str], routers: Iterable[str] = ()) -> None:
+    """Each namespace with IPv6 off (captures hold only the tale's traffic); ``routers``
+    forward IPv4."""
+    forwarding = set(routers)
+    for ns in names:
+        forward = {"net.ipv4.ip_forward": "1"} if ns in forwarding else {}
+        netns.add_namespace(ns, {**no_ipv6(), **forward})
+
+
 def spawn(ns: str | None, argv: list[str], log: Path, cwd: Path | None = None) -> int:
     """Start a long-running process (in ``ns``; None: the root namespace) in a session of
     its own, its output appended to ``log``; its pid. The lab's ``down`` stops it."""

@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from labs.core import netns
+from labs.core import netns, netns_lab
 from labs.core.base import LabState
 from labs.core.host_plan import HostPlan, inventory_entry
-from labs.core.netns_lab import ETC_NETNS, no_ipv6
+from labs.core.netns_lab import ETC_NETNS
 from labs.core.shared_dirs import claim
 
 NOVA_DIR = "/etc/nova"
@@ -59,13 +59,46 @@ def make_shared_dirs(state: LabState, state_path: Path, dirs: Iterable[Path] | N
 def add_namespaces(names: Iterable[str], routers: Iterable[str]) -> None:
     """Each namespace with IPv6 off (routers forward), and its own resolv.conf: dhclient-
     script writes /etc/resolv.conf, which ``ip netns exec`` binds to the namespace's."""
-    forwarding = set(routers)
+    names = list(names)
+    netns_lab.add_namespaces(names, routers)
     for ns in names:
-        forward = {"net.ipv4.ip_forward": "1"} if ns in forwarding else {}
-        netns.add_namespace(ns, {**no_ipv6(), **forward})
         etc = ETC_NETNS / ns
         etc.mkdir(parents=True, exist_ok=True)
         (etc / "resolv.conf").write_text("# the lab host's own (dhclient-script writes it)\n")
+
+
+def wire_routed_instance(
+    ctl: str,
+    cmp_: str,
+    ins: str,
+    out: str,
+    *,
+    tenant_net: str,
+    instance_ip: str,
+    tap: str = "tap0",
+    mtu: int = 1500,
+    gso_max_segs: int | None = None,
+) -> None:
+    """The routed data path several labs share: outside ``eth0`` 203.0.113.10 -- ``eth1``
+    203.0.113.1 of the controller (the router), whose ``bond0`` (``TENANT_NET.1``) meets the
+    compute's; the instance's ``eth0`` (``instance_ip``, default route via the router) --
+    ``tap`` in the compute, which the lab bridges. Every veth at ``mtu``/``gso_max_segs``."""
+    gateway = f"{tenant_net}.1"
+    netns.add_veth("eth0", "eth1", ns=out, peer_ns=ctl, mtu=mtu, gso_max_segs=gso_max_segs)
+    netns.add_address("eth0", f"{OUTSIDE_IP}/24", ns=out)
+    netns.link_up("eth0", ns=out)
+    netns.add_route(f"{tenant_net}.0/24", "203.0.113.1", ns=out)
+    netns.add_address("eth1", "203.0.113.1/24", ns=ctl)
+    netns.link_up("eth1", ns=ctl)
+
+    netns.add_veth(UPLINK, UPLINK, ns=ctl, peer_ns=cmp_, mtu=mtu, gso_max_segs=gso_max_segs)
+    netns.add_address(UPLINK, f"{gateway}/24", ns=ctl)
+    netns.link_up(UPLINK, ns=ctl)
+
+    netns.add_veth("eth0", tap, ns=ins, peer_ns=cmp_, mtu=mtu, gso_max_segs=gso_max_segs)
+    netns.add_address("eth0", f"{instance_ip}/24", ns=ins)
+    netns.link_up("eth0", ns=ins)
+    netns.add_route("default", gateway, ns=ins)
 
 
 def write_nova_confs(hosts: Iterable[HostPlan]) -> None:

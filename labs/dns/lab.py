@@ -26,6 +26,7 @@ from pathlib import Path
 
 from labs.core import netns, tenant
 from labs.core.base import LabState, Progress
+from labs.core.host_plan import mgmt_ports, ssh_hosts
 from labs.core.netns_lab import ETC_NETNS, NetnsLab, wire_mgmt_bridge
 from labs.dns import plan as p
 from labs.services import dhcp
@@ -68,11 +69,7 @@ class DnsForwarderLab(NetnsLab):
         tenant.add_namespaces(names, routers=[p.CONTROLLER.netns, p.OUTSIDE.netns])
 
         progress("wiring the management network")
-        wire_mgmt_bridge(
-            p.MGMT_BRIDGE,
-            p.MGMT_GATEWAY,
-            [(h.netns, h.root_veth, "mgmt0", h.mgmt_ip) for h in p.HOSTS],
-        )
+        wire_mgmt_bridge(p.MGMT_BRIDGE, p.MGMT_GATEWAY, mgmt_ports(p.HOSTS))
         progress("wiring the tenant network, the outside router and the site resolver")
         self._wire_data_path(state.healthy)
 
@@ -88,9 +85,7 @@ class DnsForwarderLab(NetnsLab):
         netns.run(netns.in_ns(p.RESOLVER_NS, p.resolver_argv(str(resolver_dir))))
         dhcp.start_dnsmasq(dnsmasq_plan(self.run_dir))
 
-        files = self._start_ssh(
-            [netns.SshHost(h.name, h.netns, h.mgmt_ip) for h in p.HOSTS], progress
-        )
+        files = self._start_ssh(ssh_hosts(p.HOSTS), progress)
         progress("dhclient on the instance: waiting for a lease")
         dhcp.start_dhclient(p.INSTANCE.netns, "eth0", self.run_dir / "instance", p.INSTANCE_IP)
         self._write_inventory(files)

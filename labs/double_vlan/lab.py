@@ -35,7 +35,7 @@ from labs.core import netns, tenant
 from labs.core.base import LabState, Progress
 from labs.core.host_plan import HostPlan, inventory_entry, mgmt_ports, ssh_hosts
 from labs.core.netns_lab import ETC_NETNS as ETC_NETNS  # re-exported: labs/core/faults.py uses it
-from labs.core.netns_lab import NetnsLab, no_ipv6, wire_mgmt_bridge
+from labs.core.netns_lab import NetnsLab, add_namespaces, wire_mgmt_bridge
 from labs.double_vlan import vlan_bpf
 
 TC_BPF = "tc-bpf"
@@ -135,9 +135,7 @@ class DoubleVlanLab(NetnsLab):
         state.extra["compile_seconds"] = round(compiled.seconds, 3)
 
         progress("creating namespaces")
-        for h in HOSTS:
-            forward = {"net.ipv4.ip_forward": "1"} if h is CONTROLLER else {}
-            netns.add_namespace(h.netns, {**no_ipv6(), **forward})
+        add_namespaces([h.netns for h in HOSTS], routers=[CONTROLLER.netns])
 
         progress("wiring the management network")
         wire_mgmt_bridge(MGMT_BRIDGE, MGMT_GATEWAY, mgmt_ports(HOSTS))
@@ -175,22 +173,16 @@ class DoubleVlanLab(NetnsLab):
         ctl, cmp_, ins, out = (h.netns for h in HOSTS)
         # one skb = one wire frame (no TSO/GSO super-packets), so the hop-MTU check in
         # vlan_bpf.c judges TCP as a NIC would: without this even healthy TCP would stall
-        wire = {"mtu": MTU, "gso_max_segs": 1}
-        netns.add_veth("eth0", "eth1", ns=out, peer_ns=ctl, **wire)
-        netns.add_address("eth0", "203.0.113.10/24", ns=out)
-        netns.link_up("eth0", ns=out)
-        netns.add_route("10.0.100.0/24", "203.0.113.1", ns=out)
-        netns.add_address("eth1", "203.0.113.1/24", ns=ctl)
-        netns.link_up("eth1", ns=ctl)
-
-        netns.add_veth(UPLINK, UPLINK, ns=ctl, peer_ns=cmp_, **wire)
-        netns.add_address(UPLINK, "10.0.100.1/24", ns=ctl)
-        netns.link_up(UPLINK, ns=ctl)
-
-        netns.add_veth("eth0", "tap0", ns=ins, peer_ns=cmp_, **wire)
-        netns.add_address("eth0", f"{INSTANCE_IP}/24", ns=ins)
-        netns.link_up("eth0", ns=ins)
-        netns.add_route("default", "10.0.100.1", ns=ins)
+        tenant.wire_routed_instance(
+            ctl,
+            cmp_,
+            ins,
+            out,
+            tenant_net="10.0.100",
+            instance_ip=INSTANCE_IP,
+            mtu=MTU,
+            gso_max_segs=1,
+        )
 
         netns.add_bridge("br100", ns=cmp_)
         netns.set_master("tap0", "br100", ns=cmp_)

@@ -36,7 +36,7 @@ from labs.core import netns, tenant
 from labs.core.base import LabState, Progress, quiet
 from labs.core.faults import Injection
 from labs.core.host_plan import mgmt_ports
-from labs.core.netns_lab import ETC_NETNS, NetnsLab, no_ipv6, spawn, wire_mgmt_bridge
+from labs.core.netns_lab import ETC_NETNS, NetnsLab, add_namespaces, spawn, wire_mgmt_bridge
 from labs.metadata import plan
 from labs.metadata.plan import (
     COMPUTE,
@@ -119,9 +119,7 @@ class MetadataLab(NetnsLab):
         tenant.make_shared_dirs(state, self._state_path)  # /etc/netns, /etc/neutron, /etc/nova
 
         progress("creating namespaces")
-        for h in HOSTS:
-            forward = {"net.ipv4.ip_forward": "1"} if h is CONTROLLER else {}
-            netns.add_namespace(h.netns, {**no_ipv6(), **forward})
+        add_namespaces([h.netns for h in HOSTS], routers=[CONTROLLER.netns])
         progress("wiring the management network")
         wire_mgmt_bridge(MGMT_BRIDGE, MGMT_GATEWAY, mgmt_ports(HOSTS))
         progress("wiring the tenant network (bond0, br100, tap0) and the router")

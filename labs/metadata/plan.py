@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from labs.core import netns
+from labs.core import netns, tenant
 from labs.core.host_plan import HostPlan, inventory_entry, ssh_hosts
 
 PROXY_DOWN = "proxy-down"
@@ -55,21 +55,10 @@ SSH_HOSTS = ssh_hosts(HOSTS)
 
 def wire_data_path() -> None:
     ctl, cmp_, ins, out = (h.netns for h in HOSTS)
-    netns.add_veth("eth0", "eth1", ns=out, peer_ns=ctl, mtu=MTU)
-    netns.add_address("eth0", "203.0.113.10/24", ns=out)
-    netns.link_up("eth0", ns=out)
-    netns.add_route("10.0.0.0/24", "203.0.113.1", ns=out)
-    netns.add_address("eth1", "203.0.113.1/24", ns=ctl)
-    netns.link_up("eth1", ns=ctl)
-
-    netns.add_veth(UPLINK, UPLINK, ns=ctl, peer_ns=cmp_, mtu=MTU)
-    netns.add_address(UPLINK, "10.0.0.1/24", ns=ctl)
-    netns.link_up(UPLINK, ns=ctl)
-
-    netns.add_veth("eth0", "tap0", ns=ins, peer_ns=cmp_, mtu=MTU)
-    netns.add_address("eth0", f"{INSTANCE_IP}/24", ns=ins)
-    netns.link_up("eth0", ns=ins)
-    netns.add_route("default", "10.0.0.1", ns=ins)  # 169.254.169.254 goes to the router
+    # the instance's default route: 169.254.169.254 goes to the router
+    tenant.wire_routed_instance(
+        ctl, cmp_, ins, out, tenant_net="10.0.0", instance_ip=INSTANCE_IP, mtu=MTU
+    )
 
     netns.add_bridge("br100", ns=cmp_)
     for dev in ("tap0", UPLINK):

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from labs.core import netns, tenant
 from labs.core.base import LabState, Progress
+from labs.core.host_plan import mgmt_ports, ssh_hosts
 from labs.core.netns_lab import ETC_NETNS, NetnsLab, wire_mgmt_bridge
 from labs.overlay_mtu import plan as p
 from labs.services import dhcp
@@ -77,11 +78,7 @@ class OverlayMtuLab(NetnsLab):
         tenant.add_namespaces([h.netns for h in p.HOSTS], routers=[p.CONTROLLER.netns])
 
         progress("wiring the management network")
-        wire_mgmt_bridge(
-            p.MGMT_BRIDGE,
-            p.MGMT_GATEWAY,
-            [(h.netns, h.root_veth, "mgmt0", h.mgmt_ip) for h in p.HOSTS],
-        )
+        wire_mgmt_bridge(p.MGMT_BRIDGE, p.MGMT_GATEWAY, mgmt_ports(p.HOSTS))
         progress("wiring the underlay (bond0, MTU 1500) and VXLAN 5 on both nodes")
         self._wire_data_path()
 
@@ -97,9 +94,7 @@ class OverlayMtuLab(NetnsLab):
         progress("starting dnsmasq on the tenant network" + option)
         dhcp.start_dnsmasq(plan)
 
-        files = self._start_ssh(
-            [netns.SshHost(h.name, h.netns, h.mgmt_ip) for h in p.HOSTS], progress
-        )
+        files = self._start_ssh(ssh_hosts(p.HOSTS), progress)
         progress("dhclient on the instance: waiting for a lease")
         dhcp.start_dhclient(p.INSTANCE.netns, "eth0", self.run_dir / "instance", p.INSTANCE_IP)
         progress(f"instance eth0 MTU {self.instance_mtu()}")

@@ -10,7 +10,7 @@ TCP 22; everything else falls to ``neutron-openvswi-sg-fallback``: DROP.
 
 from __future__ import annotations
 
-from labs.core import netns
+from labs.core import netns, tenant
 from labs.core.host_plan import HostPlan, inventory_entry, ssh_hosts
 
 NS_PREFIX = "ct-sg-"
@@ -47,21 +47,9 @@ SSH_HOSTS = ssh_hosts(HOSTS, also_listen={INSTANCE.name: (INSTANCE_IP,)})
 def wire_data_path() -> None:
     """outside -- controller (router) -- bond0 [br-int] qvo==qvb [qbr] tap -- instance."""
     ctl, cmp_, ins, out = (h.netns for h in HOSTS)
-    netns.add_veth("eth0", "eth1", ns=out, peer_ns=ctl, mtu=MTU)
-    netns.add_address("eth0", "203.0.113.10/24", ns=out)
-    netns.link_up("eth0", ns=out)
-    netns.add_route("10.0.0.0/24", "203.0.113.1", ns=out)
-    netns.add_address("eth1", "203.0.113.1/24", ns=ctl)
-    netns.link_up("eth1", ns=ctl)
-
-    netns.add_veth(UPLINK, UPLINK, ns=ctl, peer_ns=cmp_, mtu=MTU)
-    netns.add_address(UPLINK, "10.0.0.1/24", ns=ctl)
-    netns.link_up(UPLINK, ns=ctl)
-
-    netns.add_veth("eth0", TAP, ns=ins, peer_ns=cmp_, mtu=MTU)
-    netns.add_address("eth0", f"{INSTANCE_IP}/24", ns=ins)
-    netns.link_up("eth0", ns=ins)
-    netns.add_route("default", "10.0.0.1", ns=ins)
+    tenant.wire_routed_instance(
+        ctl, cmp_, ins, out, tenant_net="10.0.0", instance_ip=INSTANCE_IP, tap=TAP, mtu=MTU
+    )
 
     netns.add_veth(QVB, QVO, ns=cmp_, mtu=MTU)
     netns.add_bridge(QBR, ns=cmp_)

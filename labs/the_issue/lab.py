@@ -44,7 +44,7 @@ from engine.errors import CloudtalesError
 from labs.core import netns
 from labs.core.base import LabState, Progress
 from labs.core.host_plan import inventory_entry, mgmt_ports
-from labs.core.netns_lab import NetnsLab, no_ipv6, spawn, wire_mgmt_bridge
+from labs.core.netns_lab import NetnsLab, add_namespaces, spawn, wire_mgmt_bridge
 from labs.the_issue.hosts import (
     COMPUTE,
     CONTROLLER,
@@ -133,9 +133,7 @@ class TheIssueLab(NetnsLab):
         state.save(self._state_path)
 
         progress("creating namespaces")
-        for ns in NAMESPACES:
-            forward = {"net.ipv4.ip_forward": "1"} if ns == CONTROLLER.netns else {}
-            netns.add_namespace(ns, {**no_ipv6(), **forward})
+        add_namespaces(NAMESPACES, routers=[CONTROLLER.netns])
 
         progress("wiring the management network")
         wire_mgmt_bridge(MGMT_BRIDGE, MGMT_GATEWAY, mgmt_ports(HOSTS))
