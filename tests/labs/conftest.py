@@ -22,6 +22,7 @@ from engine.remote.factory import make_runner
 from engine.remote.inventory import Inventory, load_inventory
 from engine.results import CheckResult
 from labs.core import netns
+from labs.core.base import LabStatus
 from labs.core.netns_lab import ETC_NETNS, NetnsLab
 
 LabT = TypeVar("LabT")
@@ -161,6 +162,14 @@ def run_check(lab: NetnsLab, name: str, hosts: list[str], **params: Any) -> Chec
     return run_lab_check(lab.inventory_path(), name, hosts, **params)
 
 
+def running_faulty(lab: NetnsLab, mode: str) -> LabStatus:
+    """Asserts ``lab`` runs, faulty, in ``mode``; its status."""
+    status = lab.status()
+    assert status.running, status.details
+    assert (status.mode, status.healthy) == (mode, False)
+    return status
+
+
 def network_lab_inventory(lab: NetnsLab, mode: str) -> Inventory:
     """Asserts ``lab`` is registered under its name and runs faulty in ``mode``, with the
     network labs' four hosts, each in its own role with every shared host variable; its
@@ -168,9 +177,7 @@ def network_lab_inventory(lab: NetnsLab, mode: str) -> Inventory:
     from labs.core.registry import LABS
 
     assert LABS[lab.name] is lab
-    status = lab.status()
-    assert status.running, status.details
-    assert (status.mode, status.healthy) == (mode, False)
+    running_faulty(lab, mode)
     inv = load_inventory(lab.inventory_path())
     assert sorted(inv.hosts) == NETWORK_HOSTS
     for name, host in inv.hosts.items():

@@ -19,7 +19,7 @@ from labs.core.base import Lab
 from labs.core.registry import LABS, get_lab
 from labs.double_vlan import vlan_bpf
 from labs.double_vlan.lab import HOSTS, MGMT_BRIDGE, NS_PREFIX, DoubleVlanLab
-from tests.labs.conftest import fresh_lab, leftovers
+from tests.labs.conftest import fresh_lab, leftovers, running_faulty
 
 Capture = Callable[[str, str], Any]  # the `capture` fixture in conftest.py
 
@@ -59,9 +59,7 @@ def lab() -> Iterator[DoubleVlanLab]:
 
 @pytest.mark.lab
 def test_up_gives_a_running_faulty_lab_with_an_inventory(lab: DoubleVlanLab) -> None:
-    status = lab.status()
-    assert status.running, status.details
-    assert (status.mode, status.healthy) == ("tc-bpf", False)
+    status = running_faulty(lab, "tc-bpf")
     assert any("compute /etc/nova/nova.conf: vlan_interface=vlan20" in d for d in status.details)
 
     inv = load_inventory(lab.inventory_path())
@@ -232,6 +230,6 @@ def test_missing_tools_name_the_package(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_not_root_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(netns.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr("labs.core.netns.os.geteuid", lambda: 1000)
     with pytest.raises(CloudtalesError, match=r"needs root"):
         DoubleVlanLab().up()

@@ -27,7 +27,7 @@ from labs.core.registry import LABS
 from labs.the_issue.hosts import INSTANCE_IP, NS_PREFIX, instance_address, tap_drops
 from labs.the_issue.lab import TheIssueLab
 from labs.the_issue.qemu_bridge_bug_emulator import read_state
-from tests.labs.conftest import fresh_lab, leftovers
+from tests.labs.conftest import fresh_lab, leftovers, running_faulty
 
 
 def wait_until(condition: Callable[[], Any], timeout: float, what: str) -> Any:
@@ -61,9 +61,7 @@ def lab() -> Iterator[TheIssueLab]:
 
 @pytest.mark.lab
 def test_up_leaves_the_instance_bound_under_load_with_the_tap_stalled(lab: TheIssueLab) -> None:
-    status = lab.status()
-    assert status.running, status.details
-    assert (status.mode, status.healthy) == ("tap-emulated-qemu", False)
+    running_faulty(lab, "tap-emulated-qemu")
     state = read_state(lab.emulator_state_path)
     assert state is not None
     assert state.stalled
@@ -200,6 +198,6 @@ def test_registry_knows_the_issue() -> None:
 
 
 def test_not_root_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(netns.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr("labs.core.netns.os.geteuid", lambda: 1000)
     with pytest.raises(CloudtalesError, match=r"needs root"):
         TheIssueLab().up()
