@@ -50,17 +50,11 @@ def parse_ntable(text: str, where: str = "ip -s ntable show name arp_cache") -> 
     """
     block = text.split("\n\n", 1)[0]
     values = {k: int(v) for k, v in _NUM.findall(block)}
-    missing = [k for k in ("thresh1", "thresh2", "thresh3", "entries") if k not in values]
+    # every field is needed: a missing counter must not read as "nothing refused"
+    missing = [k for k in NeighTable.__dataclass_fields__ if k not in values]
     if missing:
         raise CloudtalesError(f"{where}: no {', '.join(missing)} in the arp_cache block")
-    return NeighTable(
-        values["thresh1"],
-        values["thresh2"],
-        values["thresh3"],
-        values["entries"],
-        values.get("forced_gc_runs", 0),
-        values.get("table_fulls", 0),
-    )
+    return NeighTable(**{k: values[k] for k in NeighTable.__dataclass_fields__})
 
 
 def parse_ntable_samples(text: str, where: str = "ip -s ntable") -> list[NeighTable]:

@@ -67,6 +67,12 @@ def test_ntable_without_thresholds_is_one_line_error() -> None:
         parse_ntable("Error: no such table\n", "host controller: ip -s ntable")
 
 
+def test_ntable_without_its_statistics_is_an_error_not_zero_refusals() -> None:
+    cut = sample(1780, 1767).split("    periodic_gc_runs")[0]  # as `ip ntable` without -s
+    with pytest.raises(CloudtalesError, match="no forced_gc_runs, table_fulls"):
+        parse_ntable(cut)
+
+
 def test_neigh_lines_with_and_without_a_link_layer_address() -> None:
     entries = parse_neigh(NEIGH)
     assert [e.state for e in entries] == ["REACHABLE", "DELAY", "INCOMPLETE", "PERMANENT"]
