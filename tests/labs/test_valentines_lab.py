@@ -1,6 +1,7 @@
 """The Valentine's Day lab, for real: namespaces, a guest bridge sending BPDUs, the
-BPDU-guard switch emulators, the bond stand-in, sshd, tcpdump, libvirt's test driver
-and ebtables.
+BPDU-guard switch emulators, the bond stand-in, sshd, tcpdump, libvirt's test driver,
+ebtables, and the real OpenStack control plane behind the switches (nova-compute's
+heartbeats cross bond0; nova's API lists the node down).
 
 The tests run in file order against one module-scoped lab: faulty first (what the
 tale's operator saw, then the engine's walk, then the fix), then idempotency, the
@@ -11,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -29,14 +32,27 @@ from engine.playbook.loader import load_playbook
 from engine.remote.factory import make_runner
 from engine.remote.inventory import load_inventory
 from engine.session import Session
+from labs.control_plane import cloud
 from labs.core import netns
 from labs.core.registry import LABS
 from labs.valentines.lab import ValentinesLab
-from labs.valentines.plan import CENTOS, COMPUTE, NS_PREFIX, ROOT_PREFIX, SWITCHES
+from labs.valentines.plan import (
+    CENTOS,
+    CLOUD,
+    COMPUTE,
+    COMPUTE_NAME,
+    CONTROLLER,
+    DATA_IP,
+    NS_PREFIX,
+    ROOT_PREFIX,
+    SWITCHES,
+    InstancePlan,
+)
 from tests.labs.conftest import fresh_lab
 
 Capture = Callable[[str, str], Any]  # the `capture` fixture in conftest.py
-PLAYBOOK = Path(__file__).resolve().parents[2] / "playbooks" / "valentines.yaml"
+REPO = Path(__file__).resolve().parents[2]
+PLAYBOOK = REPO / "playbooks" / "valentines.yaml"
 TALE_BPDUGUARD = (
     "Stp: %SPANTREE-4-BLOCK_BPDUGUARD: Received BPDU packet on Port-Channel35 with BPDU "
     "guard enabled. Disabling interface. (source mac fa:16:3e:24:e7:22)"
@@ -92,6 +108,30 @@ def walk(lab: ValentinesLab, tmp_path: Path) -> Session:
     return session
 
 
+def centos(lab: ValentinesLab) -> InstancePlan:
+    """centos-test as the lab booted it: nova's instance name and UUID."""
+    return next(i for i in lab.instances() if i.display_name == CENTOS.display_name)
+
+
+def nova_states(lab: ValentinesLab) -> dict[str, str]:
+    """nova-compute host -> up/down, asked of the lab's real nova API (openstacksdk)."""
+    return dict(cloud.compute_states(cloud.connect(lab.clouds_path, CLOUD)))
+
+
+def investigate_server(
+    lab: ValentinesLab, server: str, journal: Path
+) -> subprocess.CompletedProcess[str]:
+    """``investigate --cloud valentines-lab --server NAME`` as a user types it."""
+    env = {**os.environ, "OS_CLIENT_CONFIG_FILE": str(lab.clouds_path)}
+    return subprocess.run(
+        [sys.executable, "-m", "tui.cli", "--cloud", CLOUD, "investigate",
+         "-i", str(lab.inventory_path()), "--server", server, "-s", "instance-unreachable",
+         "--autopilot", "--journal", str(journal)],
+        cwd=REPO, capture_output=True, text=True, timeout=120, env=env,
+        stdin=subprocess.DEVNULL, check=False,
+    )  # fmt: skip
+
+
 def leftovers() -> list[str]:
     found = netns.namespaces(NS_PREFIX) + netns.links(prefix=ROOT_PREFIX)
     found += [str(p) for p in Path("/etc/netns").glob(f"{NS_PREFIX}*")]
@@ -124,10 +164,11 @@ def test_up_gives_a_faulty_lab_with_both_switch_ports_err_disabled(lab: Valentin
         assert state["source_mac"] == CENTOS.mac
         assert state["bpdu_kind"] == "STP"
     inv = load_inventory(lab.inventory_path())
-    assert sorted(inv.hosts) == ["compute", "sw1", "sw2"]
+    assert sorted(inv.hosts) == ["compute", "controller", "sw1", "sw2"]
     compute = inv.host("compute")
     assert compute.vars["uplink"] == "bond0"
-    assert compute.vars["compute_name"] == "server35"
+    assert compute.vars["compute_name"] == compute.vars["os_host"] == "server35"
+    assert inv.host("controller").vars["os_cloud"] == CLOUD
     assert compute.vars["libvirt_uri"] == f"test://{lab.paths.node_xml}"
     assert [h.name for h in inv.by_role("switch")] == ["sw1", "sw2"]
 
@@ -150,13 +191,36 @@ def test_bond0_is_down_on_both_members_while_the_1g_nic_is_up(lab: ValentinesLab
 
 
 @pytest.mark.lab
+def test_nova_lists_the_compute_down_and_its_rpc_went_over_bond0(lab: ValentinesLab) -> None:
+    assert nova_states(lab) == {COMPUTE_NAME: "down"}  # the real API, not a lab variable
+    state = json.loads(lab.paths.state.read_text())["extra"]
+    assert 0 < state["down_after_seconds"] < 90
+    # the controller is behind the switches: the compute's only route to it is br100/bond0
+    route = in_compute("ip", "-j", "route", "get", CONTROLLER.data_ip)
+    assert [(r["dev"], r["prefsrc"]) for r in json.loads(route.stdout)] == [("br100", DATA_IP)]
+    amqp: list[str] = []
+
+    def amqp_from_compute() -> bool:  # kombu reconnects: wait for a connection to be listed
+        amqp[:] = in_compute("ss", "-Htn", "dst", f"{CONTROLLER.data_ip}:5672").stdout.split()
+        return bool(amqp)
+
+    poll(amqp_from_compute, 20, "nova-compute's AMQP connection to the controller")
+    assert f"{DATA_IP}:" in " ".join(amqp), amqp
+    assert COMPUTE.mgmt_ip not in " ".join(amqp), amqp
+
+
+@pytest.mark.lab
 def test_ssh_to_the_compute_works_over_its_management_nic(lab: ValentinesLab) -> None:
-    res = ssh(lab, COMPUTE.mgmt_ip, f"hostname; cat /etc/libvirt/qemu/{CENTOS.domain}.xml")
+    inst = centos(lab)
+    assert re.fullmatch(r"instance-[0-9a-f]{8}", inst.domain)
+    assert inst.uuid != CENTOS.uuid  # nova's
+    res = ssh(lab, COMPUTE.mgmt_ip, f"hostname; cat /etc/libvirt/qemu/{inst.domain}.xml")
     assert res.returncode == 0, res.stderr
     host, _, xml = res.stdout.partition("\n")
     assert host == "compute"
     dom = parse_domain_xml(xml, "compute")
-    assert (dom.display_name, dom.nics[0].mac, dom.nics[0].target) == (
+    assert (dom.name, dom.display_name, dom.nics[0].mac, dom.nics[0].target) == (
+        inst.domain,
         "centos-test",
         CENTOS.mac,
         CENTOS.tap,
@@ -208,7 +272,9 @@ def test_the_walk_names_the_instance(lab: ValentinesLab, tmp_path: Path) -> None
     w = session.walker
     assert w.diagnosis is not None
     assert w.diagnosis.id == "guest-bpdu-bpduguard"
-    assert w.path[1:5] == ["vd-bond-state", "vd-switch-log", "vd-bpdu-capture", "vd-bpdu-source"]
+    assert w.path[1:6] == [
+        "vd-bond-state", "vd-switch-log", "vd-bpdu-capture", "vd-bpdu-source", "vd-nova-services",
+    ]  # fmt: skip
     facts = w.facts
     assert facts["vd-bond-state.outcome"] == "all_slaves_down"
     assert facts["vd-bond-state.other_links_up"] == ["eth2"]
@@ -216,11 +282,48 @@ def test_the_walk_names_the_instance(lab: ValentinesLab, tmp_path: Path) -> None
     assert facts["vd-bpdu-capture.capture_mode"] == "taps"
     assert facts["vd-bpdu-capture.source_macs"] == [CENTOS.mac]
     assert facts["vd-bpdu-source.instance"] == "centos-test"
-    assert facts["vd-bpdu-source.instance_uuid"] == CENTOS.uuid
+    assert facts["vd-bpdu-source.instance_uuid"] == centos(lab).uuid
+    assert facts["vd-bpdu-source.instance_domain"] == centos(lab).domain
     assert facts["vd-bpdu-source.tap"] == CENTOS.tap
     assert facts["vd-bpdu-source.compute"] == "server35"
     assert str(facts["vd-bpdu-source.domain_source"]).startswith("libvirt test://")
     assert ("vd-bpdu-source.instance", "centos-test") in w.evidence()
+    assert facts["vd-nova-services.outcome"] == "service_down"
+    assert facts["vd-nova-services.down_host"] == COMPUTE_NAME
+    assert int(str(facts["vd-nova-services.heartbeat_age"])) >= 15  # service_down_time
+    assert ("vd-nova-services.down_host", COMPUTE_NAME) in w.evidence()
+
+
+@pytest.mark.lab
+def test_server_centos_test_resolves_through_the_api_and_libvirt_and_ends_in_the_tale(
+    lab: ValentinesLab, tmp_path: Path
+) -> None:
+    journal = tmp_path / "server.jsonl"
+    proc = investigate_server(lab, "centos-test", journal)
+    out = proc.stdout.splitlines()
+    inst = centos(lab)
+    assert out[0].startswith(
+        f"server centos-test ({inst.uuid}) in cloud {CLOUD}: on {COMPUTE_NAME} (inventory host "
+        f"compute), instance {inst.domain}; via hypervisor server lists"
+    ), proc.stdout + proc.stderr
+    assert out[1] == (
+        f"  nic {CENTOS.mac} tap {CENTOS.tap} (from libvirt domain {inst.domain} on compute)"
+    )
+    assert out[-1] == "diagnosis: guest-bpdu-bpduguard", proc.stdout + proc.stderr
+    assert proc.returncode == 0
+    evs = [json.loads(line) for line in journal.read_text().splitlines() if line.strip()]
+    facts = {e["name"]: e["value"] for e in evs if e["type"] == "fact"}
+    assert (facts["server.host"], facts["server.os_host"]) == ("compute", COMPUTE_NAME)
+    assert (facts["server.tap"], facts["server.mac"]) == (CENTOS.tap, CENTOS.mac)
+    nodes = [e["node"] for e in evs if e["type"] == "check_started"]
+    assert nodes == [
+        "iu-compute-uplink", "vd-switch-log", "vd-bpdu-capture", "vd-bpdu-source",
+        "vd-nova-services",
+    ]  # fmt: skip
+    secrets = json.loads(lab.paths.state.read_text())["extra"]["secrets"].values()
+    text = journal.read_text() + proc.stdout + proc.stderr
+    assert [s for s in secrets if s in text] == []
+    assert "gAAAA" not in text  # no fernet token
 
 
 @pytest.mark.lab
@@ -274,6 +377,7 @@ def test_healthy_rebuild_keeps_bond0_up_and_the_walk_says_so(
     assert not any(lab.switch_state(sw)["errdisabled"] for sw in SWITCHES)
     ping = in_compute("ping", "-c1", "-W2", SWITCHES[0].svi_ip)
     assert ping.returncode == 0, ping.stdout
+    assert nova_states(lab) == {COMPUTE_NAME: "up"}
     session = walk(lab, tmp_path)
     assert session.walker.diagnosis is not None
     assert session.walker.diagnosis.id == "vd-bond-up-not-this-tale"
