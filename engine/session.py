@@ -49,6 +49,9 @@ class Session:
         journal_path: Path | None = None,
         **meta: object,
     ) -> Session:
+        """A new walk. ``server`` in ``meta`` (a ``--server`` resolution, as the journal
+        keeps it) also starts the walk from the API's facts (``server.host``, ``server.tap``
+        ...), whoever starts it: the headless ``-s`` path or a symptom picked in the TUI."""
         path = journal_path or default_journal_path(symptom)
         journal = Journal(path)
         walker = Walker.start(
@@ -59,6 +62,12 @@ class Session:
             inventory_reader=inventory.reader,  # which program read it: Ansible, or ours
             **meta,
         )
+        if meta.get("server"):
+            from engine.server_resolution import ServerResolution
+
+            res = ServerResolution.from_event(meta["server"], str(path))
+            for name, value in res.facts().items():
+                walker.set_fact(name, value, source="api")
         return cls(graph, inventory, runner, walker, journal)
 
     @classmethod

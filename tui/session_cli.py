@@ -179,16 +179,13 @@ def cmd_investigate(args: argparse.Namespace) -> int:
     journal = Path(args.journal) if args.journal else None
     if journal is None and getattr(args, "serve", None):
         journal = default_journal_path(args.symptom or "live")
-    server_facts: dict[str, Any] = {}
     meta: dict[str, Any] = {}
-    if getattr(args, "server", None):
-        inventory, server_facts, meta["server"] = _resolve_server(inventory, args.server)
+    if getattr(args, "server", None):  # Session.start sets its server.* facts
+        inventory, meta["server"] = _resolve_server(inventory, args.server)
     if args.symptom:
         session = Session.start(
             graph, inventory, make_runner(inventory), args.symptom, journal, **meta
         )
-        for name, value in server_facts.items():
-            session.walker.set_fact(name, value, source="api")
         if args.autopilot:
             return asyncio.run(_autopilot(session))
     elif args.autopilot:
@@ -202,9 +199,7 @@ def cmd_investigate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _resolve_server(
-    inventory: Inventory, server: str
-) -> tuple[Inventory, dict[str, Any], dict[str, Any]]:
+def _resolve_server(inventory: Inventory, server: str) -> tuple[Inventory, dict[str, Any]]:
     """``--server``: where it runs, from the API; the inventory narrowed to its compute;
     the resolution as the journal keeps it (``--resume`` narrows from it)."""
     from engine.server_resolution import narrow, resolve
@@ -219,7 +214,7 @@ def _resolve_server(
     res = asyncio.run(run())
     for line in res.lines():
         _say(line)
-    return narrow(inventory, res), res.facts(), res.as_event()
+    return narrow(inventory, res), res.as_event()
 
 
 def _investigate_offline(graph: PlaybookGraph, args: argparse.Namespace) -> int:
