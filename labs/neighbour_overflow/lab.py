@@ -49,6 +49,11 @@ def router_alive() -> bool:
     return (Path("/run/netns") / p.CONTROLLER.netns).exists()
 
 
+def heartbeat_running() -> bool:
+    script = str(HEARTBEAT_SCRIPT)
+    return any(script in netns.cmdline(pid) for pid in netns.namespace_pids(p.CONTROLLER.netns))
+
+
 def restore_orphaned_thresholds() -> dict[str, int] | None:
     """Lowered thresholds whose lab is gone come back (see ``global_setting``)."""
     return THRESHOLDS.restore_orphaned(router_alive)
@@ -178,6 +183,9 @@ class NeighbourOverflowLab(NetnsLab):
         lowered = THRESHOLDS.saved() is not None
         if state.complete and lowered == state.healthy:
             problems.append("the global ARP thresholds are not as built")
+        if state.complete and router_alive() and not heartbeat_running():
+            problems.append(f"the router's heartbeat is not running (it stops after "
+                            f"{p.HEARTBEAT_LIFETIME} s): run up again")  # fmt: skip
         return problems + self._inventory_problems()
 
     def status(self) -> LabStatus:

@@ -26,7 +26,12 @@ from labs.core import netns
 from labs.core.registry import LABS
 from labs.neighbour_overflow import pins
 from labs.neighbour_overflow import plan as p
-from labs.neighbour_overflow.lab import THRESHOLDS, NeighbourOverflowLab
+from labs.neighbour_overflow.lab import (
+    HEARTBEAT_SCRIPT,
+    THRESHOLDS,
+    NeighbourOverflowLab,
+    heartbeat_running,
+)
 from tests.labs.conftest import fresh_lab, lab_cli, run_lab_check
 
 pytestmark = pytest.mark.lab
@@ -157,6 +162,16 @@ def test_healthy_drill_never_ends_in_the_neighbour_diagnosis(lab: NeighbourOverf
 
 
 # ---------------------------------------------------------------- teardown, crash
+
+
+def test_a_stopped_heartbeat_is_a_problem_the_status_names(lab: NeighbourOverflowLab) -> None:
+    assert heartbeat_running()
+    script = str(HEARTBEAT_SCRIPT)
+    pids = [pid for pid in netns.namespace_pids(p.CONTROLLER.netns) if script in netns.cmdline(pid)]
+    netns.stop_pids(pids)
+    status = lab.status()
+    assert not status.running
+    assert any("heartbeat is not running" in d for d in status.details), status.details
 
 
 def test_down_leaves_nothing_and_gives_the_thresholds_back(lab: NeighbourOverflowLab) -> None:
