@@ -22,6 +22,11 @@ FIXED = [
     ("valentines", Plan("freeze-sshd", step=4, phase="result", pick=0.0), "right"),
     ("double-vlan", Plan("kill-tcpdump", step=2, phase="started", pick=0.0), "inconclusive"),
     ("havana", Plan("stop-service", step=1, phase="started", pick=0.0), "inconclusive"),
+    # the tenant dnsmasq stops while dn-capture runs: dn-upstreams finds none, and the line
+    # must name dn-upstreams@controller (it said "the walk was skipped to its end")
+    ("dns", Plan("stop-service", step=2, phase="started", pick=0.0), "inconclusive"),
+    # sshd dies on outside, the host the SYNs of sg-syn-path come from (traffic_from)
+    ("security-group", Plan("kill-sshd", step=2, phase="started", pick=0.9), "inconclusive"),
 ]
 
 
