@@ -180,13 +180,20 @@ class ComputeServiceDownLab(NetnsLab):
         )
         progress("starting RabbitMQ and MariaDB on the controller")
         rabbit_started = plane.rabbit.start()
+        rabbit_watch = plane.watch_rabbit(rabbit_started)
         plane.db.install()
+        t = time.monotonic()
         plane.db.start()
+        plane.timings["mariadb"] = time.monotonic() - t
+        progress(f"mariadbd answers ({plane.timings['mariadb']:.1f} s)")
         plane.write_configs()
         files = self._start_ssh(SSH_HOSTS, progress)
         plane.prepare_databases()
         plane.sync_databases(progress)
         state.extra["rabbitmq_start_seconds"] = round(plane.rabbit.wait(rabbit_started), 1)
+        rabbit_watch.join(timeout=10.0)
+        if "rabbitmq" in plane.timings:
+            progress(f"RabbitMQ answered AMQP {plane.timings['rabbitmq']:.1f} s after its start")
         plane.prepare_rabbit()
         plane.start_apis(progress)
 
@@ -202,11 +209,13 @@ class ComputeServiceDownLab(NetnsLab):
 
         progress("starting nova-conductor, nova-scheduler and nova-compute x2")
         t = time.monotonic()
-        plane.start_controller_daemons()
+        starts = plane.start_controller_daemons()
         for node in plane.computes:
-            plane.start_compute(node)
-        want = {h.name: "up" for h in COMPUTES}
-        cloud.sdk_step("waiting for nova-compute", cloud.wait_states, conn, want, 180.0, progress)
+            starts["nova-compute", node.name] = plane.start_compute(node)
+        up = cloud.sdk_step(
+            "waiting for nova's services", cloud.wait_services_up, conn, starts, 180.0, progress
+        )
+        plane.timings.update({f"{b} {h}": s for (b, h), s in up.items()})
         plane.discover_hosts()
         plane.timings["nova-compute"] = time.monotonic() - t
         progress(f"both nova-compute services up ({plane.timings['nova-compute']:.1f} s)")
@@ -308,8 +317,10 @@ class ComputeServiceDownLab(NetnsLab):
             f"venv: {state.extra['venv']} (ready in {state.extra.get('venv_seconds', '?')} s)"
         )
         lines.append(
-            f"mariadbd: {CONTROLLER.mgmt_ip}:3306 pid {plane.db.pid() or 'dead'}; rabbitmq: "
-            f"{CONTROLLER.mgmt_ip}:5672 (started in {state.extra.get('rabbitmq_start_seconds')} s)"
+            f"mariadbd: {CONTROLLER.mgmt_ip}:3306 pid {plane.db.pid() or 'dead'} (answered in "
+            f"{plane.timings.get('mariadb', '?')} s); rabbitmq: {CONTROLLER.mgmt_ip}:5672 "
+            f"(first AMQP answer {plane.timings.get('rabbitmq', '?')} s after start, "
+            f"waited for at {state.extra.get('rabbitmq_start_seconds')} s)"
         )
         lines += plane.service_lines()
         t = state.extra.get("timings", {})

@@ -132,6 +132,32 @@ def wait_states(
     )
 
 
+def wait_services_up(
+    conn: Any,
+    starts: dict[tuple[str, str], float],
+    timeout: float,
+    say: Callable[[str], None],
+    poll: float = 0.5,
+) -> dict[tuple[str, str], float]:
+    """Until each (binary, host) is ``up`` in ``os-services`` (its first report is in);
+    seconds from its own start (``time.monotonic``) to the poll that first saw it."""
+    first = min(starts.values(), default=time.monotonic())
+    took: dict[tuple[str, str], float] = {}
+    seen: dict[tuple[str, str], str] = {}
+    while time.monotonic() - first < timeout:
+        seen = {(s.binary, s.host): s.state for s in conn.compute.services()}
+        now = time.monotonic()
+        for key, started in starts.items():
+            if key not in took and seen.get(key) == "up":
+                took[key] = now - started
+                say(f"{key[0]} on {key[1]} up in nova's service list ({took[key]:.1f} s)")
+        if len(took) == len(starts):
+            return took
+        time.sleep(poll)
+    said = ", ".join(f"{b} on {h} {seen.get((b, h), 'missing')}" for b, h in starts)
+    raise CloudtalesError(f"nova services not up within {timeout:g} s (API says {said})")
+
+
 def boot(conn: Any, servers: Iterable[tuple[str, str]]) -> None:
     """One server per (name, compute host), ``networks: none`` (no neutron in the lab:
     nova's ``GET /servers/ID`` then answers 500, since it asks neutron for the server's

@@ -16,6 +16,7 @@ from pathlib import Path
 
 SERVICE_USERS = ("nova", "glance", "placement")
 DATABASES = ("keystone", "glance", "placement", "nova_api", "nova", "nova_cell0")
+CONTROLLER_HOST = "controller"  # nova's ``host`` for nova-conductor and nova-scheduler
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,7 @@ def controller_nova_conf(site: Site) -> str:
                 "state_path": site.home / "state" / "controller",
                 "service_down_time": site.service_down_time,
                 "report_interval": site.report_interval,
-                "host": "controller",
+                "host": CONTROLLER_HOST,
             },
             "api": {"auth_strategy": "keystone"},
             "api_database": {"connection": site.db_url("nova_api")},

@@ -35,7 +35,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -52,6 +54,8 @@ from labs.services.rabbitmq_node import RabbitNode
 
 Say = Callable[[str], None]
 DAEMONS = ("nova-conductor", "nova-scheduler")
+API_TIMEOUT = 120.0
+AMQP_HEADER = b"AMQP\x00\x00\x09\x01"
 
 
 @dataclass(frozen=True)
@@ -230,51 +234,78 @@ class ControlPlane:
             raise CloudtalesError(f"gunicorn for {app.name} failed: {_last_line(proc.stderr)}")
         return started
 
-    def wait_http(self, app: WsgiApp, started: float, timeout: float = 120.0) -> float:
-        """Until the app answers (its worker imports the app on the first request)."""
-        url = f"http://{self.site.controller_ip}:{app.port}/"
-        deadline = started + timeout
-        while True:
-            try:
-                with urllib.request.urlopen(url, timeout=5):
-                    pass
-                break
-            except urllib.error.HTTPError:
-                break  # it answered: 300 Multiple Choices on / is the version document
-            except (OSError, ValueError):
-                if time.monotonic() > deadline:
-                    raise CloudtalesError(
-                        f"{app.name} did not answer on {url} within {timeout:g} s: "
-                        f"see {self.site.log(app.name + '-gunicorn')}"
-                    ) from None
+    def wait_apis(self, starts: dict[str, tuple[WsgiApp, float]], say: Say) -> None:
+        """Until every app answers, each polled by a thread of its own (gunicorn's
+        master accepts at once and the request waits while the worker imports the app,
+        so polling them in turn would give the later ones the earlier ones' time):
+        seconds from its own gunicorn start to its first answer."""
+        late: list[str] = []
+
+        def poll(app: WsgiApp, started: float) -> None:
+            url = f"http://{self.site.controller_ip}:{app.port}/"
+            while not _http_answers(url):
+                if time.monotonic() - started > API_TIMEOUT:
+                    late.append(f"{app.name} did not answer on {url} within {API_TIMEOUT:g} s")
+                    return
                 time.sleep(0.2)
-        seconds = time.monotonic() - started
-        self.timings[app.name] = seconds
-        return seconds
+            self.timings[app.name] = time.monotonic() - started
+
+        threads = [
+            threading.Thread(target=poll, args=pair, name=f"{name} first answer", daemon=True)
+            for name, pair in starts.items()
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if late:
+            first = late[0].split()[0]
+            raise CloudtalesError(f"{late[0]}: see {self.site.log(first + '-gunicorn')}")
+        for name, (app, _started) in starts.items():
+            say(f"{name} answers on :{app.port} ({self.timings[name]:.1f} s)")
 
     def start_apis(self, say: Say) -> None:
         say("starting keystone, glance-api, placement-api, nova-api under gunicorn")
         starts = {app.name: (app, self.start_wsgi(app)) for app in configs.WSGI_APPS}
-        for app, started in starts.values():
-            seconds = self.wait_http(app, started)
-            say(f"{app.name} answers on :{app.port} ({seconds:.1f} s)")
+        self.wait_apis(starts, say)
 
-    def start_daemon(self, ns: str, binary: str, conf: Path, out: Path) -> None:
+    def watch_rabbit(self, started: float) -> threading.Thread:
+        """A thread timing RabbitMQ from ``started`` to its first AMQP answer (a
+        Connection.Start frame to the protocol header), while the build goes on."""
+
+        def watch() -> None:
+            while time.monotonic() - started < API_TIMEOUT:
+                if _amqp_answers(self.site.controller_ip):
+                    self.timings["rabbitmq"] = time.monotonic() - started
+                    return
+                time.sleep(0.1)
+
+        thread = threading.Thread(target=watch, name="rabbitmq first answer", daemon=True)
+        thread.start()
+        return thread
+
+    def start_daemon(self, ns: str, binary: str, conf: Path, out: Path) -> float:
+        """Started detached; the instant it was started (``time.monotonic``)."""
         argv = netns.in_ns(ns, ["setsid", "-f", self.bin(binary), "--config-file", str(conf)])
+        started = time.monotonic()
         with out.open("ab") as fh:
             subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=fh, stderr=fh, timeout=10)
+        return started
 
-    def start_controller_daemons(self) -> None:
-        for binary in DAEMONS:
-            self.start_daemon(
+    def start_controller_daemons(self) -> dict[tuple[str, str], float]:
+        """(binary, nova host) -> its start instant, for ``cloud.wait_services_up``."""
+        return {
+            (binary, configs.CONTROLLER_HOST): self.start_daemon(
                 self.controller_ns,
                 binary,
                 self.etc("nova") / "nova.conf",
                 self.home / "log" / f"{binary}.out",
             )
+            for binary in DAEMONS
+        }
 
-    def start_compute(self, node: ComputeNode) -> None:
-        self.start_daemon(
+    def start_compute(self, node: ComputeNode) -> float:
+        return self.start_daemon(
             node.netns,
             "nova-compute",
             Path("/etc/nova/nova.conf"),  # as the compute sees it: /etc/netns/NS/nova
@@ -308,14 +339,21 @@ class ControlPlane:
             )
         for binary in DAEMONS:
             pids = self.pids(self.controller_ns, binary)
-            lines.append(f"{binary}: controller, pid {pids[0] if pids else 'dead'}")
+            lines.append(
+                f"{binary}: controller, pid {pids[0] if pids else 'dead'}"
+                + self._up_in(binary, configs.CONTROLLER_HOST)
+            )
         for node in self.computes:
             pids = self.pids(node.netns, "nova-compute")
             lines.append(
                 f"nova-compute: {node.name} ({node.address}), fake.FakeDriver, "
-                f"pid {pids[0] if pids else 'not running'}"
+                f"pid {pids[0] if pids else 'not running'}" + self._up_in("nova-compute", node.name)
             )
         return lines
+
+    def _up_in(self, binary: str, host: str) -> str:
+        took = self.timings.get(f"{binary} {host}")
+        return f", up in the service list {took:.1f} s after start" if took else ""
 
     def problems(self) -> list[str]:
         out = []
@@ -336,6 +374,27 @@ def _pid_file(path: Path) -> int | None:
     except (OSError, ValueError, IndexError):
         return None
     return pid if netns.pid_alive(pid) else None
+
+
+def _http_answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=5):
+            return True
+    except urllib.error.HTTPError:
+        return True  # it answered: 300 Multiple Choices on / is the version document
+    except (OSError, ValueError):
+        return False
+
+
+def _amqp_answers(address: str, port: int = 5672) -> bool:
+    """The broker answers the AMQP 0-9-1 header with a method frame (Connection.Start)."""
+    try:
+        with socket.create_connection((address, port), timeout=1.0) as sock:
+            sock.settimeout(2.0)
+            sock.sendall(AMQP_HEADER)
+            return sock.recv(1)[:1] == b"\x01"
+    except OSError:
+        return False
 
 
 def _last_line(text: str | None) -> str:
