@@ -25,7 +25,7 @@ from labs.core.base import Lab, LabState
 @dataclass(frozen=True)
 class Stopped:
     pids: list[int]
-    restart: Callable[[], None] | None = None  # None: lab.up() rebuilds (it sees it missing)
+    restart: Callable[[], None] | None = None  # None: lab.up() rebuilds if it sees it missing
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,8 @@ def _site_resolver(lab: Lab) -> Stopped:
     def restart() -> None:
         netns.run(netns.in_ns(p.RESOLVER_NS, p.resolver_argv(str(resolver_dir))))
 
-    return Stopped(netns.stop_pids(pids), restart)
+    stopped = netns.stop_pids(pids)
+    return Stopped(stopped, restart if stopped else None)
 
 
 def _metadata_path(lab: Lab) -> Stopped:
@@ -108,7 +109,8 @@ def _nova_compute(lab: Lab) -> Stopped:
     plane = getattr(lab, "plane")(_state(lab))  # noqa: B009 - ComputeServiceDownLab.plane
     node = next(n for n in plane.computes if n.name == csd.FAULTY.name)
     pids = plane.stop_compute(node)
-    return Stopped(pids, lambda: plane.start_compute(node))
+    # none running (a nova-compute refused by the broker may have exited): start none
+    return Stopped(pids, (lambda: plane.start_compute(node)) if pids else None)
 
 
 SERVICES: dict[str, tuple[Service, ...]] = {

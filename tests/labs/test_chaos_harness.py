@@ -22,6 +22,7 @@ from labs.chaos.run import (
     traffic_hosts,
 )
 from labs.chaos.services import SERVICES, service_for
+from labs.core.base import LabState
 
 REPO = Path(__file__).resolve().parents[2]
 DNS_INVENTORY = REPO / "tests" / "rehearsals" / "dns-faulty" / "inventory.yaml"
@@ -126,3 +127,31 @@ def test_stop_service_carries_what_the_stop_makes_true(monkeypatch: pytest.Monke
     assert done.makes_true == ("dns-no-server",)
     assert done.how == "stopped the tenant network's dnsmasq pids [4242]"
     assert done.rebuild
+
+
+class _Plane:
+    def __init__(self, running: list[int]) -> None:
+        self.computes = [SimpleNamespace(name="compute-1"), SimpleNamespace(name="compute-2")]
+        self.running, self.started = running, []  # type: ignore[var-annotated]
+
+    def stop_compute(self, node: SimpleNamespace) -> list[int]:
+        return list(self.running)
+
+    def start_compute(self, node: SimpleNamespace) -> None:
+        self.started.append(node.name)
+
+
+@pytest.mark.parametrize(("running", "restarts"), [([777], ["compute-2"]), ([], [])])
+def test_nova_compute_is_restarted_only_when_one_was_stopped(
+    tmp_path: Path, running: list[int], restarts: list[str]
+) -> None:
+    """compute-service-down seed 101: no nova-compute ran on compute-2 (refused by the
+    broker, it had exited); the restore started one the lab never had."""
+    LabState(mode="rabbit-auth", healthy=False).save(tmp_path / "state.json")
+    plane = _Plane(running)
+    lab = SimpleNamespace(name="compute-service-down", run_dir=tmp_path, plane=lambda st: plane)
+    done = stop_service(lab, LabHost("compute-2", "ct-cs-compute-2", "10.250.24.3"), 0.0)
+    assert done.makes_true == ("compute-process-stopped",)
+    done.restore()
+    done.restore()  # idempotent
+    assert plane.started == restarts
