@@ -6,6 +6,7 @@ on its host has ended must still give the right diagnosis. The full sweep is
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,13 @@ FIXED = [
     # sshd dies on outside, the host the SYNs of sg-syn-path come from (traffic_from)
     ("security-group", Plan("kill-sshd", step=2, phase="started", pick=0.9), "inconclusive"),
 ]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _valentines_down_at_the_end() -> Iterator[None]:
+    """valentines is kept up between its cases (a rebuild is the slow part), then down."""
+    yield
+    get_lab("valentines").down()
 
 
 def _why(res: RunResult) -> str:
