@@ -51,7 +51,7 @@ from pathlib import Path
 
 from engine.errors import CloudtalesError
 from labs.control_plane.plane import ControlPlane
-from labs.core import netns
+from labs.core import netns, tenant
 from labs.core.base import LabState, Progress
 from labs.core.netns_lab import NetnsLab, no_ipv6
 from labs.services import rabbitmq_node
@@ -160,12 +160,9 @@ class ValentinesLab(NetnsLab):
     def _build(self, state: LabState, progress: Progress) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.run_dir.chmod(0o711)
-        etc = (ETC_NETNS, ETC_LIBVIRT, ETC_NOVA)
-        # recorded before creating them, so down after a crash removes them too
-        state.created_paths = [str(d) for d in etc if not d.exists()]
-        state.save(self._state_path)
-        for d in etc:  # ip netns exec binds /etc/netns/NS/{libvirt,nova} here
-            d.mkdir(exist_ok=True)
+        # recorded and claimed before they are made: down after a crash removes them, and
+        # not while another lab's namespaces still bind /etc/netns/NS/{libvirt,nova} there
+        tenant.make_shared_dirs(state, self._state_path, (ETC_NETNS, ETC_LIBVIRT, ETC_NOVA))
         plane = control.prepare(self.run_dir, state, progress)
         state.save(self._state_path)
         progress("creating namespaces")
