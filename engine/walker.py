@@ -46,7 +46,8 @@ class WalkerState:
     symptom: str = ""
     current: str = ""
     steps: list[Step] = field(default_factory=list)
-    manual_facts: dict[str, FactValue] = field(default_factory=dict)
+    manual_facts: dict[str, FactValue] = field(default_factory=dict)  # set, not by a check
+    fact_sources: dict[str, str] = field(default_factory=dict)  # name -> "operator", "api", ...
     notes: list[tuple[float, str]] = field(default_factory=list)
     step_facts: list[dict[str, FactValue]] = field(default_factory=list)
     hosts: dict[str, list[str]] = field(default_factory=dict)  # node -> its check_started hosts
@@ -98,7 +99,9 @@ class Walker:
     def operator_facts(self) -> set[str]:
         """Facts the operator supplied (``f``), and the outcomes their answers imply."""
         answered = {f"{s.node}.outcome" for s in self.state.steps if s.how == "answered"}
-        return set(self.state.manual_facts) | answered
+        src = self.state.fact_sources
+        given = {k for k in self.state.manual_facts if src.get(k, "operator") == "operator"}
+        return given | answered
 
     @property
     def done(self) -> bool:
@@ -311,6 +314,7 @@ class Walker:
                     st.manual_facts.pop(f"{last.node}.outcome", None)
         elif ev.type == "fact":
             st.manual_facts[str(d["name"])] = d.get("value")
+            st.fact_sources[str(d["name"])] = str(d.get("source") or "operator")
             self._auto_answer()
         elif ev.type == "note":
             st.notes.append((ev.ts, str(d.get("text", ""))))

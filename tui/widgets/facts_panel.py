@@ -29,7 +29,8 @@ def fact_value(value: object) -> str:
 
 def facts_text(walker: Walker) -> Text:
     text = Text()
-    manual = walker.state.manual_facts
+    manual = walker.operator_facts
+    sources = walker.state.fact_sources
     facts = walker.facts
     shown = {k: v for k, v in facts.items() if not k.endswith(".summary")}
     if not shown:
@@ -42,6 +43,8 @@ def facts_text(walker: Walker) -> Text:
         text.append(fact_value(value))
         if name in manual:
             text.append(" (you)", style="cyan")
+        elif sources.get(name, "operator") != "operator":
+            text.append(f" ({sources[name]})", style="dim")
     evidence = [e for s in reversed(walker.state.steps) for e in s.evidence]
     for ev in evidence[:4]:
         text.append(f"\n\n{ev.title}", style="bold underline")
