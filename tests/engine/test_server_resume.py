@@ -54,12 +54,11 @@ def started(graph: PlaybookGraph, tmp_path: Path) -> Path:
     """A journal as `investigate --server web-01 -s instance-unreachable` leaves it."""
     inv = load_inventory(str(write_inventory(tmp_path / "inventory.yaml")))
     journal = tmp_path / "walk.jsonl"
+    # Session.start sets the server.* facts from the resolution itself
     session = Session.start(
         graph, narrow(inv, RES), NoRunner(), "instance-unreachable", journal,  # type: ignore[arg-type]
         server=RES.as_event(),
     )  # fmt: skip
-    for name, value in RES.facts().items():
-        session.walker.set_fact(name, value, source="api")
     session.journal.close()
     return journal
 
