@@ -35,7 +35,6 @@ import os
 import secrets
 import signal
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +45,9 @@ from labs.control_plane.configs import Secrets, Site
 from labs.control_plane.plane import ComputeNode, ControlPlane
 from labs.core import netns
 from labs.core.base import LabState, Progress
+from labs.core.host_plan import HostPlan, inventory_entry, mgmt_ports, ssh_hosts
 from labs.core.netns_lab import ETC_NETNS, NetnsLab, no_ipv6, wire_mgmt_bridge
+from labs.core.tenant import make_shared_dirs
 from labs.services import rabbitmq_node
 from labs.services.mariadb_server import TOOLS as MARIADB_TOOLS
 from labs.services.mariadb_server import MariaDbServer
@@ -68,27 +69,15 @@ WRONG_PASSWORD = "not-the-rabbit-password"
 TOOLS = {**MARIADB_TOOLS, **rabbitmq_node.TOOLS, "nft": "nftables"}
 
 
-@dataclass(frozen=True)
-class HostPlan:
-    name: str
-    mgmt_ip: str
-    root_veth: str
-    role: str
-
-    @property
-    def netns(self) -> str:
-        return NS_PREFIX + self.name
-
-
-CONTROLLER = HostPlan("controller", "10.250.24.1", "ctcs-ctl", "controller")
-COMPUTE1 = HostPlan("compute-1", "10.250.24.2", "ctcs-c1", "compute")
-COMPUTE2 = HostPlan("compute-2", "10.250.24.3", "ctcs-c2", "compute")
+CONTROLLER = HostPlan(NS_PREFIX, "controller", "10.250.24.1", "ctcs-ctl")
+COMPUTE1 = HostPlan(NS_PREFIX, "compute-1", "10.250.24.2", "ctcs-c1", role="compute")
+COMPUTE2 = HostPlan(NS_PREFIX, "compute-2", "10.250.24.3", "ctcs-c2", role="compute")
 HOSTS = (CONTROLLER, COMPUTE1, COMPUTE2)
 COMPUTES = (COMPUTE1, COMPUTE2)
 FAULTY = COMPUTE2
 SERVER = "web-01"  # booted on the healthy compute: `investigate --server web-01`
 SERVER_HOST = COMPUTE1
-SSH_HOSTS = tuple(netns.SshHost(h.name, h.netns, h.mgmt_ip) for h in HOSTS)
+SSH_HOSTS = ssh_hosts(HOSTS)
 NOVA_CONF = "/etc/nova/nova.conf"
 
 
@@ -162,11 +151,10 @@ class ComputeServiceDownLab(NetnsLab):
         }
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.run_dir.chmod(0o711)
-        etc = [ETC_NETNS, Path("/etc/nova"), Path("/etc/libvirt")]
-        state.created_paths = [str(d) for d in etc if not d.exists()]
-        state.save(self._state_path)
-        for d in etc:  # ip netns exec binds /etc/netns/NS/nova over /etc/nova
-            d.mkdir(exist_ok=True)
+        # ip netns exec binds /etc/netns/NS/nova over /etc/nova; shared with other labs
+        make_shared_dirs(
+            state, self._state_path, (ETC_NETNS, Path("/etc/nova"), Path("/etc/libvirt"))
+        )
         # before sshd starts: its namespace's binds are made when it is exec'd
         domain_stand_in.qemu_dir(SERVER_HOST.netns).mkdir(parents=True, exist_ok=True)
         plane = self.plane(state)
@@ -175,9 +163,7 @@ class ComputeServiceDownLab(NetnsLab):
         for h in HOSTS:
             netns.add_namespace(h.netns, no_ipv6())
             netns.link_up("lo", ns=h.netns)
-        wire_mgmt_bridge(
-            MGMT_BRIDGE, MGMT_GATEWAY, [(h.netns, h.root_veth, "mgmt0", h.mgmt_ip) for h in HOSTS]
-        )
+        wire_mgmt_bridge(MGMT_BRIDGE, MGMT_GATEWAY, mgmt_ports(HOSTS))
         progress("starting RabbitMQ and MariaDB on the controller")
         rabbit_started = plane.rabbit.start()
         rabbit_watch = plane.watch_rabbit(rabbit_started)
@@ -278,7 +264,7 @@ class ComputeServiceDownLab(NetnsLab):
         hosts: dict[str, object] = {}
         for h in HOSTS:
             host_vars: dict[str, object] = {"netns": h.netns, "ip": h.mgmt_ip}
-            if h.role == "controller":
+            if h is CONTROLLER:
                 host_vars.update(
                     os_cloud=CLOUD,
                     clouds_path=str(self.clouds_path),
@@ -290,7 +276,7 @@ class ComputeServiceDownLab(NetnsLab):
             else:
                 node = next(n for n in plane.computes if n.name == h.name)
                 host_vars.update(nova_conf=NOVA_CONF, nova_compute_log=str(plane.compute_log(node)))
-            hosts[h.name] = {"address": h.mgmt_ip, "port": 22, "roles": [h.role], "vars": host_vars}
+            hosts[h.name] = inventory_entry(h, host_vars)
         self._write_inventory_doc(files, hosts, state.mode)
 
     def _problems(self, state: LabState) -> list[str]:
