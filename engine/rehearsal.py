@@ -123,9 +123,17 @@ def rehearsal_dirs(root: str | Path) -> list[Path]:
     return sorted(p.parent for p in Path(root).rglob(REHEARSAL_FILE))
 
 
-async def rehearse(graph: PlaybookGraph, spec: Rehearsal) -> RehearsalResult:
-    """Walk ``spec.symptom`` in autopilot against the recordings; never touches a host."""
-    inventory = load_inventory(spec.inventory)
+@dataclass
+class RehearsalRunner:
+    """What a rehearsal answers from: named sources from sources.yaml (by name and
+    params), the rest from recordings.yaml. ``runner`` never touches a host or an API."""
+
+    runner: Runner
+    recorded: RecordedSources
+    replay: ReplayRunner
+
+
+def rehearsal_runner(spec: Rehearsal) -> RehearsalRunner:
     try:
         entries = yaml.safe_load(spec.recordings.read_text())
     except OSError as exc:
@@ -141,6 +149,14 @@ async def rehearse(graph: PlaybookGraph, spec: Rehearsal) -> RehearsalResult:
     if answers.exists():  # named sources answer from sources.yaml, by name and params
         recorded = RecordedSources(load_answers(answers), answers.parent)
         runner = SourcedRunner(replay, recorded)
+    return RehearsalRunner(runner, recorded, replay)
+
+
+async def rehearse(graph: PlaybookGraph, spec: Rehearsal) -> RehearsalResult:
+    """Walk ``spec.symptom`` in autopilot against the recordings; never touches a host."""
+    inventory = load_inventory(spec.inventory)
+    answers = rehearsal_runner(spec)
+    runner, recorded, replay = answers.runner, answers.recorded, answers.replay
     with (
         tempfile.TemporaryDirectory(prefix="cloudtales-rehearsal-") as tmp,
         Journal(Path(tmp) / "journal.jsonl") as journal,

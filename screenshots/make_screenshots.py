@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from engine.playbook.graph import load_valid_graph  # noqa: E402
-from engine.rehearsal import load_rehearsal  # noqa: E402
+from engine.rehearsal import load_rehearsal, rehearsal_runner  # noqa: E402
 from engine.remote.inventory import load_inventory  # noqa: E402
 from engine.remote.replay import ReplayRunner, load_recordings  # noqa: E402
 from engine.session import Session  # noqa: E402
@@ -62,7 +62,7 @@ async def shoot(size: tuple[int, int], suffix: str) -> list[Path]:
     return written
 
 
-TALES = ("the-issue", "disappearing-images", "valentines", "rabbit-hole", "havana")
+TALES: tuple[str, ...] = ("the-issue", "disappearing-images", "valentines", "rabbit-hole", "havana")
 TALES += ("metadata", "security-group")
 TALES += ("overlay-mtu", "dns", "conntrack-full", "neighbour-overflow")
 
@@ -71,8 +71,7 @@ async def shoot_tale(tale: str, size: tuple[int, int] = (120, 36)) -> Path:
     """A tale's diagnosis screen, reached by autopilot over its recorded faulty lab."""
     rehearsal = REPO / "tests" / "rehearsals" / f"{tale}-faulty"
     spec = load_rehearsal(rehearsal)
-    entries = yaml.safe_load(spec.recordings.read_text())
-    runner = ReplayRunner(load_recordings(entries, rehearsal))
+    runner = rehearsal_runner(spec).runner  # sources.yaml first: never a live host or API
     graph = load_valid_graph()
     inventory = load_inventory(spec.inventory)
     with tempfile.TemporaryDirectory() as tmp:
