@@ -123,13 +123,13 @@ SERVICES: dict[str, tuple[Service, ...]] = {
         Service("dns", "controller", "the site resolver (dnsmasq)", _site_resolver),
     ),
     "overlay-mtu": (
-        # om-dhcp-mtu's no_dnsmasq leads there; its title says "no dnsmasq runs on controller"
+        # om-dhcp-mtu's no_dnsmasq ends there (no DHCP server answers on the network node)
         Service(
             "overlay-mtu",
             "controller",
             "the tenant network's dnsmasq",
             _tenant_dnsmasq,
-            ("om-mtu-advertised-not-applied",),
+            ("om-no-dhcp-server",),
         ),
     ),
     "metadata": (
