@@ -27,7 +27,8 @@ from labs.core.registry import get_lab  # noqa: E402
 
 DEFAULT_DRILLS = ("double-vlan", "valentines", "the-issue", "disappearing-images",
                   "rabbit-hole", "havana", "overlay-mtu", "dns", "metadata",
-                  "security-group", "conntrack-full", "compute-service-down")  # fmt: skip
+                  "security-group", "conntrack-full", "compute-service-down",
+                  "neighbour-overflow")  # fmt: skip
 
 
 def sweep_drill(spec: DrillSpec, seeds: list[int], faults: tuple[str, ...]) -> list[RunResult]:
