@@ -59,7 +59,11 @@ class CheckContext:
 async def read_ok(ctx: CheckContext, host: Host, name: str, **params: Any) -> CommandResult:
     """Read source ``name`` on ``host``; a read that failed (a lost connection, a command
     that errored) is the check's error naming the host, never an empty finding."""
-    res = await ctx.sources.read(host, name, timeout=ctx.timeout, **params)
+    return ensure_ok(await ctx.sources.read(host, name, timeout=ctx.timeout, **params), host)
+
+
+def ensure_ok(res: CommandResult, host: Host) -> CommandResult:
+    """``res`` if its command succeeded; else the check's error naming the host."""
     if not res.ok:
         raise CloudtalesError(
             f"host {host.name}: `{res.command}` failed: {res.why}",

@@ -8,7 +8,7 @@ name this namespace (dmesg is the whole kernel's: only this namespace's lines co
 
 from __future__ import annotations
 
-from engine.checks.base import CheckContext, CheckParams, CheckType, LiveLine
+from engine.checks.base import CheckContext, CheckParams, CheckType, LiveLine, read_ok
 from engine.checks.registry import register
 from engine.detectors.conntrack import (
     TABLE_OUTCOMES,
@@ -17,24 +17,12 @@ from engine.detectors.conntrack import (
     parse_kernel_log,
     parse_stats,
 )
-from engine.errors import CloudtalesError
 from engine.remote.inventory import Host
-from engine.remote.runner import CommandResult
 from engine.results import CheckResult
 
 
 class ConntrackTableParams(CheckParams):
     pass
-
-
-def _ok(res: CommandResult, host: Host) -> CommandResult:
-    if not res.ok:
-        raise CloudtalesError(
-            f"host {host.name}: `{res.command}` failed: {res.why}",
-            host=host.name,
-            command=res.command,
-        )
-    return res
 
 
 async def read_drops(ctx: CheckContext, host: Host) -> int | None:
@@ -47,13 +35,11 @@ async def read_drops(ctx: CheckContext, host: Host) -> int | None:
 
 async def run(ctx: CheckContext, params: ConntrackTableParams) -> CheckResult:
     host = ctx.hosts[0]
-    fill = parse_fill(
-        _ok(await ctx.sources.read(host, "conntrack_fill", timeout=ctx.timeout), host).stdout
-    )
+    fill = parse_fill(await read_ok(ctx, host, "conntrack_fill").stdout)
     if fill.count is None:
         return judge_table(host.name, fill, {}, [])
     where = f"host {host.name}: /proc/net/stat/nf_conntrack"
-    stats_res = _ok(await ctx.sources.read(host, "conntrack_stats", timeout=ctx.timeout), host)
+    stats_res = await read_ok(ctx, host, "conntrack_stats")
     stats = parse_stats(stats_res.stdout, where)
     klog = await ctx.sources.read(host, "conntrack_kernel_log", timeout=ctx.timeout)
     kernel = parse_kernel_log(klog.stdout).recent(fill.netns) if klog.ok else []

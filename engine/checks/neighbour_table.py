@@ -8,7 +8,7 @@ namespace's own entries; the kernel's recent "neighbor table overflow" messages.
 
 from __future__ import annotations
 
-from engine.checks.base import CheckContext, CheckParams, CheckType, LiveLine
+from engine.checks.base import CheckContext, CheckParams, CheckType, LiveLine, read_ok
 from engine.checks.registry import register
 from engine.detectors.conntrack import RECENT_SECONDS
 from engine.detectors.neighbour import (
@@ -21,7 +21,6 @@ from engine.detectors.neighbour import (
 )
 from engine.errors import CloudtalesError
 from engine.remote.inventory import Host
-from engine.remote.runner import CommandResult
 from engine.results import CheckResult
 
 
@@ -29,20 +28,8 @@ class NeighbourTableParams(CheckParams):
     seconds: int = 2  # between the two reads of the counters
 
 
-def _ok(res: CommandResult, host: Host) -> CommandResult:
-    if not res.ok:
-        raise CloudtalesError(
-            f"host {host.name}: `{res.command}` failed: {res.why}",
-            host=host.name,
-            command=res.command,
-        )
-    return res
-
-
 async def read_table(ctx: CheckContext, host: Host, interval: int = 0) -> list[NeighTable]:
-    res = _ok(
-        await ctx.sources.read(host, "neigh_table", timeout=ctx.timeout, interval=interval), host
-    )
+    res = await read_ok(ctx, host, "neigh_table", interval=interval)
     samples = parse_ntable_samples(res.stdout, f"host {host.name}: ip -s ntable")
     if not samples:
         raise CloudtalesError(f"host {host.name}: ip -s ntable printed no arp_cache table")
@@ -52,9 +39,7 @@ async def read_table(ctx: CheckContext, host: Host, interval: int = 0) -> list[N
 async def run(ctx: CheckContext, params: NeighbourTableParams) -> CheckResult:
     host = ctx.hosts[0]
     samples = await read_table(ctx, host, params.seconds)
-    own = parse_neigh(
-        _ok(await ctx.sources.read(host, "neigh_entries", timeout=ctx.timeout), host).stdout
-    )
+    own = parse_neigh(await read_ok(ctx, host, "neigh_entries").stdout)
     klog = await ctx.sources.read(host, "neigh_kernel_log", timeout=ctx.timeout)
     kernel = parse_overflow_log(klog.stdout).recent("", RECENT_SECONDS) if klog.ok else []
     result = judge_table(host.name, samples[0], samples[-1], own, kernel)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 
-from engine.checks.base import CheckContext, CheckParams, CheckType, LiveLine
+from engine.checks.base import CheckContext, CheckParams, CheckType, LiveLine, ensure_ok, read_ok
 from engine.checks.gather import gather_all
 from engine.checks.registry import register
 from engine.detectors.secgroup import SYN_OUTCOMES, count_syns, drop_packets, judge_syns, port_chain
@@ -38,19 +38,9 @@ class SynPathParams(CheckParams):
     instance_iface: str | None = None  # default: the instance's capture_iface var
 
 
-def _ok(res: CommandResult, host: Host) -> CommandResult:
-    if not res.ok:
-        raise CloudtalesError(
-            f"host {host.name}: `{res.command}` failed: {res.why}",
-            host=host.name,
-            command=res.command,
-        )
-    return res
-
-
 async def _drops(ctx: CheckContext, compute: Host) -> int | None:
     tap = compute.vars.get("tap_iface")
-    res = _ok(await ctx.sources.read(compute, "iptables_rules", timeout=ctx.timeout), compute)
+    res = await read_ok(ctx, compute, "iptables_rules")
     rules = parse_iptables_save(res.stdout)
     chain = port_chain(rules, str(tap)) if tap else None
     return drop_packets(rules, chain) if chain else None
@@ -84,8 +74,8 @@ async def run(ctx: CheckContext, params: SynPathParams) -> CheckResult:
         connect(),
     )
     after = await _drops(ctx, compute)
-    bridge_syns = count_syns(_ok(at_bridge, compute).stdout)
-    instance_syns = count_syns(_ok(in_instance, instance).stdout)
+    bridge_syns = count_syns(ensure_ok(at_bridge, compute).stdout)
+    instance_syns = count_syns(ensure_ok(in_instance, instance).stdout)
     for host, lines in ((compute, bridge_syns), (instance, instance_syns)):
         for line in lines[:10]:
             ctx.emit(LiveLine(f"{host.name}:tcpdump", line))
