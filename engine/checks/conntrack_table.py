@@ -35,7 +35,7 @@ async def read_drops(ctx: CheckContext, host: Host) -> int | None:
 
 async def run(ctx: CheckContext, params: ConntrackTableParams) -> CheckResult:
     host = ctx.hosts[0]
-    fill = parse_fill(await read_ok(ctx, host, "conntrack_fill").stdout)
+    fill = parse_fill((await read_ok(ctx, host, "conntrack_fill")).stdout)
     if fill.count is None:
         return judge_table(host.name, fill, {}, [])
     where = f"host {host.name}: /proc/net/stat/nf_conntrack"

@@ -10,8 +10,8 @@ climbing meanwhile: the router could not make the entry because its table was fu
 from __future__ import annotations
 
 from engine.capture.points import Capture, CapturePoint, CaptureSpec, with_drops
-from engine.checks.base import CheckContext, CheckParams, CheckType, LiveLine
-from engine.checks.neighbour_table import _ok, read_table
+from engine.checks.base import CheckContext, CheckParams, CheckType, LiveLine, read_ok
+from engine.checks.neighbour_table import read_table
 from engine.checks.registry import register
 from engine.detectors.neighbour import RESOLVE_OUTCOMES, arp_of, judge_resolution, parse_neigh
 from engine.detectors.overlay import parse_ping_sizes
@@ -61,9 +61,7 @@ async def run(ctx: CheckContext, params: NeighbourResolutionParams) -> CheckResu
         probes = [ok for _size, ok in parse_ping_sizes(res.stdout, f"host {prober.name}: ping")]
         await capture.drain(params.drain_seconds)
     after = (await read_table(ctx, router))[-1]
-    entries = parse_neigh(
-        _ok(await ctx.sources.read(router, "neigh_entries", timeout=ctx.timeout), router).stdout
-    )
+    entries = parse_neigh((await read_ok(ctx, router, "neigh_entries")).stdout)
     entry = next((e for e in entries if e.dst == params.target), None)
     out = judge_resolution(
         params.target, probes, arps, entry, after.table_fulls - before.table_fulls, point.label

@@ -39,7 +39,7 @@ async def read_table(ctx: CheckContext, host: Host, interval: int = 0) -> list[N
 async def run(ctx: CheckContext, params: NeighbourTableParams) -> CheckResult:
     host = ctx.hosts[0]
     samples = await read_table(ctx, host, params.seconds)
-    own = parse_neigh(await read_ok(ctx, host, "neigh_entries").stdout)
+    own = parse_neigh((await read_ok(ctx, host, "neigh_entries")).stdout)
     klog = await ctx.sources.read(host, "neigh_kernel_log", timeout=ctx.timeout)
     kernel = parse_overflow_log(klog.stdout).recent("", RECENT_SECONDS) if klog.ok else []
     result = judge_table(host.name, samples[0], samples[-1], own, kernel)
