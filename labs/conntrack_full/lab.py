@@ -82,7 +82,7 @@ class ConntrackFullLab(NetnsLab):
             [(h.netns, h.root_veth, "mgmt0", h.mgmt_ip) for h in p.HOSTS],
         )
         progress("wiring the tenant network and the router")
-        self._wire_data_path()
+        tenant.wire_bridged_router(p.HOSTS, p.INSTANCE_MAC)
         tenant.write_nova_confs((p.CONTROLLER, p.COMPUTE))
 
         files = self._start_ssh(
@@ -95,29 +95,6 @@ class ConntrackFullLab(NetnsLab):
             state.save(self._state_path)
         progress(f"the app on the instance, then a burst of up to {p.BURST} flows from outside")
         state.extra["burst"] = self._start_traffic()
-
-    def _wire_data_path(self) -> None:
-        ctl, cmp_, ins, out = (h.netns for h in p.HOSTS)
-        netns.add_veth("eth0", "eth1", ns=out, peer_ns=ctl)
-        netns.add_address("eth0", f"{p.OUTSIDE_IP}/24", ns=out)
-        netns.link_up("eth0", ns=out)
-        netns.add_route("10.0.100.0/24", p.ROUTER_OUTSIDE_IP, ns=out)
-        netns.add_address("eth1", f"{p.ROUTER_OUTSIDE_IP}/24", ns=ctl)
-        netns.link_up("eth1", ns=ctl)
-
-        netns.add_veth(p.UPLINK, p.UPLINK, ns=ctl, peer_ns=cmp_)
-        netns.add_veth("eth0", "tap0", ns=ins, peer_ns=cmp_)
-        netns.ip("link", "set", "dev", "eth0", "address", p.INSTANCE_MAC, ns=ins)
-        for ns, ports in ((ctl, (p.UPLINK,)), (cmp_, (p.UPLINK, "tap0"))):
-            netns.add_bridge(p.BRIDGE, ns=ns)
-            for dev in ports:
-                netns.set_master(dev, p.BRIDGE, ns=ns)
-                netns.link_up(dev, ns=ns)
-            netns.link_up(p.BRIDGE, ns=ns)
-        netns.add_address(p.BRIDGE, f"{p.GATEWAY_IP}/24", ns=ctl)
-        netns.add_address("eth0", f"{p.INSTANCE_IP}/24", ns=ins)
-        netns.link_up("eth0", ns=ins)
-        netns.add_route("default", p.GATEWAY_IP, ns=ins)
 
     def _spawn(self, ns: str, args: list[str], log: Path) -> None:
         with log.open("w") as fh:

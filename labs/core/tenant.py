@@ -101,6 +101,42 @@ def wire_routed_instance(
     netns.add_route("default", gateway, ns=ins)
 
 
+def wire_bridged_router(
+    hosts: Sequence[HostPlan],
+    instance_mac: str,
+    more_ports: Sequence[tuple[str, str]] = (),
+) -> None:
+    """The routed path of the labs whose router bridges its tenant side: outside ``eth0``
+    203.0.113.10 -- ``eth1`` 203.0.113.1 of the controller, whose ``bond0`` joins its
+    ``BRIDGE`` (holding ``GATEWAY_IP``) to the compute's ``BRIDGE``; the instance's ``eth0``
+    (``instance_mac``, ``INSTANCE_IP``, default route via the router) -- ``tap0`` on the
+    compute's bridge, and each of ``more_ports`` (namespace, tap) -- its ``eth0`` there too."""
+    ctl, cmp_, ins, out = (h.netns for h in hosts)
+    netns.add_veth("eth0", "eth1", ns=out, peer_ns=ctl)
+    netns.add_address("eth0", f"{OUTSIDE_IP}/24", ns=out)
+    netns.link_up("eth0", ns=out)
+    netns.add_route("10.0.100.0/24", "203.0.113.1", ns=out)
+    netns.add_address("eth1", "203.0.113.1/24", ns=ctl)
+    netns.link_up("eth1", ns=ctl)
+
+    netns.add_veth(UPLINK, UPLINK, ns=ctl, peer_ns=cmp_)
+    netns.add_veth("eth0", "tap0", ns=ins, peer_ns=cmp_)
+    for ns, tap in more_ports:
+        netns.add_veth("eth0", tap, ns=ns, peer_ns=cmp_)
+    netns.ip("link", "set", "dev", "eth0", "address", instance_mac, ns=ins)
+    compute_ports = (UPLINK, "tap0", *(tap for _ns, tap in more_ports))
+    for ns, ports in ((ctl, (UPLINK,)), (cmp_, compute_ports)):
+        netns.add_bridge(BRIDGE, ns=ns)
+        for dev in ports:
+            netns.set_master(dev, BRIDGE, ns=ns)
+            netns.link_up(dev, ns=ns)
+        netns.link_up(BRIDGE, ns=ns)
+    netns.add_address(BRIDGE, f"{GATEWAY_IP}/24", ns=ctl)
+    netns.add_address("eth0", f"{INSTANCE_IP}/24", ns=ins)
+    netns.link_up("eth0", ns=ins)
+    netns.add_route("default", GATEWAY_IP, ns=ins)
+
+
 def write_nova_confs(hosts: Iterable[HostPlan]) -> None:
     """nova.conf of each node: networking is neutron's (no vlan_interface anywhere)."""
     for h in hosts:

@@ -105,28 +105,7 @@ class NeighbourOverflowLab(NetnsLab):
         state.extra["heartbeat"] = self._start_heartbeat()
 
     def _wire_data_path(self) -> None:
-        ctl, cmp_, ins, out = (h.netns for h in p.HOSTS)
-        netns.add_veth("eth0", "eth1", ns=out, peer_ns=ctl)
-        netns.add_address("eth0", f"{p.OUTSIDE_IP}/24", ns=out)
-        netns.link_up("eth0", ns=out)
-        netns.add_route("10.0.100.0/24", p.ROUTER_OUTSIDE_IP, ns=out)
-        netns.add_address("eth1", f"{p.ROUTER_OUTSIDE_IP}/24", ns=ctl)
-        netns.link_up("eth1", ns=ctl)
-
-        netns.add_veth(p.UPLINK, p.UPLINK, ns=ctl, peer_ns=cmp_)
-        netns.add_veth("eth0", "tap0", ns=ins, peer_ns=cmp_)
-        netns.add_veth("eth0", p.PORTS_TAP, ns=p.PORTS_NETNS, peer_ns=cmp_)
-        netns.ip("link", "set", "dev", "eth0", "address", p.INSTANCE_MAC, ns=ins)
-        for ns, ports in ((ctl, (p.UPLINK,)), (cmp_, (p.UPLINK, "tap0", p.PORTS_TAP))):
-            netns.add_bridge(p.BRIDGE, ns=ns)
-            for dev in ports:
-                netns.set_master(dev, p.BRIDGE, ns=ns)
-                netns.link_up(dev, ns=ns)
-            netns.link_up(p.BRIDGE, ns=ns)
-        netns.add_address(p.BRIDGE, f"{p.GATEWAY_IP}/24", ns=ctl)
-        netns.add_address("eth0", f"{p.INSTANCE_IP}/24", ns=ins)
-        netns.link_up("eth0", ns=ins)
-        netns.add_route("default", p.GATEWAY_IP, ns=ins)
+        tenant.wire_bridged_router(p.HOSTS, p.INSTANCE_MAC, ((p.PORTS_NETNS, p.PORTS_TAP),))
         for addr in p.PORTS:
             netns.add_address("eth0", f"{addr}/24", ns=p.PORTS_NETNS)
         netns.link_up("eth0", ns=p.PORTS_NETNS)
