@@ -22,7 +22,7 @@ from dataclasses import replace
 from engine.analyzers.stp import Bpdu, iter_bpdus
 from engine.analyzers.summary import describe
 from engine.capture.points import Capture, CapturePoint, CaptureSpec, with_drops
-from engine.checks.base import CheckContext, CheckParams, CheckType, LiveLine
+from engine.checks.base import CheckContext, CheckParams, CheckType, LiveLine, read_ok
 from engine.checks.gather import gather_all
 from engine.checks.registry import register
 from engine.detectors.base import merge_outcomes
@@ -105,13 +105,7 @@ async def _collect(
 
 
 async def _one(ctx: CheckContext, host: Host, params: BpduCaptureParams) -> CheckResult:
-    res = await ctx.sources.read(host, "ip_link", timeout=ctx.timeout)
-    if not res.ok:
-        raise CloudtalesError(
-            f"host {host.name}: `{res.command}` failed: {res.why}",
-            host=host.name,
-            command=res.command,
-        )
+    res = await read_ok(ctx, host, "ip_link")
     links = parse_ip_link(res.stdout, f"{host.name}: {res.command}")
     uplink = str(host.vars.get(params.uplink_var) or "bond0")
     mode, chosen = choose_points(links, uplink, params.tap_patterns, params.max_points)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import re
 
-from engine.checks.base import CheckContext, CheckParams, CheckType, LiveLine
+from engine.checks.base import CheckContext, CheckParams, CheckType, LiveLine, read_ok
 from engine.checks.gather import gather_all
 from engine.checks.registry import register
 from engine.detectors.base import merge_outcomes
@@ -65,13 +65,7 @@ async def domains_from_files(ctx: CheckContext, host: Host, pattern: str) -> lis
 
 
 async def read_fdb(ctx: CheckContext, host: Host) -> list[FdbEntry]:
-    res = await ctx.sources.read(host, "bridge_fdb", timeout=ctx.timeout)
-    if not res.ok:
-        raise CloudtalesError(
-            f"host {host.name}: `{res.command}` failed: {res.why}",
-            host=host.name,
-            command=res.command,
-        )
+    res = await read_ok(ctx, host, "bridge_fdb")
     return parse_bridge_fdb(res.stdout, f"{host.name}: {res.command}")
 
 

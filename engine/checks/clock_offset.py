@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from engine.checks.base import CheckContext, CheckParams, CheckType, LiveLine
+from engine.checks.base import CheckContext, CheckParams, CheckType, LiveLine, read_ok
 from engine.checks.registry import register
 from engine.detectors.clock import (
     CLOCK_OUTCOMES,
@@ -38,13 +38,7 @@ class ClockOffsetParams(CheckParams):
 
 
 async def _sample(ctx: CheckContext, host: Host) -> ClockSample:
-    res = await ctx.sources.read(host, "clock", timeout=ctx.timeout)
-    if not res.ok:
-        raise CloudtalesError(
-            f"host {host.name}: `{res.command}` failed: {res.why}",
-            host=host.name,
-            command=res.command,
-        )
+    res = await read_ok(ctx, host, "clock")
     return parse_clock(res.stdout, host.name)
 
 

@@ -9,10 +9,9 @@ mapped to the inventory.
 
 from __future__ import annotations
 
-from engine.checks.base import CheckContext, CheckParams, CheckType, LiveLine
+from engine.checks.base import CheckContext, CheckParams, CheckType, LiveLine, read_ok
 from engine.checks.registry import register
 from engine.detectors.secgroup import CONNECT_OUTCOMES, judge_connect, parse_connect
-from engine.errors import CloudtalesError
 from engine.results import CheckResult
 from engine.sources.api_hosts import inventory_host
 
@@ -26,20 +25,10 @@ class TcpPortProbeParams(CheckParams):
 
 async def run(ctx: CheckContext, params: TcpPortProbeParams) -> CheckResult:
     host = inventory_host(ctx.inventory, params.host) if params.host else ctx.hosts[0]
-    res = await ctx.sources.read(
-        host,
-        "tcp_connect_probe",
-        timeout=ctx.timeout,
-        target=params.target,
-        port=params.port,
+    res = await read_ok(
+        ctx, host, "tcp_connect_probe", target=params.target, port=params.port,
         seconds=params.seconds,
-    )
-    if not res.ok:
-        raise CloudtalesError(
-            f"host {host.name}: `{res.command}` failed: {res.why}",
-            host=host.name,
-            command=res.command,
-        )
+    )  # fmt: skip
     code, said = parse_connect(res.stdout, f"host {host.name}: connect probe")
     result = judge_connect(host.name, params.target, params.port, code, said)
     bad = None if result.outcome == "open" else f"tcp/{params.port} does not connect"
